@@ -1,0 +1,380 @@
+/**
+ * The broker's core: topics, produce and fetch, on top of the partition owners.
+ *
+ * Runs in the HTTP (main) thread. It validates nothing the edge already validated; it decides
+ * placement, builds one record batch per partition, sends it to the partition's owner through
+ * the router, and answers with offsets once the requested durability is reached (publisher
+ * confirms). It mirrors every partition's offsets from the owners' state events, so long polls
+ * wait here without asking the owners.
+ */
+import type { BrokerConfig } from '../config/schema.js'
+import {
+  InvalidRequestError,
+  NotReadyError,
+  PartitionNotFoundError,
+  PartitionOfflineError,
+  PayloadTooLargeError,
+} from '../errors.js'
+import { buildBatch } from '../storage/index.js'
+import type { PartitionRouter } from '../workers/worker-router.js'
+import { partitionKey } from '../workers/partition-host.js'
+import type {
+  Acks,
+  AppendResult,
+  Durability,
+  FetchFormat,
+  FetchResult,
+  PartitionLogSettings,
+  PartitionState,
+} from '../workers/worker-messages.js'
+import { partitionForKey, StickyPartitioner } from './partition-placement.js'
+import { PartitionWaiters } from './partition-waiters.js'
+import { encodeRecordBody, type RecordInput, wirePackr } from './record-codec.js'
+import { checkTopicName, type TopicConfig, type TopicMetadata, TopicRegistry } from './topic-registry.js'
+
+export interface ProduceRecord extends RecordInput {
+  partition?: number | undefined
+}
+
+export interface ProduceOptions {
+  acks: Acks
+  producerId?: number | undefined
+  sequence?: number | undefined
+  /** All records to this partition (the partition route). */
+  partition?: number | undefined
+}
+
+export interface ProduceResult {
+  offsets: Array<{ partition: number; offset: number }>
+  durability: Durability
+}
+
+export interface FetchOptions {
+  offset: number
+  maxRecords: number
+  maxBytes: number
+  maxWaitMs: number
+  signal?: AbortSignal | undefined
+}
+
+export interface PartitionDescription {
+  partition: number
+  leader: number
+  replicas: number[]
+  isr: number[]
+  logStartOffset: number
+  logEndOffset: number
+  highWatermark: number
+  offline?: string
+}
+
+export interface TopicDescription {
+  name: string
+  partitions: PartitionDescription[]
+  replicationFactor: number
+  config: TopicConfig
+}
+
+/** A gate produce passes before writing: backpressure alarms plug in here. */
+export type ProduceAdmission = (topic: string, partition: number, bytes: number) => void
+
+const DURABILITY_RANK: Record<Durability, number> = { none: 0, written: 1, fsynced: 2, replicated: 3 }
+
+export class Broker {
+  readonly config: BrokerConfig
+  readonly topics: TopicRegistry
+  readonly router: PartitionRouter
+  readonly waiters = new PartitionWaiters()
+  readonly #states = new Map<string, PartitionState>()
+  readonly #sticky = new StickyPartitioner()
+  readonly #stateListeners: Array<(state: PartitionState) => void> = []
+  #admission: ProduceAdmission | undefined
+  #ready = false
+  #closed = false
+
+  constructor(config: BrokerConfig, router: PartitionRouter) {
+    this.config = config
+    this.router = router
+    this.topics = new TopicRegistry(config.dataDir)
+    router.onEvent((event) => {
+      if (event.type === 'state') this.#updateState(event.state)
+    })
+  }
+
+  get ready(): boolean {
+    return this.#ready && !this.#closed
+  }
+
+  setProduceAdmission(admission: ProduceAdmission): void {
+    this.#admission = admission
+  }
+
+  onPartitionState(listener: (state: PartitionState) => void): void {
+    this.#stateListeners.push(listener)
+  }
+
+  /** Loads topics and recovers every partition; `/readyz` turns 200 when this resolves. */
+  async start(): Promise<void> {
+    const topics = await this.topics.load()
+    for (const topic of topics) await this.#openPartitions(topic)
+    this.#ready = true
+  }
+
+  async close(): Promise<void> {
+    this.#closed = true
+    this.waiters.wakeAll()
+    await this.router.close()
+  }
+
+  settingsFor(topic: TopicMetadata): PartitionLogSettings {
+    const c = this.config
+    return {
+      segmentBytes: topic.config.segmentBytes ?? c.segmentBytes,
+      segmentMs: topic.config.segmentMs ?? c.segmentMs,
+      retentionMs: topic.config.retentionMs ?? c.retentionMs,
+      retentionBytes: topic.config.retentionBytes ?? c.retentionBytes,
+      indexIntervalBytes: c.indexIntervalBytes,
+      flushIntervalMs: c.flushIntervalMs,
+      flushMessages: c.flushMessages,
+    }
+  }
+
+  async #openPartitions(topic: TopicMetadata): Promise<void> {
+    for (let p = 0; p < topic.partitions; p++) {
+      const state = await this.router.request({
+        op: 'open',
+        topic: topic.name,
+        partition: p,
+        dir: this.topics.partitionDir(topic.name, p),
+        settings: this.settingsFor(topic),
+      })
+      this.#updateState(state)
+    }
+  }
+
+  #updateState(state: PartitionState): void {
+    const key = partitionKey(state.topic, state.partition)
+    const previous = this.#states.get(key)
+    this.#states.set(key, state)
+    if (
+      !previous ||
+      previous.highWatermark !== state.highWatermark ||
+      previous.logStartOffset !== state.logStartOffset ||
+      previous.offline !== state.offline
+    ) {
+      this.waiters.notify(key)
+    }
+    for (const listener of this.#stateListeners) listener(state)
+  }
+
+  partitionState(topic: string, partition: number): PartitionState {
+    const meta = this.topics.get(topic)
+    this.#checkPartition(meta, partition)
+    const state = this.#states.get(partitionKey(topic, partition))
+    if (!state) throw new NotReadyError(`partition ${topic}/${partition} is still opening`)
+    return state
+  }
+
+  #checkPartition(meta: TopicMetadata, partition: number): void {
+    if (!Number.isInteger(partition) || partition < 0 || partition >= meta.partitions) {
+      throw new PartitionNotFoundError(`topic "${meta.name}" has no partition ${partition}`, {
+        topic: meta.name,
+        partition,
+        partitions: meta.partitions,
+      })
+    }
+  }
+
+  // ---- topics -------------------------------------------------------------------------------
+
+  async createTopic(input: {
+    name: string
+    partitions?: number | undefined
+    replicationFactor?: number | undefined
+    config?: TopicConfig | undefined
+    internal?: boolean
+  }): Promise<TopicDescription> {
+    checkTopicName(input.name, { internal: input.internal ?? false })
+    if ((input.replicationFactor ?? 1) > 1) {
+      throw new InvalidRequestError('replicationFactor > 1 needs a cluster (start brokers with --etcd)', {
+        field: 'replicationFactor',
+      })
+    }
+    const meta: TopicMetadata = {
+      name: input.name,
+      partitions: input.partitions ?? this.config.defaultPartitions,
+      replicationFactor: input.replicationFactor ?? 1,
+      config: input.config ?? {},
+      createdAt: Date.now(),
+    }
+    await this.topics.create(meta)
+    await this.#openPartitions(meta)
+    return this.describeTopic(meta.name)
+  }
+
+  async deleteTopic(name: string): Promise<void> {
+    const meta = this.topics.get(name)
+    for (let p = 0; p < meta.partitions; p++) {
+      await this.router.request({ op: 'close', topic: name, partition: p, remove: false })
+      this.#states.delete(partitionKey(name, p))
+      this.waiters.notify(partitionKey(name, p))
+    }
+    await this.topics.delete(name)
+  }
+
+  describeTopic(name: string): TopicDescription {
+    const meta = this.topics.get(name)
+    const partitions: PartitionDescription[] = []
+    for (let p = 0; p < meta.partitions; p++) {
+      const s = this.#states.get(partitionKey(name, p))
+      const d: PartitionDescription = {
+        partition: p,
+        leader: this.config.brokerId,
+        replicas: [this.config.brokerId],
+        isr: [this.config.brokerId],
+        logStartOffset: s?.logStartOffset ?? 0,
+        logEndOffset: s?.logEndOffset ?? 0,
+        highWatermark: s?.highWatermark ?? 0,
+      }
+      if (s?.offline) d.offline = s.offline
+      partitions.push(d)
+    }
+    return { name, partitions, replicationFactor: meta.replicationFactor, config: meta.config }
+  }
+
+  listTopics(opts: { internal?: boolean } = {}): TopicDescription[] {
+    return this.topics
+      .list()
+      .filter((t) => opts.internal || !t.name.startsWith('__'))
+      .map((t) => this.describeTopic(t.name))
+  }
+
+  // ---- produce ------------------------------------------------------------------------------
+
+  /** Appends records and answers with their offsets in request order (publisher confirm). */
+  async produce(topic: string, records: readonly ProduceRecord[], opts: ProduceOptions): Promise<ProduceResult> {
+    if (!this.ready) throw new NotReadyError('the broker is recovering its logs; retry shortly')
+    const meta = this.topics.get(topic)
+    const placement = this.#place(meta, records, opts.partition)
+    const now = Date.now()
+    const groups = new Map<number, { indexes: number[]; bodies: Buffer[]; first: number; max: number }>()
+    for (let i = 0; i < records.length; i++) {
+      const record = records[i] as ProduceRecord
+      const p = placement[i] as number
+      const body = encodeRecordBody(record, now)
+      if (body.length > this.config.maxRecordBytes) {
+        throw new PayloadTooLargeError(
+          `record ${i} is ${body.length} bytes encoded; the limit is ${this.config.maxRecordBytes}`,
+          { index: i, bytes: body.length, limit: this.config.maxRecordBytes },
+        )
+      }
+      const ts = record.timestamp ?? now
+      let g = groups.get(p)
+      if (!g) groups.set(p, (g = { indexes: [], bodies: [], first: ts, max: ts }))
+      g.indexes.push(i)
+      g.bodies.push(body)
+      if (ts > g.max) g.max = ts
+    }
+    const batches = [...groups].map(([partition, g]) => {
+      const batch = buildBatch({
+        records: g.bodies,
+        firstTimestamp: g.first,
+        maxTimestamp: g.max,
+        producerId: opts.producerId ?? -1,
+        producerEpoch: opts.producerId === undefined ? -1 : 0,
+        baseSequence: opts.producerId === undefined ? -1 : (opts.sequence ?? 0) + (g.indexes[0] as number),
+      })
+      this.#checkWritable(topic, partition)
+      this.#admission?.(topic, partition, batch.length)
+      return { partition, batch, indexes: g.indexes }
+    })
+    const results = await Promise.all(
+      batches.map((b) => this.router.request({ op: 'append', topic, partition: b.partition, batch: b.batch, acks: opts.acks })),
+    )
+    return this.#confirm(topic, records.length, batches, results)
+  }
+
+  #confirm(
+    topic: string,
+    count: number,
+    batches: Array<{ partition: number; indexes: number[] }>,
+    results: AppendResult[],
+  ): ProduceResult {
+    const offsets = new Array<{ partition: number; offset: number }>(count)
+    let durability: Durability = 'replicated'
+    batches.forEach((b, n) => {
+      const result = results[n] as AppendResult
+      b.indexes.forEach((recordIndex, k) => {
+        offsets[recordIndex] = { partition: b.partition, offset: result.baseOffset + k }
+      })
+      if (DURABILITY_RANK[result.durability] < DURABILITY_RANK[durability]) durability = result.durability
+      const state = this.#states.get(partitionKey(topic, b.partition))
+      if (state && result.lastOffset + 1 > state.logEndOffset) state.logEndOffset = result.lastOffset + 1
+    })
+    return { offsets, durability }
+  }
+
+  #checkWritable(topic: string, partition: number): void {
+    const state = this.#states.get(partitionKey(topic, partition))
+    if (state?.offline) {
+      throw new PartitionOfflineError(`partition ${topic}/${partition} is offline: ${state.offline}`, {
+        topic,
+        partition,
+      })
+    }
+  }
+
+  /** The partition of each record: explicit, else by key hash, else one sticky partition per request. */
+  #place(meta: TopicMetadata, records: readonly ProduceRecord[], forced: number | undefined): number[] {
+    if (forced !== undefined) {
+      this.#checkPartition(meta, forced)
+      return records.map(() => forced)
+    }
+    let sticky: number | undefined
+    return records.map((record) => {
+      if (record.partition !== undefined) {
+        this.#checkPartition(meta, record.partition)
+        return record.partition
+      }
+      if (record.key !== undefined && record.key !== null) {
+        return partitionForKey(wirePackr.pack(record.key), meta.partitions)
+      }
+      if (sticky === undefined) sticky = this.#sticky.next(meta.name, meta.partitions)
+      return sticky
+    })
+  }
+
+  // ---- fetch --------------------------------------------------------------------------------
+
+  /** Reads from `offset`, long-polling up to maxWaitMs for at least one record. */
+  async fetch(topic: string, partition: number, opts: FetchOptions, format: FetchFormat = 'partition'): Promise<FetchResult> {
+    const deadline = Date.now() + Math.min(opts.maxWaitMs, this.config.maxWaitMsLimit)
+    const key = partitionKey(topic, partition)
+    for (;;) {
+      const state = this.partitionState(topic, partition)
+      const remaining = deadline - Date.now()
+      if (state.highWatermark > opts.offset || remaining <= 0 || opts.signal?.aborted || this.#closed || state.offline) {
+        return this.router.request({
+          op: 'fetch',
+          topic,
+          partition,
+          offset: opts.offset,
+          maxRecords: opts.maxRecords,
+          maxBytes: Math.min(opts.maxBytes, this.config.maxFetchBytes),
+          format,
+        })
+      }
+      if (opts.offset > state.logEndOffset || opts.offset < state.logStartOffset) {
+        // Out of range: let the owner answer with its exact error and bounds.
+        return this.router.request({ op: 'fetch', topic, partition, offset: opts.offset, maxRecords: 1, maxBytes: 1, format })
+      }
+      await this.waiters.waitForChange([key], remaining, opts.signal)
+    }
+  }
+
+  async listOffset(topic: string, partition: number, at: 'earliest' | 'latest' | number): Promise<number> {
+    const meta = this.topics.get(topic)
+    this.#checkPartition(meta, partition)
+    return (await this.router.request({ op: 'listOffset', topic, partition, at })).offset
+  }
+}

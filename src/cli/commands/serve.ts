@@ -1,0 +1,40 @@
+/**
+ * `strata serve`: starts a broker with the options of config/schema.ts and prints
+ * `strata listening on http://HOST:PORT` once it serves (tests and scripts wait for that line).
+ */
+import { loadConfig, serveHelp } from '../../config/load-config.js'
+import { StrataError } from '../../errors.js'
+import { startBroker } from '../../server/start-broker.js'
+
+export async function serve(argv: string[]): Promise<number> {
+  let loaded: ReturnType<typeof loadConfig>
+  try {
+    loaded = loadConfig(argv)
+  } catch (err) {
+    process.stderr.write(`${(err as Error).message}\n`)
+    return 2
+  }
+  if (loaded.help) {
+    process.stdout.write(`${serveHelp()}\n`)
+    return 0
+  }
+  const running = await startBroker(loaded.config).catch((err: unknown) => {
+    const message = err instanceof StrataError ? err.message : (err as Error).stack
+    process.stderr.write(`strata: could not start: ${message}\n`)
+    return undefined
+  })
+  if (!running) return 1
+  process.stdout.write(`strata listening on ${running.url}\n`)
+  await new Promise<void>((resolve) => {
+    const stop = (signal: string) => {
+      running.app.log.info({ signal }, 'shutting down: flushing partitions')
+      running.close().then(resolve, (err: unknown) => {
+        process.stderr.write(`strata: shutdown failed: ${(err as Error).message}\n`)
+        resolve()
+      })
+    }
+    process.once('SIGINT', stop)
+    process.once('SIGTERM', stop)
+  })
+  return 0
+}

@@ -1,0 +1,124 @@
+/**
+ * The broker's options: one schema, every option with its default and the reason for it.
+ *
+ * Validated once at start (load-config.ts) and then frozen. Names follow Kafka's topic configs,
+ * with the unit at the end (`segmentBytes`, `retentionMs`). The CLI flag of an option is its
+ * kebab-case name (`--segment-bytes`), the environment variable `STRATA_` + UPPER_SNAKE.
+ */
+import { Type } from 'typebox'
+import type { Static } from 'typebox'
+
+const MiB = 1024 * 1024
+const DAY_MS = 24 * 60 * 60 * 1000
+
+interface OptionDoc {
+  default: unknown
+  description: string
+}
+
+/** Option descriptions, shown by `strata serve --help`. Order is the order of the help text. */
+export const optionDocs = {
+  host: { default: '127.0.0.1', description: 'Address to listen on.' },
+  port: { default: 8082, description: 'Port to listen on (0 picks a free one; the bound URL is printed).' },
+  dataDir: { default: './segments', description: 'Where topics, segments and metadata live.' },
+  logLevel: { default: 'info', description: 'fatal | error | warn | info | debug | trace | silent.' },
+  workers: {
+    default: 0,
+    description: 'Partition worker threads (one single-thread pool each); 0 runs partitions in the main thread.',
+  },
+  flushIntervalMs: {
+    default: 0,
+    description:
+      'Background fsync delay after a write for acks=0/1 (0 = as soon as possible, coalesced). acks=all always waits for its fsync.',
+  },
+  flushMessages: {
+    default: 0,
+    description: 'Also fsync once this many records are unflushed, whatever the interval (0 = off).',
+  },
+  segmentBytes: { default: 128 * MiB, description: 'Roll the active segment at this size.' },
+  segmentMs: { default: 7 * DAY_MS, description: 'Roll the active segment at this age.' },
+  retentionMs: { default: 7 * DAY_MS, description: 'Delete whole segments older than this (-1 = keep forever).' },
+  retentionBytes: { default: -1, description: 'Keep at most this many bytes per partition (-1 = no limit).' },
+  retentionCheckIntervalMs: { default: 60_000, description: 'How often retention runs.' },
+  indexIntervalBytes: { default: 4096, description: 'Bytes of log between two sparse offset index entries.' },
+  maxRequestBytes: { default: 16 * MiB, description: 'Largest request body accepted (413 past it).' },
+  maxRecordBytes: { default: 1 * MiB, description: 'Largest single record (key + value + headers) accepted.' },
+  maxRecordsPerRequest: { default: 10_000, description: 'Most records in one produce request.' },
+  maxWaitMsLimit: { default: 30_000, description: 'Upper bound on a fetch long poll (maxWaitMs).' },
+  maxFetchBytes: { default: 16 * MiB, description: 'Upper bound on the bytes one fetch returns.' },
+  requestTimeoutMs: {
+    default: 60_000,
+    description: 'A request must arrive whole within this time (stops slow-body clients holding sockets).',
+  },
+  ackTimeoutMs: { default: 30_000, description: 'How long acks=all waits for durability before ACK_TIMEOUT.' },
+  defaultPartitions: { default: 1, description: 'Partitions of a topic created without a count.' },
+  memoryHighWatermark: {
+    default: 0.4,
+    description: 'Produce answers 503 MEMORY_ALARM when the process uses more than this fraction of RAM (or bytes if > 1).',
+  },
+  diskFreeLimit: {
+    default: 256 * MiB,
+    description: 'Produce answers 503 DISK_ALARM when the data directory has fewer free bytes.',
+  },
+  maxInflightBytesPerPartition: {
+    default: 64 * MiB,
+    description: 'Produce bytes queued for one partition before producers get 429 THROTTLED.',
+  },
+  alarmCheckIntervalMs: { default: 1000, description: 'How often memory and disk alarms are evaluated.' },
+  groupMinSessionTimeoutMs: { default: 1000, description: 'Smallest session timeout a group member may ask for.' },
+  groupMaxSessionTimeoutMs: { default: 300_000, description: 'Largest session timeout a group member may ask for.' },
+  brokerId: { default: 0, description: 'This broker’s id in a cluster.' },
+  advertiseUrl: { default: '', description: 'URL other brokers and clients use to reach this one (cluster mode).' },
+  etcd: { default: '', description: 'Comma-separated etcd URLs; empty runs a single broker without etcd.' },
+  config: { default: '', description: 'A JSON file of options (flags and STRATA_* variables override it).' },
+} satisfies Record<string, OptionDoc>
+
+const int = (minimum: number, maximum = Number.MAX_SAFE_INTEGER) => Type.Integer({ minimum, maximum })
+
+export const BrokerConfigSchema = Type.Object(
+  {
+    host: Type.String({ minLength: 1 }),
+    port: int(0, 65535),
+    dataDir: Type.String({ minLength: 1 }),
+    logLevel: Type.Union(
+      ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map((l) => Type.Literal(l)),
+    ),
+    workers: int(0, 64),
+    flushIntervalMs: int(0),
+    flushMessages: int(0),
+    segmentBytes: int(1024, 2 ** 31 - 1),
+    segmentMs: int(1),
+    retentionMs: int(-1),
+    retentionBytes: int(-1),
+    retentionCheckIntervalMs: int(10),
+    indexIntervalBytes: int(1),
+    maxRequestBytes: int(1024),
+    maxRecordBytes: int(16),
+    maxRecordsPerRequest: int(1),
+    maxWaitMsLimit: int(0),
+    maxFetchBytes: int(1024),
+    requestTimeoutMs: int(0),
+    ackTimeoutMs: int(1),
+    defaultPartitions: int(1, 10_000),
+    memoryHighWatermark: Type.Number({ exclusiveMinimum: 0 }),
+    diskFreeLimit: int(0),
+    maxInflightBytesPerPartition: int(1024),
+    alarmCheckIntervalMs: int(10),
+    groupMinSessionTimeoutMs: int(1),
+    groupMaxSessionTimeoutMs: int(1),
+    brokerId: int(0),
+    advertiseUrl: Type.String(),
+    etcd: Type.String(),
+    config: Type.String(),
+  },
+  { additionalProperties: false },
+)
+
+export type BrokerConfig = Readonly<Static<typeof BrokerConfigSchema>>
+export type OptionName = keyof typeof optionDocs
+
+export function defaultConfig(): BrokerConfig {
+  const out: Record<string, unknown> = {}
+  for (const [name, doc] of Object.entries(optionDocs)) out[name] = doc.default
+  return out as BrokerConfig
+}

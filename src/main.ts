@@ -1,0 +1,25 @@
+/**
+ * The `strata` command's entry point: `serve` starts a broker; every other command is the CLI
+ * (src/cli/main.ts), which talks to brokers through the client library.
+ */
+import { serve } from './cli/commands/serve.js'
+
+export async function main(argv: string[]): Promise<void> {
+  const [command, ...rest] = argv
+  let code: number
+  if (command === undefined || command === 'serve') {
+    code = await serve(command === undefined ? [] : rest)
+  } else {
+    const { runCli } = await import('./cli/main.js')
+    code = await runCli(argv)
+  }
+  process.exitCode = code
+}
+
+// Run when executed directly (`node dist/src/main.js serve`), not when imported by bin/strata.js.
+if (import.meta.url === `file://${process.argv[1]}`) {
+  main(process.argv.slice(2)).catch((err: unknown) => {
+    process.stderr.write(`strata: ${(err as Error).stack ?? String(err)}\n`)
+    process.exitCode = 1
+  })
+}

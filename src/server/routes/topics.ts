@@ -1,0 +1,32 @@
+/** Topic administration: create, list, describe, delete (API.md, "Topics"). */
+import type { FastifyInstance } from 'fastify'
+import type { Broker } from '../../broker/broker.js'
+import { CreateTopicBody, TopicParams } from '../schemas/common.js'
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
+
+export interface TopicRouteHooks {
+  /** Called after a topic is deleted (exchanges drop its bindings, groups their offsets). */
+  onTopicDeleted?: (topic: string) => Promise<void> | void
+}
+
+export async function topicRoutes(app: FastifyInstance, opts: { broker: Broker; hooks: TopicRouteHooks }) {
+  const r = app.withTypeProvider<TypeBoxTypeProvider>()
+  const { broker } = opts
+
+  r.post('/v1/topics', { schema: { body: CreateTopicBody } }, async (req, reply) => {
+    const topic = await broker.createTopic(req.body)
+    return reply.code(201).sendData(topic)
+  })
+
+  r.get('/v1/topics', async (_req, reply) => reply.sendData({ topics: broker.listTopics() }))
+
+  r.get('/v1/topics/:topic', { schema: { params: TopicParams } }, async (req, reply) =>
+    reply.sendData(broker.describeTopic(req.params.topic)),
+  )
+
+  r.delete('/v1/topics/:topic', { schema: { params: TopicParams } }, async (req, reply) => {
+    await broker.deleteTopic(req.params.topic)
+    await opts.hooks.onTopicDeleted?.(req.params.topic)
+    return reply.code(204).send()
+  })
+}

@@ -1,0 +1,76 @@
+/**
+ * Schemas shared by the routes. Fastify validates params, query and body against them at the
+ * edge (after the MessagePack parser decoded the body), and the types flow into handlers.
+ * Limits that come from configuration (records per request) are applied by `buildSchemas`.
+ */
+import { Type } from 'typebox'
+
+export const TopicParams = Type.Object({ topic: Type.String({ minLength: 1, maxLength: 249 }) })
+
+export const PartitionParams = Type.Object({
+  topic: Type.String({ minLength: 1, maxLength: 249 }),
+  partition: Type.Integer({ minimum: 0, maximum: 1_000_000 }),
+})
+
+export const Acks = Type.Union([Type.Literal(0), Type.Literal(1), Type.Literal('all')])
+
+export const TopicConfigSchema = Type.Object(
+  {
+    retentionMs: Type.Optional(Type.Integer({ minimum: -1 })),
+    retentionBytes: Type.Optional(Type.Integer({ minimum: -1 })),
+    segmentBytes: Type.Optional(Type.Integer({ minimum: 1024, maximum: 2 ** 31 - 1 })),
+    segmentMs: Type.Optional(Type.Integer({ minimum: 1 })),
+    minInsyncReplicas: Type.Optional(Type.Integer({ minimum: 1, maximum: 16 })),
+  },
+  { additionalProperties: false },
+)
+
+export const CreateTopicBody = Type.Object(
+  {
+    name: Type.String({ minLength: 1, maxLength: 249 }),
+    partitions: Type.Optional(Type.Integer({ minimum: 1, maximum: 10_000 })),
+    replicationFactor: Type.Optional(Type.Integer({ minimum: 1, maximum: 16 })),
+    config: Type.Optional(TopicConfigSchema),
+  },
+  { additionalProperties: false },
+)
+
+export const RecordSchema = Type.Object(
+  {
+    key: Type.Optional(Type.Unknown()),
+    value: Type.Unknown(),
+    headers: Type.Optional(Type.Record(Type.String({ maxLength: 1024 }), Type.Unknown(), { maxProperties: 256 })),
+    timestamp: Type.Optional(Type.Integer({ minimum: 0, maximum: 2 ** 53 - 1 })),
+    partition: Type.Optional(Type.Integer({ minimum: 0 })),
+  },
+  { additionalProperties: false, required: ['value'] },
+)
+
+export function produceBody(maxRecords: number) {
+  return Type.Object(
+    {
+      records: Type.Array(RecordSchema, { minItems: 1, maxItems: maxRecords }),
+      acks: Type.Optional(Acks),
+      producerId: Type.Optional(Type.Integer({ minimum: 0, maximum: Number.MAX_SAFE_INTEGER })),
+      sequence: Type.Optional(Type.Integer({ minimum: 0, maximum: 2 ** 31 - 1 })),
+    },
+    { additionalProperties: false },
+  )
+}
+
+export function fetchQuery(maxWaitMs: number) {
+  return Type.Object(
+    {
+      offset: Type.Integer({ minimum: 0, maximum: Number.MAX_SAFE_INTEGER }),
+      maxRecords: Type.Optional(Type.Integer({ minimum: 1, maximum: 100_000, default: 500 })),
+      maxBytes: Type.Optional(Type.Integer({ minimum: 1, maximum: 2 ** 31 - 1, default: 1024 * 1024 })),
+      maxWaitMs: Type.Optional(Type.Integer({ minimum: 0, maximum: maxWaitMs, default: 0 })),
+    },
+    { additionalProperties: false },
+  )
+}
+
+export const OffsetsQuery = Type.Object(
+  { at: Type.Optional(Type.String({ pattern: '^(earliest|latest|[0-9]{1,16})$', default: 'latest' })) },
+  { additionalProperties: false },
+)

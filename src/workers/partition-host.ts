@@ -1,0 +1,309 @@
+/**
+ * The owner of a set of partition logs, in whichever thread serves them.
+ *
+ * A `PartitionHost` runs in a partition worker, or in the main thread with `--workers 0`; either
+ * way it is the only writer of its partitions (one thread, no locks). It applies the flush policy:
+ * acks=all waits for the group-commit fsync that covers its batch; acks=0/1 return after the write
+ * and a background flush follows per `flushIntervalMs` / `flushMessages`. Consumers never read
+ * past the high watermark, which on a single broker is the durable (fsynced) end of the log, so a
+ * crash can never take back a record that someone has already read.
+ */
+import { OffsetOutOfRangeError, PartitionNotFoundError, PartitionOfflineError } from '../errors.js'
+import {
+  buildGroupRecords,
+  buildPartitionFetchBody,
+  groupRecordPrefix,
+  type RecordSlice,
+} from '../broker/record-codec.js'
+import { PartitionLog, readBatchHeader, recordSlices } from '../storage/index.js'
+import type {
+  AppendRequest,
+  AppendResult,
+  FetchRequest,
+  FetchResult,
+  HostEvent,
+  HostRequest,
+  HostResponses,
+  HostStats,
+  ListOffsetRequest,
+  OpenRequest,
+  PartitionLogSettings,
+  PartitionRef,
+  PartitionState,
+} from './worker-messages.js'
+import { rm } from 'node:fs/promises'
+
+/** fsync duration buckets in seconds (a disk fsync is usually 0.1–20 ms; past 1 s something is wrong). */
+const FSYNC_BUCKETS = [0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 1, 5]
+
+interface HostedPartition {
+  ref: PartitionRef
+  log: PartitionLog
+  settings: PartitionLogSettings
+  /** Records appended since the last flush started, for `flushMessages`. */
+  unflushedRecords: number
+  flushTimer: NodeJS.Timeout | undefined
+  groupPrefix: Buffer
+  lastHighWatermark: number
+  lastLogStartOffset: number
+}
+
+export const partitionKey = (topic: string, partition: number): string => `${topic}\u0000${partition}`
+
+export class PartitionHost {
+  readonly #partitions = new Map<string, HostedPartition>()
+  readonly #emit: (event: HostEvent) => void
+  readonly #stats: HostStats = {
+    partitions: 0,
+    fsyncs: 0,
+    fsyncSecondsTotal: 0,
+    recordsFlushed: 0,
+    appendBatches: 0,
+    appendRecords: 0,
+    appendBytes: 0,
+    fetchRecords: 0,
+    fetchBytes: 0,
+    segmentsDeleted: 0,
+    fsyncBuckets: FSYNC_BUCKETS,
+    fsyncCounts: FSYNC_BUCKETS.map(() => 0),
+  }
+
+  constructor(emit: (event: HostEvent) => void) {
+    this.#emit = emit
+  }
+
+  /** One entry point for every request, so a worker and the main thread dispatch the same way. */
+  async handle<R extends HostRequest>(req: R): Promise<HostResponses[R['op']]> {
+    type Out = HostResponses[R['op']]
+    switch (req.op) {
+      case 'open':
+        return (await this.open(req)) as Out
+      case 'close':
+        return (await this.close(req, req.remove)) as Out
+      case 'append':
+        return (await this.append(req)) as Out
+      case 'fetch':
+        return this.fetch(req) as Out
+      case 'listOffset':
+        return this.listOffset(req) as Out
+      case 'stats':
+        return this.stats() as Out
+      case 'retention':
+        return this.retention(req.nowMs) as Out
+    }
+  }
+
+  async open(req: OpenRequest): Promise<PartitionState> {
+    const key = partitionKey(req.topic, req.partition)
+    const existing = this.#partitions.get(key)
+    if (existing) return this.#state(existing)
+    const log = await PartitionLog.open(req.dir, req.settings, {
+      onWarning: (msg) => process.emitWarning(`${req.topic}/${req.partition}: ${msg}`, 'StrataStorageWarning'),
+    })
+    const hosted: HostedPartition = {
+      ref: { topic: req.topic, partition: req.partition },
+      log,
+      settings: req.settings,
+      unflushedRecords: 0,
+      flushTimer: undefined,
+      groupPrefix: groupRecordPrefix(req.topic, req.partition),
+      lastHighWatermark: log.durableOffset,
+      lastLogStartOffset: log.logStartOffset,
+    }
+    this.#partitions.set(key, hosted)
+    this.#stats.partitions = this.#partitions.size
+    return this.#state(hosted)
+  }
+
+  async close(ref: PartitionRef, remove: boolean): Promise<undefined> {
+    const key = partitionKey(ref.topic, ref.partition)
+    const hosted = this.#partitions.get(key)
+    if (hosted) {
+      this.#partitions.delete(key)
+      this.#stats.partitions = this.#partitions.size
+      clearTimeout(hosted.flushTimer)
+      try {
+        await hosted.log.close()
+      } catch (err) {
+        if (!remove) throw err
+      }
+      if (remove) await rm(hosted.log.dir, { recursive: true, force: true })
+    }
+    return undefined
+  }
+
+  async closeAll(): Promise<void> {
+    const all = [...this.#partitions.values()]
+    await Promise.allSettled(all.map((p) => this.close(p.ref, false)))
+  }
+
+  async append(req: AppendRequest): Promise<AppendResult> {
+    const hosted = this.#get(req)
+    const info = hosted.log.append(req.batch)
+    const records = info.lastOffset - info.baseOffset + 1
+    if (!info.duplicate) {
+      this.#stats.appendBatches++
+      this.#stats.appendRecords += records
+      this.#stats.appendBytes += req.batch.length
+      hosted.unflushedRecords += records
+    }
+    const result: AppendResult = {
+      baseOffset: info.baseOffset,
+      lastOffset: info.lastOffset,
+      durability: 'written',
+      duplicate: info.duplicate === true,
+    }
+    if (req.acks === 'all') {
+      if (hosted.log.durableOffset <= info.lastOffset) await this.#flush(hosted)
+      result.durability = 'fsynced'
+    } else {
+      this.#scheduleFlush(hosted)
+      if (hosted.log.durableOffset > info.lastOffset) result.durability = 'fsynced'
+    }
+    return result
+  }
+
+  fetch(req: FetchRequest): FetchResult {
+    const hosted = this.#get(req)
+    const log = hosted.log
+    if (log.offlineError) throw new PartitionOfflineError(log.offlineError.message, { ...req, op: undefined })
+    const highWatermark = this.#highWatermark(hosted)
+    const logStartOffset = log.logStartOffset
+    if (req.offset < logStartOffset || req.offset > log.logEndOffset) {
+      throw new OffsetOutOfRangeError(
+        `offset ${req.offset} is outside [${logStartOffset}, ${log.logEndOffset}] of ${req.topic}/${req.partition}`,
+        { offset: req.offset, logStartOffset, logEndOffset: log.logEndOffset, highWatermark },
+      )
+    }
+    const slices = this.#collect(log.read(req.offset, req.maxBytes, highWatermark), req, highWatermark)
+    const last = slices[slices.length - 1]
+    const nextOffset = last === undefined ? req.offset : last.offset + 1
+    let bytes = 0
+    for (const s of slices) bytes += s.length
+    this.#stats.fetchRecords += slices.length
+    this.#stats.fetchBytes += bytes
+    const body =
+      req.format === 'group'
+        ? buildGroupRecords(slices, hosted.groupPrefix)
+        : buildPartitionFetchBody(slices, nextOffset, highWatermark, logStartOffset)
+    return { body, recordCount: slices.length, nextOffset, highWatermark, logStartOffset, bytes }
+  }
+
+  listOffset(req: ListOffsetRequest): { offset: number } {
+    const hosted = this.#get(req)
+    const highWatermark = this.#highWatermark(hosted)
+    if (req.at === 'earliest') return { offset: hosted.log.logStartOffset }
+    if (req.at === 'latest') return { offset: highWatermark }
+    return { offset: Math.min(hosted.log.offsetForTimestamp(req.at), highWatermark) }
+  }
+
+  stats(): HostStats {
+    return { ...this.#stats, fsyncCounts: [...this.#stats.fsyncCounts] }
+  }
+
+  retention(nowMs: number): { deletedSegments: number } {
+    let deletedSegments = 0
+    for (const hosted of this.#partitions.values()) {
+      if (hosted.log.offlineError) continue
+      deletedSegments += hosted.log.enforceRetention(nowMs).deletedSegments
+      this.#maybeEmit(hosted)
+    }
+    this.#stats.segmentsDeleted += deletedSegments
+    return { deletedSegments }
+  }
+
+  /** Records of the read batches from `req.offset` on, within maxRecords, maxBytes and the high watermark. */
+  #collect(batches: Buffer[], req: FetchRequest, highWatermark: number): RecordSlice[] {
+    const slices: RecordSlice[] = []
+    let bytes = 0
+    for (const batch of batches) {
+      const header = readBatchHeader(batch, 0)
+      if (header.baseOffset + header.recordCount <= req.offset) continue
+      for (const rec of recordSlices(batch)) {
+        if (rec.offset < req.offset) continue
+        if (rec.offset >= highWatermark || slices.length >= req.maxRecords) return slices
+        // The first record always goes, whatever its size, or a large record would block the partition.
+        if (slices.length > 0 && bytes + rec.bytes.length > req.maxBytes) return slices
+        bytes += rec.bytes.length
+        slices.push({ offset: rec.offset, batch: rec.bytes, start: 0, length: rec.bytes.length })
+      }
+    }
+    return slices
+  }
+
+  #highWatermark(hosted: HostedPartition): number {
+    return hosted.log.durableOffset
+  }
+
+  #get(ref: PartitionRef): HostedPartition {
+    const hosted = this.#partitions.get(partitionKey(ref.topic, ref.partition))
+    if (!hosted) {
+      throw new PartitionNotFoundError(`partition ${ref.topic}/${ref.partition} is not open on this broker`, {
+        topic: ref.topic,
+        partition: ref.partition,
+      })
+    }
+    return hosted
+  }
+
+  #state(hosted: HostedPartition): PartitionState {
+    const log = hosted.log
+    return {
+      topic: hosted.ref.topic,
+      partition: hosted.ref.partition,
+      logStartOffset: log.logStartOffset,
+      logEndOffset: log.logEndOffset,
+      highWatermark: this.#highWatermark(hosted),
+      offline: log.offlineError?.message,
+    }
+  }
+
+  #maybeEmit(hosted: HostedPartition): void {
+    const hw = this.#highWatermark(hosted)
+    const start = hosted.log.logStartOffset
+    if (hw === hosted.lastHighWatermark && start === hosted.lastLogStartOffset && !hosted.log.offlineError) return
+    hosted.lastHighWatermark = hw
+    hosted.lastLogStartOffset = start
+    this.#emit({ type: 'state', state: this.#state(hosted) })
+  }
+
+  /** One group-commit flush, timed for the metrics, and the state event that wakes long polls. */
+  async #flush(hosted: HostedPartition): Promise<void> {
+    clearTimeout(hosted.flushTimer)
+    hosted.flushTimer = undefined
+    const records = hosted.unflushedRecords
+    hosted.unflushedRecords = 0
+    const before = hosted.log.flushStats.fsyncs
+    const started = process.hrtime.bigint()
+    try {
+      await hosted.log.flush()
+    } finally {
+      const ran = hosted.log.flushStats.fsyncs - before
+      if (ran > 0) this.#recordFsync(Number(process.hrtime.bigint() - started) / 1e9 / ran, ran, records)
+      this.#maybeEmit(hosted)
+    }
+  }
+
+  #recordFsync(seconds: number, count: number, records: number): void {
+    this.#stats.fsyncs += count
+    this.#stats.fsyncSecondsTotal += seconds * count
+    this.#stats.recordsFlushed += records
+    for (let i = 0; i < FSYNC_BUCKETS.length; i++) {
+      if (seconds <= (FSYNC_BUCKETS[i] as number)) this.#stats.fsyncCounts[i] = (this.#stats.fsyncCounts[i] ?? 0) + count
+    }
+  }
+
+  #scheduleFlush(hosted: HostedPartition): void {
+    const { flushIntervalMs, flushMessages } = hosted.settings
+    const due = flushIntervalMs === 0 || (flushMessages > 0 && hosted.unflushedRecords >= flushMessages)
+    if (due) {
+      this.#flush(hosted).catch(() => this.#maybeEmit(hosted))
+    } else if (hosted.flushTimer === undefined) {
+      hosted.flushTimer = setTimeout(() => {
+        hosted.flushTimer = undefined
+        this.#flush(hosted).catch(() => this.#maybeEmit(hosted))
+      }, flushIntervalMs)
+      hosted.flushTimer.unref()
+    }
+  }
+}
