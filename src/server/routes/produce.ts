@@ -12,9 +12,32 @@ import { PartitionParams, produceBody, TopicParams } from '../schemas/common.js'
 
 type ProduceBody = Static<ReturnType<typeof produceBody>>
 
+/**
+ * msgpackr decodes some extension types into Set, Map, RegExp or Error objects, which would be
+ * stored re-encoded in a shape the sender never sent. Only plain values, bytes and the standard
+ * timestamp extension (Date) are records' values; anything else is refused at the edge.
+ */
+function checkPlainValue(value: unknown, field: string): void {
+  if (value === null || typeof value !== 'object') return
+  if (value instanceof Uint8Array || value instanceof Date) return
+  const proto = Object.getPrototypeOf(value)
+  if (Array.isArray(value)) {
+    value.forEach((v, i) => checkPlainValue(v, `${field}/${i}`))
+    return
+  }
+  if (proto !== Object.prototype && proto !== null) {
+    throw new InvalidRequestError(`${field} holds a MessagePack extension type that records cannot carry`, { field })
+  }
+  for (const [k, v] of Object.entries(value)) checkPlainValue(v, `${field}/${k}`)
+}
+
 /** Turns validated wire records into broker records: JSON `$base64` to bytes, header values checked. */
 export function toProduceRecords(body: ProduceBody, fromJson: boolean): ProduceRecord[] {
   return body.records.map((r, i) => {
+    if (!fromJson) {
+      checkPlainValue(r.key, `records/${i}/key`)
+      checkPlainValue(r.value, `records/${i}/value`)
+    }
     const headers = r.headers as Record<string, unknown> | undefined
     if (headers) {
       for (const [name, v] of Object.entries(headers)) {
