@@ -18,8 +18,9 @@
  * remember the lowest position already scheduled in this match (`hashFrom`); any later entry only
  * schedules the positions below it. Every other state has a unique parent state, so each
  * (node, position) pair is visited at most once and a match costs O(trie nodes x (words + 1)).
- * The memo lives on the nodes and is invalidated by bumping an epoch per match, so a match
- * allocates nothing but its result and its work stack. Matching is synchronous and not re-entrant.
+ * The memo lives on the nodes and is invalidated by bumping an epoch per match, and the work stack
+ * is reused, so a match allocates only the key's words and its result. Matching is synchronous and
+ * not re-entrant, which is what makes sharing the memo and the stack safe.
  */
 
 /** The binding-key words that are wildcards; every other word, the empty one included, is literal. */
@@ -82,6 +83,9 @@ export class TopicTrie<T> {
   readonly #root = new TopicTrieNode<T>()
   #size = 0
   #epoch = 0
+  // The match work stack, kept between calls so a match does not allocate it (match is not re-entrant).
+  readonly #nodes: TopicTrieNode<T>[] = []
+  readonly #positions: number[] = []
 
   /** Number of distinct (binding key, value) pairs. */
   get size(): number {
@@ -132,8 +136,10 @@ export class TopicTrie<T> {
     const end = words.length
     const epoch = ++this.#epoch
     // An explicit stack instead of recursion: a long routing key must not overflow the call stack.
-    const nodes: TopicTrieNode<T>[] = [this.#root]
-    const positions: number[] = [0]
+    const nodes = this.#nodes
+    const positions = this.#positions
+    nodes.push(this.#root)
+    positions.push(0)
     while (nodes.length > 0) {
       const node = nodes.pop()!
       const position = positions.pop()!
