@@ -1,0 +1,231 @@
+/**
+ * How the client reaches a broker: one request in, one decoded body or one typed error out.
+ *
+ * The client core speaks only to the `Transport` interface (as nats.js's core does), so tests can
+ * put a fake underneath and a later transport (HTTP/2, in-process) slots in without touching the
+ * producer or consumer. `HttpTransport` keeps one undici `Pool` per broker origin: a few long-lived
+ * keep-alive connections that every producer, consumer and admin call on that client shares, which
+ * is what a channel is to AMQP. A pool opens connections on demand up to `connectionsPerServer`;
+ * the bound is generous because a long-polling fetch holds its connection for up to `maxWaitMs`,
+ * and a produce must never queue behind a dozen idle long polls.
+ *
+ * Failures come out in two kinds only: a `StrataError` rebuilt from the broker's envelope (with the
+ * `Retry-After` hint remembered for the retry loop), or a `BrokerUnreachableError` that says whether
+ * the request may have reached the broker. Everything else (an aborted signal, a closed pool) is
+ * passed through untouched, so programming errors are never mistaken for network trouble.
+ */
+import { Pool } from 'undici'
+import { errorFromEnvelope } from '../errors.js'
+import { BadResponseError, BrokerUnreachableError, ClientClosedError } from './client-errors.js'
+import { rememberRetryAfter } from './retry.js'
+import { ContentTypes, decodeBody, type Encoding, Encodings, encodeBody } from './wire-codec.js'
+
+export const HttpMethods = {
+  GET: 'GET',
+  POST: 'POST',
+  PUT: 'PUT',
+  DELETE: 'DELETE',
+} as const
+
+export type HttpMethod = (typeof HttpMethods)[keyof typeof HttpMethods]
+
+export interface TransportRequest {
+  method: HttpMethod
+  /** Path below the server URL, starting with `/`, segments already encoded. */
+  path: string
+  query?: Record<string, string | number | boolean | undefined>
+  /** Encoded with the transport's encoding; `undefined` sends no body. */
+  body?: unknown
+  /** The whole exchange must finish within this many milliseconds. */
+  timeoutMs?: number
+  signal?: AbortSignal
+}
+
+export interface TransportResponse<T = unknown> {
+  statusCode: number
+  body: T
+}
+
+export interface Transport {
+  /** Sends one request to `serverUrl`; rejects with a `StrataError` or `BrokerUnreachableError`. */
+  request<T = unknown>(serverUrl: string, request: TransportRequest): Promise<TransportResponse<T>>
+  close(): Promise<void>
+}
+
+export interface HttpTransportOptions {
+  /** Body encoding for requests and the `Accept` header. Default `msgpack`. */
+  encoding?: Encoding
+  /** Upper bound on keep-alive connections per broker. Default 64 (see the module comment). */
+  connectionsPerServer?: number
+  /** How long an idle connection stays open. Default 30 s, below fastify's 72 s server side. */
+  keepAliveTimeoutMs?: number
+  /** A broker that does not accept a TCP connection in this time counts as down. Default 3 s. */
+  connectTimeoutMs?: number
+  /** Default whole-request timeout when a request names none. Default 30 s. */
+  requestTimeoutMs?: number
+}
+
+const DEFAULT_CONNECTIONS_PER_SERVER = 64
+const DEFAULT_KEEP_ALIVE_TIMEOUT_MS = 30_000
+const DEFAULT_CONNECT_TIMEOUT_MS = 3_000
+const DEFAULT_REQUEST_TIMEOUT_MS = 30_000
+
+// Socket errors raised before a byte of the request left this process: safe to send elsewhere.
+const NOT_SENT_CODES = new Set([
+  'ECONNREFUSED',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'EADDRNOTAVAIL',
+  'UND_ERR_CONNECT_TIMEOUT',
+])
+
+// The request may have been written and acted on; only an idempotent request is safe to repeat.
+const MAYBE_SENT_CODES = new Set([
+  'UND_ERR_SOCKET',
+  'ECONNRESET',
+  'EPIPE',
+  'ETIMEDOUT',
+  'UND_ERR_HEADERS_TIMEOUT',
+  'UND_ERR_BODY_TIMEOUT',
+  'UND_ERR_RES_CONTENT_LENGTH_MISMATCH',
+])
+
+export class HttpTransport implements Transport {
+  readonly encoding: Encoding
+  readonly #pools = new Map<string, Pool>()
+  readonly #options: Required<HttpTransportOptions>
+  #closed = false
+
+  constructor(options: HttpTransportOptions = {}) {
+    this.#options = {
+      encoding: options.encoding ?? Encodings.MSGPACK,
+      connectionsPerServer: options.connectionsPerServer ?? DEFAULT_CONNECTIONS_PER_SERVER,
+      keepAliveTimeoutMs: options.keepAliveTimeoutMs ?? DEFAULT_KEEP_ALIVE_TIMEOUT_MS,
+      connectTimeoutMs: options.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS,
+      requestTimeoutMs: options.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS,
+    }
+    this.encoding = this.#options.encoding
+  }
+
+  async request<T = unknown>(serverUrl: string, request: TransportRequest): Promise<TransportResponse<T>> {
+    if (this.#closed) throw new ClientClosedError('transport')
+    const base = new URL(serverUrl)
+    const pool = this.#pool(base.origin)
+    const timeoutMs = request.timeoutMs ?? this.#options.requestTimeoutMs
+    const contentType = ContentTypes[this.encoding]
+    const headers: Record<string, string> = { accept: `${contentType}, application/json;q=0.5` }
+    let payload: Buffer | undefined
+    if (request.body !== undefined) {
+      payload = encodeBody(this.encoding, request.body)
+      headers['content-type'] = contentType
+    }
+    let response: Awaited<ReturnType<Pool['request']>>
+    let bytes: Buffer
+    try {
+      response = await pool.request({
+        method: request.method,
+        path: joinPath(base.pathname, request.path, request.query),
+        headers,
+        body: payload ?? null,
+        headersTimeout: timeoutMs,
+        bodyTimeout: timeoutMs,
+        signal: request.signal ?? null,
+      })
+      bytes = Buffer.from(await response.body.arrayBuffer())
+    } catch (err) {
+      throw this.#connectionError(serverUrl, err)
+    }
+    const header = response.headers['content-type']
+    let body: unknown
+    try {
+      body = decodeBody(Array.isArray(header) ? header[0] : header, bytes)
+    } catch (err) {
+      throw new BadResponseError(
+        `undecodable ${response.statusCode} response from ${serverUrl}`,
+        response.statusCode,
+        {
+          cause: err,
+        },
+      )
+    }
+    if (response.statusCode >= 400) {
+      const error = errorFromEnvelope(body, response.statusCode)
+      rememberRetryAfter(error, parseRetryAfter(response.headers['retry-after']))
+      throw error
+    }
+    return { statusCode: response.statusCode, body: body as T }
+  }
+
+  async close(): Promise<void> {
+    this.#closed = true
+    const pools = [...this.#pools.values()]
+    this.#pools.clear()
+    // `destroy` rather than `close`: a long poll in flight would otherwise hold close for maxWaitMs.
+    await Promise.all(pools.map((p) => p.destroy().catch(() => undefined)))
+  }
+
+  #pool(origin: string): Pool {
+    let pool = this.#pools.get(origin)
+    if (!pool) {
+      pool = new Pool(origin, {
+        connections: this.#options.connectionsPerServer,
+        keepAliveTimeout: this.#options.keepAliveTimeoutMs,
+        connectTimeout: this.#options.connectTimeoutMs,
+        pipelining: 1,
+      })
+      this.#pools.set(origin, pool)
+    }
+    return pool
+  }
+
+  #connectionError(serverUrl: string, err: unknown): unknown {
+    const code = socketErrorCode(err)
+    if (code === 'UND_ERR_CLOSED' || code === 'UND_ERR_DESTROYED') {
+      return this.#closed ? new ClientClosedError('transport') : err
+    }
+    if (code !== undefined && NOT_SENT_CODES.has(code)) {
+      return new BrokerUnreachableError(serverUrl, `cannot connect to ${serverUrl} (${code})`, false, {
+        cause: err,
+      })
+    }
+    if (code !== undefined && MAYBE_SENT_CODES.has(code)) {
+      return new BrokerUnreachableError(serverUrl, `no answer from ${serverUrl} (${code})`, true, {
+        cause: err,
+      })
+    }
+    return err
+  }
+}
+
+/** The error code of a socket failure; Node reports a refused dual-stack connect as an AggregateError. */
+function socketErrorCode(err: unknown): string | undefined {
+  if (err === null || typeof err !== 'object') return undefined
+  const code = (err as { code?: unknown }).code
+  if (typeof code === 'string') return code
+  const first = (err as { errors?: unknown[] }).errors?.[0]
+  return first === undefined ? undefined : socketErrorCode(first)
+}
+
+function joinPath(prefix: string, path: string, query: TransportRequest['query']): string {
+  const base = prefix.endsWith('/') ? prefix.slice(0, -1) : prefix
+  let out = `${base}${path}`
+  if (query) {
+    const params = new URLSearchParams()
+    for (const [k, v] of Object.entries(query)) if (v !== undefined) params.set(k, String(v))
+    const qs = params.toString()
+    if (qs) out += `?${qs}`
+  }
+  return out
+}
+
+/** `Retry-After` in seconds or as an HTTP date, in milliseconds from now. */
+export function parseRetryAfter(header: string | string[] | undefined, now = Date.now()): number | undefined {
+  const value = Array.isArray(header) ? header[0] : header
+  if (value === undefined || value === '') return undefined
+  const seconds = Number(value)
+  if (Number.isFinite(seconds)) return Math.max(0, seconds * 1000)
+  const date = Date.parse(value)
+  return Number.isNaN(date) ? undefined : Math.max(0, date - now)
+}
