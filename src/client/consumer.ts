@@ -1,0 +1,459 @@
+/**
+ * Consumer: a member of a consumer group, read as an async iterator.
+ *
+ *     const consumer = new Consumer(client, { group: 'billing', topics: ['orders'] })
+ *     for await (const record of consumer) {
+ *       await handle(record)
+ *       consumer.commit(record)
+ *     }
+ *
+ * The consumer joins lazily (or on `connect()`), heartbeats in the background at a third of the
+ * session timeout, and fetches a batch only when the application has taken every record of the
+ * last one, so the application's pace sets the fetch rate and the buffer never holds more than
+ * one batch (`maxRecords` / `maxBytes`).
+ *
+ * Acks. A commit names the next offset to read (Kafka's convention). `commit()` queues offsets;
+ * they ride on the next fetch (the POST form of the member fetch commits and fetches in one round
+ * trip), or, when the application is not about to fetch (it awaits the commit, or is still
+ * working through a batch), go out on their own in the next turn of the event loop. `autoCommit`
+ * commits a record once the iterator is asked for the one after it, so a crash mid-record
+ * redelivers that record: at-least-once, unlike the broker's own auto ack, which counts records
+ * as committed when they leave the broker.
+ *
+ * Rebalances. Heartbeats bring the generation and assignment. When they change, records buffered
+ * or queued for commit on partitions this member lost are dropped (the new owner reads them from
+ * the last commit), `onRevoke` and then `onAssign` run, and iteration continues. A member the
+ * broker forgot (session expired, broker restarted) joins again. Leaving the loop early (`break`)
+ * or `close()` commits what was queued and leaves the group at once, aborting a fetch in flight so
+ * the partitions move without waiting for the session timeout.
+ */
+import {
+  GroupNotFoundError,
+  MemberNotFoundError,
+  RebalanceInProgressError,
+  StaleGenerationError,
+} from '../errors.js'
+import { BrokerClient, type CallOptions, type ClientOptions } from './broker-client.js'
+import { ClientClosedError } from './client-errors.js'
+import { type RetryOptions, sleep } from './retry.js'
+import type { ConsumerRecord, TopicPartition, TopicPartitionOffset } from './types.js'
+
+// After a rebalance answer, a short pause so a member does not spin while the group settles.
+const REBALANCE_PAUSE_MS = 50
+
+export interface ConsumerOptions {
+  group: string
+  topics: string | readonly string[]
+  /** Commit each record once the next one is asked for. Default false (call `commit()`). */
+  autoCommit?: boolean
+  /** The broker drops a member it has not heard from for this long. Default 10 s. */
+  sessionTimeoutMs?: number
+  /** Default a third of the session timeout. */
+  heartbeatIntervalMs?: number
+  /** Records per fetch. Default 500. */
+  maxRecords?: number
+  /** Bytes per fetch. Default 1 MiB. */
+  maxBytes?: number
+  /** Long-poll time of a fetch that finds nothing. Default 1 s. */
+  maxWaitMs?: number
+  onAssign?: (partitions: TopicPartition[]) => void | Promise<void>
+  onRevoke?: (partitions: TopicPartition[]) => void | Promise<void>
+  retry?: RetryOptions
+}
+
+interface Deferred {
+  resolve: () => void
+  reject: (err: unknown) => void
+}
+
+/** Offsets queued for commit and the `commit()` calls waiting for them. */
+interface CommitBatch {
+  offsets: Map<string, TopicPartitionOffset>
+  waiters: Deferred[]
+}
+
+export class Consumer<V = unknown, K = unknown> implements AsyncIterable<ConsumerRecord<V, K>> {
+  readonly client: BrokerClient
+  readonly group: string
+  readonly topics: readonly string[]
+  readonly #ownsClient: boolean
+  readonly #options: Required<Omit<ConsumerOptions, 'onAssign' | 'onRevoke' | 'retry' | 'group' | 'topics'>>
+  readonly #hooks: Pick<ConsumerOptions, 'onAssign' | 'onRevoke'>
+  readonly #call: CallOptions | undefined
+  readonly #abort = new AbortController()
+  #memberId: string | undefined
+  #generation = -1
+  #assignments: TopicPartition[] = []
+  #joining: Promise<void> | undefined
+  #heartbeatTimer: NodeJS.Timeout | undefined
+  #heartbeating: Promise<void> | undefined
+  #buffer: ConsumerRecord<V, K>[] = []
+  #lastYielded: ConsumerRecord<V, K> | undefined
+  /** Next offset after the last record handed to the application, per partition. */
+  readonly #yielded = new Map<string, TopicPartitionOffset>()
+  #pending: CommitBatch = { offsets: new Map(), waiters: [] }
+  #flushScheduled = false
+  #standalone: Promise<void> = Promise.resolve()
+  #fetching: Promise<void> | undefined
+  #nextChain: Promise<unknown> = Promise.resolve()
+  #closing: Promise<void> | undefined
+
+  constructor(client: BrokerClient | ClientOptions, options: ConsumerOptions) {
+    this.#ownsClient = !(client instanceof BrokerClient)
+    this.client = client instanceof BrokerClient ? client : new BrokerClient(client)
+    this.group = options.group
+    this.topics = typeof options.topics === 'string' ? [options.topics] : [...options.topics]
+    if (this.topics.length === 0) throw new TypeError('a consumer needs at least one topic')
+    const sessionTimeoutMs = options.sessionTimeoutMs ?? 10_000
+    this.#options = {
+      autoCommit: options.autoCommit ?? false,
+      sessionTimeoutMs,
+      heartbeatIntervalMs: options.heartbeatIntervalMs ?? Math.max(100, Math.floor(sessionTimeoutMs / 3)),
+      maxRecords: options.maxRecords ?? 500,
+      maxBytes: options.maxBytes ?? 1024 * 1024,
+      maxWaitMs: options.maxWaitMs ?? 1_000,
+    }
+    this.#hooks = { onAssign: options.onAssign, onRevoke: options.onRevoke }
+    this.#call = options.retry ? { retry: options.retry } : undefined
+  }
+
+  get memberId(): string | undefined {
+    return this.#memberId
+  }
+
+  get generation(): number {
+    return this.#generation
+  }
+
+  /** The partitions this member owns in the current generation. */
+  get assignments(): readonly TopicPartition[] {
+    return this.#assignments
+  }
+
+  get closed(): boolean {
+    return this.#closing !== undefined
+  }
+
+  /** Joins the group (once) and resolves with the first assignment. */
+  async connect(): Promise<readonly TopicPartition[]> {
+    if (this.#closing) throw new ClientClosedError('consumer')
+    if (this.#memberId === undefined) {
+      this.#joining ??= this.#join().finally(() => {
+        this.#joining = undefined
+      })
+      await this.#joining
+    }
+    return this.#assignments
+  }
+
+  [Symbol.asyncIterator](): AsyncIterator<ConsumerRecord<V, K>> {
+    return {
+      next: () => this.next(),
+      return: async () => {
+        await this.close()
+        return { done: true, value: undefined }
+      },
+    }
+  }
+
+  /** The next record; `done` once the consumer is closed. Calls are served one at a time. */
+  next(): Promise<IteratorResult<ConsumerRecord<V, K>>> {
+    const result = this.#nextChain.then(() => this.#next())
+    this.#nextChain = result.catch(() => undefined)
+    return result
+  }
+
+  /**
+   * Queues offsets for commit and resolves once the broker stored them. No argument: everything
+   * handed to the application so far. A record: that record and those before it in its partition.
+   * A list: those offsets, each naming the next record to read.
+   */
+  commit(what?: ConsumerRecord | readonly TopicPartitionOffset[]): Promise<void> {
+    if (this.#closing && this.#memberId === undefined)
+      return Promise.reject(new ClientClosedError('consumer'))
+    const offsets: TopicPartitionOffset[] =
+      what === undefined
+        ? [...this.#yielded.values()]
+        : Array.isArray(what)
+          ? [...what]
+          : [
+              {
+                topic: (what as ConsumerRecord).topic,
+                partition: (what as ConsumerRecord).partition,
+                offset: (what as ConsumerRecord).offset + 1,
+              },
+            ]
+    if (offsets.length === 0) return Promise.resolve()
+    for (const o of offsets) this.#queueCommit(o)
+    return new Promise<void>((resolve, reject) => {
+      this.#pending.waiters.push({ resolve, reject })
+      this.#scheduleFlush()
+    })
+  }
+
+  /**
+   * Stops fetching, commits what was queued (everything taken, with `autoCommit`), leaves the
+   * group and closes the client if the consumer created it. Rejects, after all of that, when the
+   * final commit failed; those records will be delivered again.
+   */
+  close(): Promise<void> {
+    this.#closing ??= this.#close()
+    return this.#closing
+  }
+
+  // ---- iteration ------------------------------------------------------------------------------
+
+  async #next(): Promise<IteratorResult<ConsumerRecord<V, K>>> {
+    if (this.#options.autoCommit && this.#lastYielded) this.#queueCommit(nextOffsetOf(this.#lastYielded))
+    this.#lastYielded = undefined
+    for (;;) {
+      if (this.#closing) return { done: true, value: undefined }
+      const record = this.#buffer.shift()
+      if (record) {
+        const next = nextOffsetOf(record)
+        this.#yielded.set(tpKey(record), next)
+        this.#lastYielded = record
+        return { done: false, value: record }
+      }
+      await this.connect()
+      this.#fetching = this.#fetch()
+      try {
+        await this.#fetching
+      } finally {
+        this.#fetching = undefined
+      }
+    }
+  }
+
+  async #fetch(): Promise<void> {
+    const memberId = this.#memberId as string
+    const batch = this.#takePending()
+    try {
+      const res = await this.client.fetchGroup<V, K>(
+        this.group,
+        memberId,
+        {
+          maxRecords: this.#options.maxRecords,
+          maxBytes: this.#options.maxBytes,
+          maxWaitMs: this.#options.maxWaitMs,
+          ...(batch.offsets.size > 0 && { commit: [...batch.offsets.values()] }),
+          signal: this.#abort.signal,
+        },
+        this.#call,
+      )
+      for (const w of batch.waiters) w.resolve()
+      // Records from a newer generation than this member knows: learn the assignment first.
+      if (res.generation > this.#generation) await this.#heartbeatNow()
+      this.#buffer =
+        res.generation > this.#generation ? res.records : res.records.filter((r) => this.#owns(r))
+    } catch (err) {
+      if (this.#closing) {
+        this.#restorePending(batch)
+        return
+      }
+      if (isRebalance(err) || isForgotten(err)) {
+        this.#restorePending(batch)
+        await (isForgotten(err) ? this.#rejoin(memberId) : this.#heartbeatNow())
+        await sleep(REBALANCE_PAUSE_MS, this.#abort.signal)
+        return
+      }
+      for (const w of batch.waiters) w.reject(err)
+      throw err
+    }
+  }
+
+  /**
+   * Records fetched under an older generation for partitions since taken away are dropped: the new
+   * owner reads them from the last commit. Nothing else is ever dropped, because the broker moves
+   * this member's position past what it delivered, and a later commit would skip a dropped record.
+   */
+  #owns(record: ConsumerRecord<V, K>): boolean {
+    return this.#assignments.some((a) => a.topic === record.topic && a.partition === record.partition)
+  }
+
+  // ---- commits --------------------------------------------------------------------------------
+
+  #queueCommit(o: TopicPartitionOffset): void {
+    const key = tpKey(o)
+    const queued = this.#pending.offsets.get(key)
+    if (!queued || queued.offset < o.offset) this.#pending.offsets.set(key, { ...o })
+  }
+
+  #takePending(): CommitBatch {
+    const batch = this.#pending
+    this.#pending = { offsets: new Map(), waiters: [] }
+    return batch
+  }
+
+  #restorePending(batch: CommitBatch): void {
+    for (const o of batch.offsets.values()) this.#queueCommit(o)
+    this.#pending.waiters.push(...batch.waiters)
+  }
+
+  /** Sends queued commits on their own unless a fetch took them first, one request at a time. */
+  #scheduleFlush(): void {
+    if (this.#flushScheduled) return
+    this.#flushScheduled = true
+    setImmediate(() => {
+      this.#flushScheduled = false
+      if (this.#pending.offsets.size === 0 && this.#pending.waiters.length === 0) return
+      this.#standalone = this.#standalone.then(() => this.#flushStandalone().catch(() => undefined))
+    })
+  }
+
+  async #flushStandalone(): Promise<void> {
+    const batch = this.#takePending()
+    if (batch.offsets.size === 0) {
+      for (const w of batch.waiters) w.resolve()
+      return
+    }
+    try {
+      await this.connect().catch(() => undefined)
+      await this.#commitOnce([...batch.offsets.values()])
+      for (const w of batch.waiters) w.resolve()
+    } catch (err) {
+      for (const w of batch.waiters) w.reject(err)
+      throw err
+    }
+  }
+
+  /** A commit outside the fetch; after a rebalance it is tried once more for partitions still owned. */
+  async #commitOnce(offsets: TopicPartitionOffset[]): Promise<void> {
+    const send = (list: TopicPartitionOffset[]) =>
+      this.client.commitOffsets(
+        this.group,
+        {
+          ...(this.#memberId !== undefined && { memberId: this.#memberId, generation: this.#generation }),
+          offsets: list,
+        },
+        this.#call,
+      )
+    try {
+      await send(offsets)
+    } catch (err) {
+      if (!isRebalance(err) || this.#memberId === undefined) throw err
+      await this.#heartbeatNow()
+      const owned = offsets.filter((o) => this.#assignments.some((a) => tpKey(a) === tpKey(o)))
+      if (owned.length < offsets.length) throw err
+      await send(owned)
+    }
+  }
+
+  // ---- membership -----------------------------------------------------------------------------
+
+  async #join(): Promise<void> {
+    const res = await this.client.joinGroup(
+      this.group,
+      {
+        topics: this.topics,
+        sessionTimeoutMs: this.#options.sessionTimeoutMs,
+      },
+      this.#call,
+    )
+    this.#memberId = res.memberId
+    await this.#assign(res.generation, res.assignments)
+    this.#scheduleHeartbeat()
+  }
+
+  /** The broker forgot this member: everything it owned is gone, so join as a new member (once). */
+  async #rejoin(forgotten: string): Promise<void> {
+    if (this.#memberId === forgotten) {
+      this.#memberId = undefined
+      await this.#assign(this.#generation, [])
+    }
+    await this.connect()
+  }
+
+  #scheduleHeartbeat(): void {
+    clearTimeout(this.#heartbeatTimer)
+    if (this.#closing) return
+    this.#heartbeatTimer = setTimeout(() => void this.#heartbeatNow(), this.#options.heartbeatIntervalMs)
+    this.#heartbeatTimer.unref()
+  }
+
+  /** One heartbeat now (joined with one already running); adopts a new generation or assignment. */
+  #heartbeatNow(): Promise<void> {
+    this.#heartbeating ??= this.#heartbeat().finally(() => {
+      this.#heartbeating = undefined
+      this.#scheduleHeartbeat()
+    })
+    return this.#heartbeating
+  }
+
+  async #heartbeat(): Promise<void> {
+    const memberId = this.#memberId
+    if (memberId === undefined || this.#closing) return
+    try {
+      // A heartbeat that cannot get through within one interval is overtaken by the next one.
+      const retry = { ...this.#call?.retry, maxElapsedMs: this.#options.heartbeatIntervalMs }
+      const res = await this.client.heartbeat(this.group, memberId, { retry })
+      if (this.#memberId === memberId) await this.#assign(res.generation, res.assignments)
+    } catch (err) {
+      if (isForgotten(err) && !this.#closing) await this.#rejoin(memberId).catch(() => undefined)
+      // Other failures: the next heartbeat tries again; the session timeout is the judge.
+    }
+  }
+
+  async #assign(generation: number, assignments: TopicPartition[]): Promise<void> {
+    const before = new Set(this.#assignments.map(tpKey))
+    const after = new Set(assignments.map(tpKey))
+    const revoked = this.#assignments.filter((a) => !after.has(tpKey(a)))
+    const added = assignments.filter((a) => !before.has(tpKey(a)))
+    this.#generation = generation
+    this.#assignments = assignments.map((a) => ({ topic: a.topic, partition: a.partition }))
+    if (revoked.length > 0) {
+      const lost = new Set(revoked.map(tpKey))
+      this.#buffer = this.#buffer.filter((r) => !lost.has(tpKey(r)))
+      for (const key of lost) {
+        this.#yielded.delete(key)
+        this.#pending.offsets.delete(key)
+      }
+      await this.#hooks.onRevoke?.(revoked)
+    }
+    if (added.length > 0) await this.#hooks.onAssign?.(added)
+  }
+
+  async #close(): Promise<void> {
+    clearTimeout(this.#heartbeatTimer)
+    this.#abort.abort()
+    await this.#joining?.catch(() => undefined)
+    await this.#fetching?.catch(() => undefined)
+    await this.#heartbeating?.catch(() => undefined)
+    await this.#standalone
+    let failure: unknown
+    if (this.#memberId !== undefined) {
+      if (this.#options.autoCommit && this.#lastYielded) this.#queueCommit(nextOffsetOf(this.#lastYielded))
+      // Offsets of records handed out but not committed stay uncommitted: at-least-once.
+      try {
+        if (this.#assignments.length > 0) await this.#hooks.onRevoke?.(this.#assignments)
+        await this.#flushStandalone()
+      } catch (err) {
+        failure = err
+      }
+      await this.client
+        .leaveGroup(this.group, this.#memberId, { retry: { maxAttempts: 2 } })
+        .catch(() => undefined)
+      this.#memberId = undefined
+    }
+    for (const w of this.#takePending().waiters) w.reject(new ClientClosedError('consumer'))
+    this.#buffer = []
+    if (this.#ownsClient) await this.client.close()
+    if (failure !== undefined) throw failure
+  }
+}
+
+function nextOffsetOf(record: ConsumerRecord): TopicPartitionOffset {
+  return { topic: record.topic, partition: record.partition, offset: record.offset + 1 }
+}
+
+function tpKey(tp: TopicPartition): string {
+  return `${tp.topic}\u0000${tp.partition}`
+}
+
+function isRebalance(err: unknown): boolean {
+  return err instanceof StaleGenerationError || err instanceof RebalanceInProgressError
+}
+
+function isForgotten(err: unknown): boolean {
+  return err instanceof MemberNotFoundError || err instanceof GroupNotFoundError
+}

@@ -1,0 +1,136 @@
+/**
+ * The client library's public list: everything an application imports, and nothing else.
+ *
+ * Quick start:
+ *
+ *     import { Admin, BrokerClient, Consumer, Producer } from 'strata'
+ *
+ *     const client = new BrokerClient({ urls: ['http://10.0.0.1:8082', 'http://10.0.0.2:8082'] })
+ *     await new Admin(client).createTopic('orders', { partitions: 3 })
+ *
+ *     const producer = new Producer(client, { lingerMs: 5 })
+ *     const [{ partition, offset }] = await producer.send('orders', { key: 'o-1', value: { total: 42 } })
+ *
+ *     const consumer = new Consumer(client, { group: 'billing', topics: ['orders'] })
+ *     for await (const record of consumer) {
+ *       await bill(record.value)
+ *       consumer.commit(record)
+ *     }
+ *
+ * Errors the broker answers with are the typed classes of `src/errors.ts` (re-exported here);
+ * `BrokerUnreachableError` and `ClientClosedError` come from the client's side of the wire.
+ */
+export {
+  AckTimeoutError,
+  DiskAlarmError,
+  DuplicateSequenceError,
+  type ErrorCode,
+  ErrorCodes,
+  ExchangeExistsError,
+  ExchangeNotFoundError,
+  errorClassesByCode,
+  errorFromEnvelope,
+  GroupNotEmptyError,
+  GroupNotFoundError,
+  InternalError,
+  InvalidConfigError,
+  InvalidRequestError,
+  InvalidTopicNameError,
+  MemberNotFoundError,
+  MemoryAlarmError,
+  NotEnoughReplicasError,
+  NotFoundError,
+  NotLeaderError,
+  NotReadyError,
+  OffsetOutOfRangeError,
+  PartitionNotFoundError,
+  PartitionOfflineError,
+  PayloadTooLargeError,
+  RebalanceInProgressError,
+  RequestTimeoutError,
+  StaleGenerationError,
+  StorageError,
+  StrataError,
+  ThrottledError,
+  TopicExistsError,
+  TopicNotFoundError,
+  UnsupportedMediaTypeError,
+  WorkerFailedError,
+} from '../errors.js'
+export { Admin, type CreateTopicOptions, type GroupLag } from './admin.js'
+export {
+  BrokerClient,
+  type CallOptions,
+  type ClientOptions,
+  isBrokerError,
+  splitUrls,
+} from './broker-client.js'
+export {
+  BadResponseError,
+  BrokerUnreachableError,
+  ClientClosedError,
+  type ClientErrorCode,
+  ClientErrorCodes,
+} from './client-errors.js'
+export { Consumer, type ConsumerOptions } from './consumer.js'
+export { Producer, type ProducerOptions } from './producer.js'
+export {
+  backoffDelayMs,
+  DEFAULT_RETRY,
+  isRetriable,
+  type RetryHooks,
+  type RetryOptions,
+  type RetryPolicy,
+  withRetry,
+} from './retry.js'
+export { DEFAULT_URL, ServerPool, type ServerPoolOptions, type ServerState } from './server-pool.js'
+export { type StartPosition, TopicReader, type TopicReaderOptions } from './topic-reader.js'
+export {
+  type HttpMethod,
+  HttpMethods,
+  HttpTransport,
+  type HttpTransportOptions,
+  type Transport,
+  type TransportRequest,
+  type TransportResponse,
+} from './transport.js'
+export type {
+  Acks,
+  Binding,
+  BrokerDescription,
+  ClusterDescription,
+  CommitRequest,
+  ConsumerRecord,
+  CreateExchangeRequest,
+  CreateTopicRequest,
+  Durability,
+  ExchangeDescription,
+  ExchangeRecord,
+  ExchangeType,
+  FetchedRecord,
+  FetchOptions,
+  FetchResponse,
+  GroupConfig,
+  GroupDescription,
+  GroupFetchOptions,
+  GroupFetchResponse,
+  GroupMemberDescription,
+  GroupOffset,
+  HeartbeatResponse,
+  JoinGroupRequest,
+  JoinGroupResponse,
+  OffsetSpec,
+  PartitionDescription,
+  ProduceRequest,
+  ProduceResponse,
+  ProducerRecord,
+  PublishResponse,
+  RecordHeaders,
+  RecordOffset,
+  RoutedOffset,
+  TopicConfig,
+  TopicDescription,
+  TopicPartition,
+  TopicPartitionOffset,
+} from './types.js'
+export { type Encoding, Encodings } from './wire-codec.js'
