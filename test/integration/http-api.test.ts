@@ -5,7 +5,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { type BrokerProcess, startBroker } from '../helpers/broker-process.js'
-import { jsonRequest as json, msgpackRequest as mp, pack } from '../helpers/http.js'
+import { jsonRequest as json, msgpackRequest as mp, pack, unpack } from '../helpers/http.js'
 
 let broker: BrokerProcess
 let n = 0
@@ -334,7 +334,9 @@ describe('bad input writes nothing', () => {
     for (const body of [Buffer.from([0xc1]), Buffer.from([0x92, 0xc0]), Buffer.concat([pack({ records: [] }), Buffer.from([0xc0])]), deep]) {
       const res = await send(body)
       expect(res.status).toBe(400)
-      const parsed = (await res.json()) as { error: { code: string } }
+      // No Accept header: the error answers in the request's type, MessagePack.
+      expect(res.headers.get('content-type')).toContain('application/vnd.msgpack')
+      const parsed = unpack(Buffer.from(await res.arrayBuffer())) as { error: { code: string } }
       expect(parsed.error.code).toBe('INVALID_REQUEST')
     }
     // Unknown extension types are refused rather than stored in a shape no reader can decode.

@@ -58,6 +58,9 @@ export function decodeMsgpack(body: Buffer): unknown {
 
 export const msgpackCodec = fp(
   async (app: FastifyInstance) => {
+    // Bodies are MessagePack or JSON only (API.md); fastify's text/plain parser would let a plain
+    // string through to schema validation and answer 400 where 415 is the truth.
+    app.removeContentTypeParser('text/plain')
     app.addContentTypeParser(MSGPACK_TYPES, { parseAs: 'buffer' }, (_req, body, done) => {
       try {
         done(null, body.length === 0 ? undefined : decodeMsgpack(body as Buffer))

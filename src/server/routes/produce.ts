@@ -32,7 +32,7 @@ function checkPlainValue(value: unknown, field: string): void {
 }
 
 /** Turns validated wire records into broker records: JSON `$base64` to bytes, header values checked. */
-export function toProduceRecords(body: ProduceBody, fromJson: boolean): ProduceRecord[] {
+export function toProduceRecords(body: Pick<ProduceBody, 'records'>, fromJson: boolean): ProduceRecord[] {
   return body.records.map((r, i) => {
     if (!fromJson) {
       checkPlainValue(r.key, `records/${i}/key`)
@@ -60,7 +60,7 @@ export function toProduceRecords(body: ProduceBody, fromJson: boolean): ProduceR
   })
 }
 
-function isJson(req: FastifyRequest): boolean {
+export function isJsonRequest(req: FastifyRequest): boolean {
   return !String(req.headers['content-type'] ?? '').includes('msgpack')
 }
 
@@ -73,7 +73,7 @@ export async function produceRoutes(app: FastifyInstance, opts: { broker: Broker
     if ((b.producerId === undefined) !== (b.sequence === undefined)) {
       throw new InvalidRequestError('producerId and sequence go together', { field: 'sequence' })
     }
-    const records = toProduceRecords(b, isJson(req))
+    const records = toProduceRecords(b, isJsonRequest(req))
     const acks = b.acks ?? 'all'
     return { records, options: { acks, producerId: b.producerId, sequence: b.sequence, partition } }
   }
