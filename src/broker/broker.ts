@@ -88,6 +88,7 @@ export class Broker {
   readonly #states = new Map<string, PartitionState>()
   readonly #sticky = new StickyPartitioner()
   readonly #stateListeners: Array<(state: PartitionState) => void> = []
+  readonly #topicDeletedListeners: Array<(topic: string) => Promise<void> | void> = []
   #admission: ProduceAdmission | undefined
   #ready = false
   #closed = false
@@ -111,6 +112,11 @@ export class Broker {
 
   onPartitionState(listener: (state: PartitionState) => void): void {
     this.#stateListeners.push(listener)
+  }
+
+  /** Called after a topic is deleted: exchanges drop its bindings, groups its committed offsets. */
+  onTopicDeleted(listener: (topic: string) => Promise<void> | void): void {
+    this.#topicDeletedListeners.push(listener)
   }
 
   /** Loads topics and recovers every partition; `/readyz` turns 200 when this resolves. */
@@ -220,6 +226,7 @@ export class Broker {
       this.waiters.notify(partitionKey(name, p))
     }
     await this.topics.delete(name)
+    for (const listener of this.#topicDeletedListeners) await listener(name)
   }
 
   describeTopic(name: string): TopicDescription {

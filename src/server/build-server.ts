@@ -12,13 +12,12 @@ import { msgpackCodec } from './plugins/msgpack-codec.js'
 import { fetchRoutes } from './routes/fetch.js'
 import { healthRoutes, type ReadinessProbe } from './routes/health.js'
 import { produceRoutes } from './routes/produce.js'
-import { type TopicRouteHooks, topicRoutes } from './routes/topics.js'
+import { topicRoutes } from './routes/topics.js'
 
 export interface BuildServerOptions {
   broker: Broker
   logger?: boolean | { level: string }
   readinessProbes?: ReadinessProbe[]
-  topicHooks?: TopicRouteHooks
   /** More routes (groups, exchanges, metrics, cluster), registered after the core ones. */
   plugins?: Array<(app: FastifyInstance) => Promise<void>>
 }
@@ -37,7 +36,7 @@ export async function buildServer(opts: BuildServerOptions): Promise<FastifyInst
   await app.register(errorHandler)
   await app.register(msgpackCodec)
   await app.register(healthRoutes, { broker: opts.broker, probes: opts.readinessProbes ?? [] })
-  await app.register(topicRoutes, { broker: opts.broker, hooks: opts.topicHooks ?? {} })
+  await app.register(topicRoutes, { broker: opts.broker })
   await app.register(produceRoutes, { broker: opts.broker })
   await app.register(fetchRoutes, { broker: opts.broker })
   for (const plugin of opts.plugins ?? []) await app.register(plugin)

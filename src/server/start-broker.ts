@@ -7,7 +7,10 @@ import type { FastifyInstance } from 'fastify'
 import { Broker } from '../broker/broker.js'
 import type { BrokerConfig } from '../config/schema.js'
 import { InProcessRouter, type PartitionRouter } from '../workers/worker-router.js'
+import { join } from 'node:path'
+import { ExchangeStore } from '../broker/exchanges/index.js'
 import { buildServer } from './build-server.js'
+import { exchangeRoutes } from './routes/exchanges.js'
 
 export interface RunningBroker {
   app: FastifyInstance
@@ -23,9 +26,17 @@ export async function createRouter(_config: BrokerConfig): Promise<PartitionRout
 export async function startBroker(config: BrokerConfig, opts: { logger?: boolean } = {}): Promise<RunningBroker> {
   const router = await createRouter(config)
   const broker = new Broker(config, router)
+  const exchanges = new ExchangeStore(join(config.dataDir, '__metadata', 'exchanges.json'), {
+    topicExists: (topic) => broker.topics.has(topic),
+  })
+  await exchanges.load()
+  broker.onTopicDeleted(async (topic) => {
+    await exchanges.removeTopic(topic)
+  })
   const app = await buildServer({
     broker,
     logger: opts.logger === false ? false : { level: config.logLevel },
+    plugins: [(app) => exchangeRoutes(app, { broker, store: exchanges })],
   })
   // Listen first so /healthz answers and /readyz says "recovering" while logs are checked.
   await app.listen({ host: config.host, port: config.port })

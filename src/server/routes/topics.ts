@@ -4,12 +4,7 @@ import type { Broker } from '../../broker/broker.js'
 import { CreateTopicBody, TopicParams } from '../schemas/common.js'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 
-export interface TopicRouteHooks {
-  /** Called after a topic is deleted (exchanges drop its bindings, groups their offsets). */
-  onTopicDeleted?: (topic: string) => Promise<void> | void
-}
-
-export async function topicRoutes(app: FastifyInstance, opts: { broker: Broker; hooks: TopicRouteHooks }) {
+export async function topicRoutes(app: FastifyInstance, opts: { broker: Broker }) {
   const r = app.withTypeProvider<TypeBoxTypeProvider>()
   const { broker } = opts
 
@@ -26,7 +21,6 @@ export async function topicRoutes(app: FastifyInstance, opts: { broker: Broker; 
 
   r.delete('/v1/topics/:topic', { schema: { params: TopicParams } }, async (req, reply) => {
     await broker.deleteTopic(req.params.topic)
-    await opts.hooks.onTopicDeleted?.(req.params.topic)
     return reply.code(204).send()
   })
 }
