@@ -1,0 +1,41 @@
+/**
+ * Public API of storage/: the partition log and the record batch codec.
+ *
+ * On disk, invariants, thread and crash behaviour: see README.md and partition-log.ts. Everything
+ * else in this folder is internal and may change without notice.
+ */
+export { type FlushPolicy, type FlushState, flushDelayMs, shouldFlush } from './flush-policy.js'
+export {
+  type AppendInfo,
+  DEFAULT_MAX_OPEN_SEGMENTS,
+  type FlushStats,
+  type LogConfig,
+  MAX_SEGMENT_BYTES,
+  PartitionLog,
+  type PartitionLogOptions,
+} from './partition-log.js'
+export {
+  BATCH_HEADER_SIZE,
+  type BatchCheck,
+  type BatchHeader,
+  type BatchInput,
+  type BatchProblem,
+  BatchProblems,
+  batchCrc,
+  batchLastOffset,
+  batchSize,
+  buildBatch,
+  CURRENT_MAGIC,
+  checkBatchStructure,
+  LOG_OVERHEAD,
+  NO_PRODUCER_EPOCH,
+  NO_PRODUCER_ID,
+  NO_SEQUENCE,
+  RECORDS_OFFSET,
+  type RecordSlice,
+  readBatchHeader,
+  recordSlices,
+  validateBatch,
+  writeBatchHeader,
+} from './record-batch.js'
+export { type RetentionPolicy, type RetentionSegment, segmentsToDelete } from './retention.js'
