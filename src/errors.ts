@@ -166,7 +166,10 @@ export function errorFromEnvelope(envelope: unknown, statusCode?: number): Strat
 /** Errors crossing a worker thread lose their class; this puts it back from the plain fields. */
 export function serializeError(err: unknown): { code: string; message: string; details?: ErrorDetails } {
   if (err instanceof StrataError) {
-    const out: { code: string; message: string; details?: ErrorDetails } = { code: err.code, message: err.message }
+    const out: { code: string; message: string; details?: ErrorDetails } = {
+      code: err.code,
+      message: err.message,
+    }
     if (err.details !== undefined) out.details = err.details
     return out
   }

@@ -16,7 +16,6 @@ import {
   PayloadTooLargeError,
 } from '../errors.js'
 import { buildBatch } from '../storage/index.js'
-import type { PartitionRouter } from '../workers/worker-router.js'
 import { partitionKey } from '../workers/partition-host.js'
 import type {
   Acks,
@@ -27,6 +26,7 @@ import type {
   PartitionLogSettings,
   PartitionState,
 } from '../workers/worker-messages.js'
+import type { PartitionRouter } from '../workers/worker-router.js'
 import { partitionForKey, StickyPartitioner } from './partition-placement.js'
 import { PartitionWaiters } from './partition-waiters.js'
 import { encodeRecordBody, type RecordInput, wirePackr } from './record-codec.js'
@@ -259,7 +259,11 @@ export class Broker {
   // ---- produce ------------------------------------------------------------------------------
 
   /** Appends records and answers with their offsets in request order (publisher confirm). */
-  async produce(topic: string, records: readonly ProduceRecord[], opts: ProduceOptions): Promise<ProduceResult> {
+  async produce(
+    topic: string,
+    records: readonly ProduceRecord[],
+    opts: ProduceOptions,
+  ): Promise<ProduceResult> {
     if (!this.ready) throw new NotReadyError('the broker is recovering its logs; retry shortly')
     const meta = this.topics.get(topic)
     const placement = this.#place(meta, records, opts.partition)
@@ -277,7 +281,10 @@ export class Broker {
       }
       const ts = record.timestamp ?? now
       let g = groups.get(p)
-      if (!g) groups.set(p, (g = { indexes: [], bodies: [], first: ts, max: ts }))
+      if (!g) {
+        g = { indexes: [], bodies: [], first: ts, max: ts }
+        groups.set(p, g)
+      }
       g.indexes.push(i)
       g.bodies.push(body)
       if (ts > g.max) g.max = ts
@@ -296,7 +303,9 @@ export class Broker {
       return { partition, batch, indexes: g.indexes }
     })
     const results = await Promise.all(
-      batches.map((b) => this.router.request({ op: 'append', topic, partition: b.partition, batch: b.batch, acks: opts.acks })),
+      batches.map((b) =>
+        this.router.request({ op: 'append', topic, partition: b.partition, batch: b.batch, acks: opts.acks }),
+      ),
     )
     return this.#confirm(topic, records.length, batches, results)
   }
@@ -354,13 +363,24 @@ export class Broker {
   // ---- fetch --------------------------------------------------------------------------------
 
   /** Reads from `offset`, long-polling up to maxWaitMs for at least one record. */
-  async fetch(topic: string, partition: number, opts: FetchOptions, format: FetchFormat = 'partition'): Promise<FetchResult> {
+  async fetch(
+    topic: string,
+    partition: number,
+    opts: FetchOptions,
+    format: FetchFormat = 'partition',
+  ): Promise<FetchResult> {
     const deadline = Date.now() + Math.min(opts.maxWaitMs, this.config.maxWaitMsLimit)
     const key = partitionKey(topic, partition)
     for (;;) {
       const state = this.partitionState(topic, partition)
       const remaining = deadline - Date.now()
-      if (state.highWatermark > opts.offset || remaining <= 0 || opts.signal?.aborted || this.#closed || state.offline) {
+      if (
+        state.highWatermark > opts.offset ||
+        remaining <= 0 ||
+        opts.signal?.aborted ||
+        this.#closed ||
+        state.offline
+      ) {
         return this.router.request({
           op: 'fetch',
           topic,
@@ -373,7 +393,15 @@ export class Broker {
       }
       if (opts.offset > state.logEndOffset || opts.offset < state.logStartOffset) {
         // Out of range: let the owner answer with its exact error and bounds.
-        return this.router.request({ op: 'fetch', topic, partition, offset: opts.offset, maxRecords: 1, maxBytes: 1, format })
+        return this.router.request({
+          op: 'fetch',
+          topic,
+          partition,
+          offset: opts.offset,
+          maxRecords: 1,
+          maxBytes: 1,
+          format,
+        })
       }
       await this.waiters.waitForChange([key], remaining, opts.signal)
     }

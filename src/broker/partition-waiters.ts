@@ -29,7 +29,9 @@ export class PartitionWaiters {
   waitForChange(keys: readonly string[], timeoutMs: number, signal?: AbortSignal): Promise<void> {
     if (timeoutMs <= 0 || signal?.aborted) return Promise.resolve()
     if (this.#count >= MAX_WAITERS) {
-      return Promise.reject(new ThrottledError('too many long polls are waiting; retry later', { retryAfterMs: 1000 }))
+      return Promise.reject(
+        new ThrottledError('too many long polls are waiting; retry later', { retryAfterMs: 1000 }),
+      )
     }
     return new Promise((resolve) => {
       let timer: NodeJS.Timeout | undefined
@@ -46,8 +48,8 @@ export class PartitionWaiters {
       signal?.addEventListener('abort', waiter.wake, { once: true })
       this.#count++
       for (const key of keys) {
-        let set = this.#byKey.get(key)
-        if (!set) this.#byKey.set(key, (set = new Set()))
+        const set = this.#byKey.get(key) ?? new Set<Waiter>()
+        this.#byKey.set(key, set)
         set.add(waiter)
       }
     })

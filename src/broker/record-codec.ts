@@ -200,7 +200,8 @@ export function toJsonValue(value: unknown): unknown {
     }
     return value
   }
-  if (value instanceof Uint8Array) return { $base64: Buffer.from(value.buffer, value.byteOffset, value.length).toString('base64') }
+  if (value instanceof Uint8Array)
+    return { $base64: Buffer.from(value.buffer, value.byteOffset, value.length).toString('base64') }
   if (Array.isArray(value)) return value.map(toJsonValue)
   if (value instanceof Date) return value.getTime()
   const out: Record<string, unknown> = {}

@@ -38,14 +38,20 @@ export const INTERNAL_PREFIX = '__'
 /** API.md's rule for topic (and exchange) names; `internal` allows the reserved `__` prefix. */
 export function checkTopicName(name: string, opts: { internal?: boolean } = {}): void {
   if (!TOPIC_NAME.test(name) || name === '.' || name === '..') {
-    throw new InvalidTopicNameError(`topic name "${name}" must match [A-Za-z0-9._-]{1,249} and not be "." or ".."`, {
-      name,
-    })
+    throw new InvalidTopicNameError(
+      `topic name "${name}" must match [A-Za-z0-9._-]{1,249} and not be "." or ".."`,
+      {
+        name,
+      },
+    )
   }
   if (!opts.internal && name.startsWith(INTERNAL_PREFIX)) {
-    throw new InvalidTopicNameError(`topic names starting with "${INTERNAL_PREFIX}" are reserved for the broker`, {
-      name,
-    })
+    throw new InvalidTopicNameError(
+      `topic names starting with "${INTERNAL_PREFIX}" are reserved for the broker`,
+      {
+        name,
+      },
+    )
   }
 }
 
@@ -112,7 +118,9 @@ export class TopicRegistry {
 
   async #readMetadata(dirName: string): Promise<TopicMetadata | undefined> {
     try {
-      const meta = JSON.parse(await readFile(join(this.#dataDir, dirName, 'topic.json'), 'utf8')) as TopicMetadata
+      const meta = JSON.parse(
+        await readFile(join(this.#dataDir, dirName, 'topic.json'), 'utf8'),
+      ) as TopicMetadata
       return meta.name === dirName ? meta : undefined
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code === 'ENOENT') {
@@ -139,7 +147,8 @@ export class TopicRegistry {
   }
 
   async create(meta: TopicMetadata): Promise<TopicMetadata> {
-    if (this.#topics.has(meta.name)) throw new TopicExistsError(`topic "${meta.name}" already exists`, { topic: meta.name })
+    if (this.#topics.has(meta.name))
+      throw new TopicExistsError(`topic "${meta.name}" already exists`, { topic: meta.name })
     const dir = this.topicDir(meta.name)
     // Claim the name first so a concurrent create of the same name fails fast.
     this.#topics.set(meta.name, meta)

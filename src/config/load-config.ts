@@ -8,7 +8,13 @@
 import { readFileSync } from 'node:fs'
 import { Value } from 'typebox/value'
 import { InvalidConfigError } from '../errors.js'
-import { type BrokerConfig, BrokerConfigSchema, defaultConfig, type OptionName, optionDocs } from './schema.js'
+import {
+  type BrokerConfig,
+  BrokerConfigSchema,
+  defaultConfig,
+  type OptionName,
+  optionDocs,
+} from './schema.js'
 
 const optionNames = Object.keys(optionDocs) as OptionName[]
 
@@ -135,7 +141,13 @@ export function loadConfig(
   const problems = [...flags.problems]
   const filePath = (flags.values.config ?? environment.config ?? '') as string
   const file = filePath ? fromFile(filePath, problems) : {}
-  const candidate: Record<string, unknown> = { ...defaultConfig(), ...file, ...environment, ...flags.values, ...overrides }
+  const candidate: Record<string, unknown> = {
+    ...defaultConfig(),
+    ...file,
+    ...environment,
+    ...flags.values,
+    ...overrides,
+  }
   problems.push(...configProblems(candidate))
   if (problems.length > 0 && !flags.help) {
     throw new InvalidConfigError(`invalid configuration:\n  ${problems.join('\n  ')}`, { problems })

@@ -5,8 +5,9 @@
  * with the unit at the end (`segmentBytes`, `retentionMs`). The CLI flag of an option is its
  * kebab-case name (`--segment-bytes`), the environment variable `STRATA_` + UPPER_SNAKE.
  */
-import { Type } from 'typebox'
+
 import type { Static } from 'typebox'
+import { Type } from 'typebox'
 
 const MiB = 1024 * 1024
 const DAY_MS = 24 * 60 * 60 * 1000
@@ -24,7 +25,8 @@ export const optionDocs = {
   logLevel: { default: 'info', description: 'fatal | error | warn | info | debug | trace | silent.' },
   workers: {
     default: 0,
-    description: 'Partition worker threads (one single-thread pool each); 0 runs partitions in the main thread.',
+    description:
+      'Partition worker threads (one single-thread pool each); 0 runs partitions in the main thread.',
   },
   flushIntervalMs: {
     default: 0,
@@ -37,12 +39,18 @@ export const optionDocs = {
   },
   segmentBytes: { default: 128 * MiB, description: 'Roll the active segment at this size.' },
   segmentMs: { default: 7 * DAY_MS, description: 'Roll the active segment at this age.' },
-  retentionMs: { default: 7 * DAY_MS, description: 'Delete whole segments older than this (-1 = keep forever).' },
+  retentionMs: {
+    default: 7 * DAY_MS,
+    description: 'Delete whole segments older than this (-1 = keep forever).',
+  },
   retentionBytes: { default: -1, description: 'Keep at most this many bytes per partition (-1 = no limit).' },
   retentionCheckIntervalMs: { default: 60_000, description: 'How often retention runs.' },
   indexIntervalBytes: { default: 4096, description: 'Bytes of log between two sparse offset index entries.' },
   maxRequestBytes: { default: 16 * MiB, description: 'Largest request body accepted (413 past it).' },
-  maxRecordBytes: { default: 1 * MiB, description: 'Largest single record (key + value + headers) accepted.' },
+  maxRecordBytes: {
+    default: 1 * MiB,
+    description: 'Largest single record (key + value + headers) accepted.',
+  },
   maxRecordsPerRequest: { default: 10_000, description: 'Most records in one produce request.' },
   maxWaitMsLimit: { default: 30_000, description: 'Upper bound on a fetch long poll (maxWaitMs).' },
   maxFetchBytes: { default: 16 * MiB, description: 'Upper bound on the bytes one fetch returns.' },
@@ -50,11 +58,15 @@ export const optionDocs = {
     default: 60_000,
     description: 'A request must arrive whole within this time (stops slow-body clients holding sockets).',
   },
-  ackTimeoutMs: { default: 30_000, description: 'How long acks=all waits for durability before ACK_TIMEOUT.' },
+  ackTimeoutMs: {
+    default: 30_000,
+    description: 'How long acks=all waits for durability before ACK_TIMEOUT.',
+  },
   defaultPartitions: { default: 1, description: 'Partitions of a topic created without a count.' },
   memoryHighWatermark: {
     default: 0.4,
-    description: 'Produce answers 503 MEMORY_ALARM when the process uses more than this fraction of RAM (or bytes if > 1).',
+    description:
+      'Produce answers 503 MEMORY_ALARM when the process uses more than this fraction of RAM (or bytes if > 1).',
   },
   diskFreeLimit: {
     default: 256 * MiB,
@@ -65,10 +77,19 @@ export const optionDocs = {
     description: 'Produce bytes queued for one partition before producers get 429 THROTTLED.',
   },
   alarmCheckIntervalMs: { default: 1000, description: 'How often memory and disk alarms are evaluated.' },
-  groupMinSessionTimeoutMs: { default: 1000, description: 'Smallest session timeout a group member may ask for.' },
-  groupMaxSessionTimeoutMs: { default: 300_000, description: 'Largest session timeout a group member may ask for.' },
+  groupMinSessionTimeoutMs: {
+    default: 1000,
+    description: 'Smallest session timeout a group member may ask for.',
+  },
+  groupMaxSessionTimeoutMs: {
+    default: 300_000,
+    description: 'Largest session timeout a group member may ask for.',
+  },
   brokerId: { default: 0, description: 'This broker’s id in a cluster.' },
-  advertiseUrl: { default: '', description: 'URL other brokers and clients use to reach this one (cluster mode).' },
+  advertiseUrl: {
+    default: '',
+    description: 'URL other brokers and clients use to reach this one (cluster mode).',
+  },
   etcd: { default: '', description: 'Comma-separated etcd URLs; empty runs a single broker without etcd.' },
   config: { default: '', description: 'A JSON file of options (flags and STRATA_* variables override it).' },
 } satisfies Record<string, OptionDoc>

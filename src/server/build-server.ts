@@ -31,7 +31,9 @@ export async function buildServer(opts: BuildServerOptions): Promise<FastifyInst
     disableRequestLogging: true,
     return503OnClosing: true,
     forceCloseConnections: 'idle',
-    ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', useDefaults: true, allErrors: false } },
+    ajv: {
+      customOptions: { removeAdditional: false, coerceTypes: 'array', useDefaults: true, allErrors: false },
+    },
   })
   await app.register(errorHandler)
   await app.register(msgpackCodec)

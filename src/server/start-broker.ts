@@ -3,12 +3,13 @@
  * broker core, the HTTP server, retention, and a clean shutdown on SIGINT/SIGTERM that flushes
  * and checkpoints every partition. `strata serve` and the tests' in-process brokers both use it.
  */
+
+import { join } from 'node:path'
 import type { FastifyInstance } from 'fastify'
 import { Broker } from '../broker/broker.js'
+import { ExchangeStore } from '../broker/exchanges/index.js'
 import type { BrokerConfig } from '../config/schema.js'
 import { InProcessRouter, type PartitionRouter } from '../workers/worker-router.js'
-import { join } from 'node:path'
-import { ExchangeStore } from '../broker/exchanges/index.js'
 import { buildServer } from './build-server.js'
 import { exchangeRoutes } from './routes/exchanges.js'
 
@@ -23,7 +24,10 @@ export async function createRouter(_config: BrokerConfig): Promise<PartitionRout
   return new InProcessRouter()
 }
 
-export async function startBroker(config: BrokerConfig, opts: { logger?: boolean } = {}): Promise<RunningBroker> {
+export async function startBroker(
+  config: BrokerConfig,
+  opts: { logger?: boolean } = {},
+): Promise<RunningBroker> {
   const router = await createRouter(config)
   const broker = new Broker(config, router)
   const exchanges = new ExchangeStore(join(config.dataDir, '__metadata', 'exchanges.json'), {

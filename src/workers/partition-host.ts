@@ -8,13 +8,15 @@
  * past the high watermark, which on a single broker is the durable (fsynced) end of the log, so a
  * crash can never take back a record that someone has already read.
  */
-import { OffsetOutOfRangeError, PartitionNotFoundError, PartitionOfflineError } from '../errors.js'
+
+import { rm } from 'node:fs/promises'
 import {
   buildGroupRecords,
   buildPartitionFetchBody,
   groupRecordPrefix,
   type RecordSlice,
 } from '../broker/record-codec.js'
+import { OffsetOutOfRangeError, PartitionNotFoundError, PartitionOfflineError } from '../errors.js'
 import { PartitionLog, readBatchHeader, recordSlices } from '../storage/index.js'
 import type {
   AppendRequest,
@@ -31,7 +33,6 @@ import type {
   PartitionRef,
   PartitionState,
 } from './worker-messages.js'
-import { rm } from 'node:fs/promises'
 
 /** fsync duration buckets in seconds (a disk fsync is usually 0.1–20 ms; past 1 s something is wrong). */
 const FSYNC_BUCKETS = [0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 1, 5]
@@ -98,7 +99,8 @@ export class PartitionHost {
     const existing = this.#partitions.get(key)
     if (existing) return this.#state(existing)
     const log = await PartitionLog.open(req.dir, req.settings, {
-      onWarning: (msg) => process.emitWarning(`${req.topic}/${req.partition}: ${msg}`, 'StrataStorageWarning'),
+      onWarning: (msg) =>
+        process.emitWarning(`${req.topic}/${req.partition}: ${msg}`, 'StrataStorageWarning'),
     })
     const hosted: HostedPartition = {
       ref: { topic: req.topic, partition: req.partition },
@@ -261,7 +263,8 @@ export class PartitionHost {
   #maybeEmit(hosted: HostedPartition): void {
     const hw = this.#highWatermark(hosted)
     const start = hosted.log.logStartOffset
-    if (hw === hosted.lastHighWatermark && start === hosted.lastLogStartOffset && !hosted.log.offlineError) return
+    if (hw === hosted.lastHighWatermark && start === hosted.lastLogStartOffset && !hosted.log.offlineError)
+      return
     hosted.lastHighWatermark = hw
     hosted.lastLogStartOffset = start
     this.#emit({ type: 'state', state: this.#state(hosted) })
@@ -289,7 +292,8 @@ export class PartitionHost {
     this.#stats.fsyncSecondsTotal += seconds * count
     this.#stats.recordsFlushed += records
     for (let i = 0; i < FSYNC_BUCKETS.length; i++) {
-      if (seconds <= (FSYNC_BUCKETS[i] as number)) this.#stats.fsyncCounts[i] = (this.#stats.fsyncCounts[i] ?? 0) + count
+      if (seconds <= (FSYNC_BUCKETS[i] as number))
+        this.#stats.fsyncCounts[i] = (this.#stats.fsyncCounts[i] ?? 0) + count
     }
   }
 

@@ -45,7 +45,17 @@ export function tempDataDir(prefix = 'strata-test-'): string {
 
 export async function startBroker(opts: BrokerProcessOptions = {}, port = 0): Promise<BrokerProcess> {
   const dataDir = opts.dataDir ?? tempDataDir()
-  const args = [MAIN, 'serve', '--port', String(port), '--data-dir', dataDir, '--log-level', 'warn', ...(opts.args ?? [])]
+  const args = [
+    MAIN,
+    'serve',
+    '--port',
+    String(port),
+    '--data-dir',
+    dataDir,
+    '--log-level',
+    'warn',
+    ...(opts.args ?? []),
+  ]
   const child = spawn(process.execPath, args, {
     env: { ...process.env, ...opts.env },
     stdio: ['ignore', 'pipe', 'pipe'],

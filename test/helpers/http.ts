@@ -20,7 +20,11 @@ export async function jsonRequest<T = any>(url: string, method: string, body?: u
   return { status: res.status, body: text ? JSON.parse(text) : undefined, headers: res.headers }
 }
 
-export async function msgpackRequest<T = any>(url: string, method: string, body?: unknown): Promise<Reply<T>> {
+export async function msgpackRequest<T = any>(
+  url: string,
+  method: string,
+  body?: unknown,
+): Promise<Reply<T>> {
   const res = await fetch(url, {
     method,
     headers: {

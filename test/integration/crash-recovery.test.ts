@@ -23,7 +23,10 @@ async function readAll(url: string, topic: string, partition: number) {
   const out: Array<{ offset: number; value: unknown; key: unknown }> = []
   let offset = 0
   for (let guard = 0; guard < 10_000; guard++) {
-    const res = await mp(`${url}/v1/topics/${topic}/partitions/${partition}/records?offset=${offset}&maxRecords=1000`, 'GET')
+    const res = await mp(
+      `${url}/v1/topics/${topic}/partitions/${partition}/records?offset=${offset}&maxRecords=1000`,
+      'GET',
+    )
     expect(res.status).toBe(200)
     if (res.body.records.length === 0) break
     out.push(...res.body.records)
@@ -87,10 +90,19 @@ describe('kill -9 while producing with acks=all', () => {
   it('finds everything again after a clean restart', async () => {
     broker = await startBroker({ keepData: true })
     const topic = `restart-${process.pid}`
-    await json(`${broker.url}/v1/topics`, 'POST', { name: topic, partitions: 2, config: { segmentBytes: 4096 } })
-    const values = Array.from({ length: 300 }, (_, i) => ({ value: `record-${i}-${'z'.repeat(i % 40)}`, partition: i % 2 }))
+    await json(`${broker.url}/v1/topics`, 'POST', {
+      name: topic,
+      partitions: 2,
+      config: { segmentBytes: 4096 },
+    })
+    const values = Array.from({ length: 300 }, (_, i) => ({
+      value: `record-${i}-${'z'.repeat(i % 40)}`,
+      partition: i % 2,
+    }))
     for (let i = 0; i < values.length; i += 50) {
-      const res = await json(`${broker.url}/v1/topics/${topic}/records`, 'POST', { records: values.slice(i, i + 50) })
+      const res = await json(`${broker.url}/v1/topics/${topic}/records`, 'POST', {
+        records: values.slice(i, i + 50),
+      })
       expect(res.status).toBe(200)
     }
     broker = await broker.restart()

@@ -40,7 +40,11 @@ describe('health', () => {
 describe('topics', () => {
   it('creates, lists, describes and deletes, in JSON', async () => {
     const name = uniqueTopic()
-    const created = await json(`${broker.url}/v1/topics`, 'POST', { name, partitions: 3, config: { retentionMs: 60000 } })
+    const created = await json(`${broker.url}/v1/topics`, 'POST', {
+      name,
+      partitions: 3,
+      config: { retentionMs: 60000 },
+    })
     expect(created.status).toBe(201)
     expect(created.body.name).toBe(name)
     expect(created.body.partitions).toHaveLength(3)
@@ -129,7 +133,13 @@ describe('produce and fetch', () => {
     expect(fetched.body.highWatermark).toBe(3)
     expect(fetched.body.logStartOffset).toBe(0)
     const [a, b, c] = fetched.body.records
-    expect(a).toEqual({ offset: 0, timestamp: 1_700_000_000_000, key: 'k1', value: { n: 1, s: 'one' }, headers: { h: 'x' } })
+    expect(a).toEqual({
+      offset: 0,
+      timestamp: 1_700_000_000_000,
+      key: 'k1',
+      value: { n: 1, s: 'one' },
+      headers: { h: 'x' },
+    })
     expect(b.offset).toBe(1)
     expect(b.key).toBeNull()
     expect(b.value).toBe('plain')
@@ -173,16 +183,25 @@ describe('produce and fetch', () => {
       { partition: 2, offset: 0 },
       { partition: 2, offset: 1 },
     ])
-    const explicit = await json(`${broker.url}/v1/topics/${topic}/records`, 'POST', { records: [{ value: 3, partition: 3 }] })
+    const explicit = await json(`${broker.url}/v1/topics/${topic}/records`, 'POST', {
+      records: [{ value: 3, partition: 3 }],
+    })
     expect(explicit.body.offsets).toEqual([{ partition: 3, offset: 0 }])
     const keyed = await json(`${broker.url}/v1/topics/${topic}/records`, 'POST', {
-      records: [{ key: 'user-17', value: 'a' }, { key: 'user-17', value: 'b' }],
+      records: [
+        { key: 'user-17', value: 'a' },
+        { key: 'user-17', value: 'b' },
+      ],
     })
-    const again = await mp(`${broker.url}/v1/topics/${topic}/records`, 'POST', { records: [{ key: 'user-17', value: 'c' }] })
+    const again = await mp(`${broker.url}/v1/topics/${topic}/records`, 'POST', {
+      records: [{ key: 'user-17', value: 'c' }],
+    })
     const p = keyed.body.offsets[0].partition
     expect(keyed.body.offsets[1].partition).toBe(p)
     expect(again.body.offsets[0].partition).toBe(p)
-    const missing = await json(`${broker.url}/v1/topics/${topic}/partitions/4/records`, 'POST', { records: [{ value: 1 }] })
+    const missing = await json(`${broker.url}/v1/topics/${topic}/partitions/4/records`, 'POST', {
+      records: [{ value: 1 }],
+    })
     expect(missing.status).toBe(404)
     expect(missing.body.error.code).toBe('PARTITION_NOT_FOUND')
   })
@@ -191,7 +210,9 @@ describe('produce and fetch', () => {
     const topic = await createTopic(3)
     const seen = new Set<number>()
     for (let i = 0; i < 6; i++) {
-      const res = await json(`${broker.url}/v1/topics/${topic}/records`, 'POST', { records: [{ value: i }, { value: i }] })
+      const res = await json(`${broker.url}/v1/topics/${topic}/records`, 'POST', {
+        records: [{ value: i }, { value: i }],
+      })
       expect(res.body.offsets[0].partition).toBe(res.body.offsets[1].partition)
       seen.add(res.body.offsets[0].partition)
     }
@@ -199,7 +220,9 @@ describe('produce and fetch', () => {
   })
 
   it('answers 404 for unknown topics on produce and fetch', async () => {
-    const p = await json(`${broker.url}/v1/topics/nope-${process.pid}/records`, 'POST', { records: [{ value: 1 }] })
+    const p = await json(`${broker.url}/v1/topics/nope-${process.pid}/records`, 'POST', {
+      records: [{ value: 1 }],
+    })
     expect(p.status).toBe(404)
     expect(p.body.error.code).toBe('TOPIC_NOT_FOUND')
     const f = await json(`${broker.url}/v1/topics/nope-${process.pid}/partitions/0/records?offset=0`, 'GET')
@@ -251,7 +274,9 @@ describe('produce and fetch', () => {
         { value: 'b', timestamp: 2000 },
       ],
     })
-    await json(`${broker.url}/v1/topics/${topic}/records`, 'POST', { records: [{ value: 'c', timestamp: 3000 }] })
+    await json(`${broker.url}/v1/topics/${topic}/records`, 'POST', {
+      records: [{ value: 'c', timestamp: 3000 }],
+    })
     const at = async (q: string) =>
       (await json(`${broker.url}/v1/topics/${topic}/partitions/0/offsets?at=${q}`, 'GET')).body.offset
     expect(await at('earliest')).toBe(0)
@@ -262,10 +287,16 @@ describe('produce and fetch', () => {
 
   it('acks=0 answers 202 and the record still lands; acks=1 reports its receipt', async () => {
     const topic = await createTopic()
-    const zero = await json(`${broker.url}/v1/topics/${topic}/records`, 'POST', { records: [{ value: 0 }], acks: 0 })
+    const zero = await json(`${broker.url}/v1/topics/${topic}/records`, 'POST', {
+      records: [{ value: 0 }],
+      acks: 0,
+    })
     expect(zero.status).toBe(202)
     expect(zero.body.durability).toBe('none')
-    const one = await json(`${broker.url}/v1/topics/${topic}/records`, 'POST', { records: [{ value: 1 }], acks: 1 })
+    const one = await json(`${broker.url}/v1/topics/${topic}/records`, 'POST', {
+      records: [{ value: 1 }],
+      acks: 1,
+    })
     expect(one.status).toBe(200)
     expect(['written', 'fsynced']).toContain(one.body.durability)
     const fetched = await json(recordsUrl(topic, 0, 'offset=0&maxWaitMs=2000&maxRecords=10'), 'GET')
@@ -286,7 +317,10 @@ describe('produce and fetch', () => {
     ])
     const latest = await json(`${broker.url}/v1/topics/${topic}/partitions/0/offsets?at=latest`, 'GET')
     expect(latest.body.offset).toBe(4)
-    const half = await json(`${broker.url}/v1/topics/${topic}/records`, 'POST', { records: [{ value: 1 }], producerId: 1 })
+    const half = await json(`${broker.url}/v1/topics/${topic}/records`, 'POST', {
+      records: [{ value: 1 }],
+      producerId: 1,
+    })
     expect(half.status).toBe(400)
   })
 })
@@ -303,9 +337,14 @@ describe('bad input writes nothing', () => {
     expect(res.status).toBe(400)
     expect(res.body.error.code).toBe('INVALID_REQUEST')
     expect(res.body.error.message).toMatch(/headers/)
-    const noValue = await json(`${broker.url}/v1/topics/${topic}/records`, 'POST', { records: [{ value: 1 }, { key: 'k' }] })
+    const noValue = await json(`${broker.url}/v1/topics/${topic}/records`, 'POST', {
+      records: [{ value: 1 }, { key: 'k' }],
+    })
     expect(noValue.status).toBe(400)
-    const badAcks = await json(`${broker.url}/v1/topics/${topic}/records`, 'POST', { records: [{ value: 1 }], acks: 2 })
+    const badAcks = await json(`${broker.url}/v1/topics/${topic}/records`, 'POST', {
+      records: [{ value: 1 }],
+      acks: 2,
+    })
     expect(badAcks.status).toBe(400)
     const empty = await json(`${broker.url}/v1/topics/${topic}/records`, 'POST', { records: [] })
     expect(empty.status).toBe(400)
@@ -314,7 +353,9 @@ describe('bad input writes nothing', () => {
 
   it('answers 413 PAYLOAD_TOO_LARGE for a big body or a big record', async () => {
     const topic = await createTopic()
-    const big = await json(`${broker.url}/v1/topics/${topic}/records`, 'POST', { records: [{ value: 'x'.repeat(300_000) }] })
+    const big = await json(`${broker.url}/v1/topics/${topic}/records`, 'POST', {
+      records: [{ value: 'x'.repeat(300_000) }],
+    })
     expect(big.status).toBe(413)
     expect(big.body.error.code).toBe('PAYLOAD_TOO_LARGE')
     const bigRecord = await json(`${broker.url}/v1/topics/${topic}/records`, 'POST', {
@@ -331,7 +372,12 @@ describe('bad input writes nothing', () => {
     const send = (body: Buffer) =>
       fetch(url, { method: 'POST', headers: { 'content-type': 'application/vnd.msgpack' }, body })
     const deep = Buffer.concat([Buffer.alloc(100_000, 0x91), Buffer.from([0xc0])])
-    for (const body of [Buffer.from([0xc1]), Buffer.from([0x92, 0xc0]), Buffer.concat([pack({ records: [] }), Buffer.from([0xc0])]), deep]) {
+    for (const body of [
+      Buffer.from([0xc1]),
+      Buffer.from([0x92, 0xc0]),
+      Buffer.concat([pack({ records: [] }), Buffer.from([0xc0])]),
+      deep,
+    ]) {
       const res = await send(body)
       expect(res.status).toBe(400)
       // No Accept header: the error answers in the request's type, MessagePack.
@@ -340,7 +386,15 @@ describe('bad input writes nothing', () => {
       expect(parsed.error.code).toBe('INVALID_REQUEST')
     }
     // Unknown extension types are refused rather than stored in a shape no reader can decode.
-    const ext = await send(Buffer.concat([Buffer.from([0x81, 0xa7]), Buffer.from('records'), Buffer.from([0x91, 0x81, 0xa5]), Buffer.from('value'), Buffer.from([0xd4, 0x05, 0x01])]))
+    const ext = await send(
+      Buffer.concat([
+        Buffer.from([0x81, 0xa7]),
+        Buffer.from('records'),
+        Buffer.from([0x91, 0x81, 0xa5]),
+        Buffer.from('value'),
+        Buffer.from([0xd4, 0x05, 0x01]),
+      ]),
+    )
     expect(ext.status).toBe(400)
     expect((await json(`${broker.url}/healthz`, 'GET')).status).toBe(200)
     expect(await latest(topic)).toBe(0)

@@ -18,18 +18,30 @@ import {
 } from '../../errors.js'
 import { encodeBody, prefersMsgpack } from './msgpack-codec.js'
 
-const RETRY_AFTER_CODES = new Set(['THROTTLED', 'MEMORY_ALARM', 'DISK_ALARM', 'NOT_READY', 'NOT_ENOUGH_REPLICAS', 'WORKER_FAILED'])
+const RETRY_AFTER_CODES = new Set([
+  'THROTTLED',
+  'MEMORY_ALARM',
+  'DISK_ALARM',
+  'NOT_READY',
+  'NOT_ENOUGH_REPLICAS',
+  'WORKER_FAILED',
+])
 
 /** Maps anything thrown in a request to a StrataError. */
 export function toStrataError(err: unknown): StrataError {
   if (err instanceof StrataError) return err
-  const fe = err as FastifyError & { validation?: Array<{ instancePath: string; message?: string; params?: unknown }> }
+  const fe = err as FastifyError & {
+    validation?: Array<{ instancePath: string; message?: string; params?: unknown }>
+  }
   if (fe?.validation) {
     const first = fe.validation[0]
     const where = `${fe.validationContext ?? 'body'}${first?.instancePath ?? ''}`
     const extra = (first?.params as { additionalProperty?: string } | undefined)?.additionalProperty
     const message = `${where} ${first?.message ?? 'is invalid'}${extra ? ` ("${extra}")` : ''}`
-    return new InvalidRequestError(message, { field: where, problems: fe.validation.map((v) => `${v.instancePath} ${v.message}`) })
+    return new InvalidRequestError(message, {
+      field: where,
+      problems: fe.validation.map((v) => `${v.instancePath} ${v.message}`),
+    })
   }
   switch (fe?.code) {
     case 'FST_ERR_CTP_BODY_TOO_LARGE':

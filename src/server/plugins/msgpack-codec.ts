@@ -11,8 +11,8 @@
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
-import { InvalidRequestError } from '../../errors.js'
 import { toJsonValue, wirePackr, wireUnpackr } from '../../broker/record-codec.js'
+import { InvalidRequestError } from '../../errors.js'
 
 export const MSGPACK = 'application/vnd.msgpack'
 const MSGPACK_TYPES = ['application/vnd.msgpack', 'application/msgpack', 'application/x-msgpack']

@@ -11,8 +11,8 @@ import type { FastifyInstance } from 'fastify'
 import type { Static } from 'typebox'
 import type { Broker, ProduceRecord } from '../../broker/broker.js'
 import type { ExchangeStore } from '../../broker/exchanges/index.js'
-import { isJsonRequest, toProduceRecords } from './produce.js'
 import { BindingBody, CreateExchangeBody, ExchangeParams, publishBody } from '../schemas/exchanges.js'
+import { isJsonRequest, toProduceRecords } from './produce.js'
 
 export interface PublishOutcome {
   results: Array<{ routed: Array<{ topic: string; partition: number; offset: number }> }>
@@ -38,7 +38,10 @@ export async function publish(
     if (topics.length === 0) unroutable++
     for (const topic of topics) {
       let group = perTopic.get(topic)
-      if (!group) perTopic.set(topic, (group = { indexes: [], records: [] }))
+      if (!group) {
+        group = { indexes: [], records: [] }
+        perTopic.set(topic, group)
+      }
       group.indexes.push(i)
       const { routingKey: _routingKey, ...plain } = record
       group.records.push(plain)
@@ -47,7 +50,11 @@ export async function publish(
   if (unroutable > 0) onUnroutable?.(exchange, unroutable)
   const results: PublishOutcome['results'] = records.map(() => ({ routed: [] }))
   const confirms = await Promise.all(
-    [...perTopic].map(async ([topic, group]) => ({ topic, group, result: await broker.produce(topic, group.records, { acks }) })),
+    [...perTopic].map(async ([topic, group]) => ({
+      topic,
+      group,
+      result: await broker.produce(topic, group.records, { acks }),
+    })),
   )
   for (const { topic, group, result } of confirms) {
     group.indexes.forEach((recordIndex, k) => {
@@ -94,13 +101,20 @@ export async function exchangeRoutes(
       return reply.code(204).send()
     },
   )
-  r.post('/v1/exchanges/:exchange/records', { schema: { params: ExchangeParams, body } }, async (req, reply) => {
-    const b = req.body as Static<typeof body>
-    store.registry.get(req.params.exchange)
-    const plain = toProduceRecords({ records: b.records }, isJsonRequest(req))
-    const records = plain.map((record, i) => ({ ...record, routingKey: (b.records[i] as { routingKey: string }).routingKey }))
-    const acks = b.acks ?? 'all'
-    const outcome = await publish(broker, store, req.params.exchange, records, acks, opts.onUnroutable)
-    return reply.code(acks === 0 ? 202 : 200).sendData(outcome)
-  })
+  r.post(
+    '/v1/exchanges/:exchange/records',
+    { schema: { params: ExchangeParams, body } },
+    async (req, reply) => {
+      const b = req.body as Static<typeof body>
+      store.registry.get(req.params.exchange)
+      const plain = toProduceRecords({ records: b.records }, isJsonRequest(req))
+      const records = plain.map((record, i) => ({
+        ...record,
+        routingKey: (b.records[i] as { routingKey: string }).routingKey,
+      }))
+      const acks = b.acks ?? 'all'
+      const outcome = await publish(broker, store, req.params.exchange, records, acks, opts.onUnroutable)
+      return reply.code(acks === 0 ? 202 : 200).sendData(outcome)
+    },
+  )
 }

@@ -40,7 +40,9 @@ export async function fetchRoutes(app: FastifyInstance, opts: { broker: Broker }
     async (req, reply) => {
       const at = req.query.at ?? 'latest'
       const where = at === 'earliest' || at === 'latest' ? at : Number(at)
-      return reply.sendData({ offset: await broker.listOffset(req.params.topic, req.params.partition, where) })
+      return reply.sendData({
+        offset: await broker.listOffset(req.params.topic, req.params.partition, where),
+      })
     },
   )
 }

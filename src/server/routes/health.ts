@@ -8,7 +8,9 @@ export type ReadinessProbe = () => string[]
 export async function healthRoutes(app: FastifyInstance, opts: { broker: Broker; probes: ReadinessProbe[] }) {
   app.get('/healthz', async (_req, reply) => reply.sendData({ status: 'ok' }))
   app.get('/readyz', async (_req, reply) => {
-    const reasons = opts.broker.ready ? opts.probes.flatMap((probe) => probe()) : ['recovering partition logs']
+    const reasons = opts.broker.ready
+      ? opts.probes.flatMap((probe) => probe())
+      : ['recovering partition logs']
     if (reasons.length > 0) return reply.code(503).sendData({ status: 'not ready', reasons })
     return reply.sendData({ status: 'ready' })
   })

@@ -22,11 +22,13 @@ function checkPlainValue(value: unknown, field: string): void {
   if (value instanceof Uint8Array || value instanceof Date) return
   const proto = Object.getPrototypeOf(value)
   if (Array.isArray(value)) {
-    value.forEach((v, i) => checkPlainValue(v, `${field}/${i}`))
+    for (const [i, v] of value.entries()) checkPlainValue(v, `${field}/${i}`)
     return
   }
   if (proto !== Object.prototype && proto !== null) {
-    throw new InvalidRequestError(`${field} holds a MessagePack extension type that records cannot carry`, { field })
+    throw new InvalidRequestError(`${field} holds a MessagePack extension type that records cannot carry`, {
+      field,
+    })
   }
   for (const [k, v] of Object.entries(value)) checkPlainValue(v, `${field}/${k}`)
 }
@@ -78,12 +80,19 @@ export async function produceRoutes(app: FastifyInstance, opts: { broker: Broker
     return { records, options: { acks, producerId: b.producerId, sequence: b.sequence, partition } }
   }
 
-  const produce = async (req: FastifyRequest, topic: string, partition: number | undefined, b: ProduceBody) => {
+  const produce = async (
+    req: FastifyRequest,
+    topic: string,
+    partition: number | undefined,
+    b: ProduceBody,
+  ) => {
     const { records, options } = prepare(req, partition, b)
     if (options.acks === 0) {
       // Validate placement synchronously enough to fail fast on unknown topics, then answer first.
       broker.topics.get(topic)
-      broker.produce(topic, records, options).catch((err) => req.log.warn({ err, topic }, 'acks=0 produce failed'))
+      broker
+        .produce(topic, records, options)
+        .catch((err) => req.log.warn({ err, topic }, 'acks=0 produce failed'))
       return { status: 202, result: { offsets: [], durability: 'none' } }
     }
     return { status: 200, result: await broker.produce(topic, records, options) }

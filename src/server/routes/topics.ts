@@ -1,8 +1,9 @@
 /** Topic administration: create, list, describe, delete (API.md, "Topics"). */
+
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import type { FastifyInstance } from 'fastify'
 import type { Broker } from '../../broker/broker.js'
 import { CreateTopicBody, TopicParams } from '../schemas/common.js'
-import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 
 export async function topicRoutes(app: FastifyInstance, opts: { broker: Broker }) {
   const r = app.withTypeProvider<TypeBoxTypeProvider>()

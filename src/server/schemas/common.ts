@@ -39,7 +39,9 @@ export const RecordSchema = Type.Object(
   {
     key: Type.Optional(Type.Unknown()),
     value: Type.Unknown(),
-    headers: Type.Optional(Type.Record(Type.String({ maxLength: 1024 }), Type.Unknown(), { maxProperties: 256 })),
+    headers: Type.Optional(
+      Type.Record(Type.String({ maxLength: 1024 }), Type.Unknown(), { maxProperties: 256 }),
+    ),
     timestamp: Type.Optional(Type.Integer({ minimum: 0, maximum: 2 ** 53 - 1 })),
     partition: Type.Optional(Type.Integer({ minimum: 0 })),
   },
