@@ -192,7 +192,7 @@ export class Consumer<V = unknown, K = unknown> implements AsyncIterable<Consume
   }
 
   /**
-   * Stops fetching, commits what was queued (everything taken, with `autoCommit`), leaves the
+   * Stops fetching, commits what was queued (with `autoCommit`: every record moved past), leaves the
    * group and closes the client if the consumer created it. Rejects, after all of that, when the
    * final commit failed; those records will be delivered again.
    */
@@ -422,8 +422,8 @@ export class Consumer<V = unknown, K = unknown> implements AsyncIterable<Consume
     await this.#standalone
     let failure: unknown
     if (this.#memberId !== undefined) {
-      if (this.#options.autoCommit && this.#lastYielded) this.#queueCommit(nextOffsetOf(this.#lastYielded))
-      // Offsets of records handed out but not committed stay uncommitted: at-least-once.
+      // The record the loop left on is not acked even with autoCommit: `break` and a throw look the
+      // same from here, and a redelivery is the at-least-once side of that doubt.
       try {
         if (this.#assignments.length > 0) await this.#hooks.onRevoke?.(this.#assignments)
         await this.#flushStandalone()

@@ -69,6 +69,7 @@ const DEFAULT_CONNECTIONS_PER_SERVER = 64
 const DEFAULT_KEEP_ALIVE_TIMEOUT_MS = 30_000
 const DEFAULT_CONNECT_TIMEOUT_MS = 3_000
 const DEFAULT_REQUEST_TIMEOUT_MS = 30_000
+const BACKSTOP_MS = 5_000
 
 // Socket errors raised before a byte of the request left this process: safe to send elsewhere.
 const NOT_SENT_CODES = new Set([
@@ -121,6 +122,9 @@ export class HttpTransport implements Transport {
       payload = encodeBody(this.encoding, request.body)
       headers['content-type'] = contentType
     }
+    // undici's own timeouts tick at up to a second's resolution; this one is exact and covers
+    // the whole exchange. Theirs stay as a backstop.
+    const deadline = new Deadline(timeoutMs, request.signal)
     let response: Awaited<ReturnType<Pool['request']>>
     let bytes: Buffer
     try {
@@ -129,13 +133,25 @@ export class HttpTransport implements Transport {
         path: joinPath(base.pathname, request.path, request.query),
         headers,
         body: payload ?? null,
-        headersTimeout: timeoutMs,
-        bodyTimeout: timeoutMs,
-        signal: request.signal ?? null,
+        headersTimeout: timeoutMs + BACKSTOP_MS,
+        bodyTimeout: timeoutMs + BACKSTOP_MS,
+        signal: deadline.signal,
       })
       bytes = Buffer.from(await response.body.arrayBuffer())
     } catch (err) {
+      if (deadline.expired) {
+        throw new BrokerUnreachableError(
+          serverUrl,
+          `no answer from ${serverUrl} within ${timeoutMs} ms`,
+          true,
+          {
+            cause: err,
+          },
+        )
+      }
       throw this.#connectionError(serverUrl, err)
+    } finally {
+      deadline.clear()
     }
     const header = response.headers['content-type']
     let body: unknown
@@ -196,6 +212,34 @@ export class HttpTransport implements Transport {
       })
     }
     return err
+  }
+}
+
+/** An abort signal that fires after `ms` or when the caller's signal does, whichever is first. */
+class Deadline {
+  readonly #controller = new AbortController()
+  readonly #timer: NodeJS.Timeout
+  readonly #parent: AbortSignal | undefined
+  readonly #onParentAbort = () => this.#controller.abort(this.#parent?.reason)
+  expired = false
+
+  constructor(ms: number, parent: AbortSignal | undefined) {
+    this.#parent = parent
+    this.#timer = setTimeout(() => {
+      this.expired = true
+      this.#controller.abort(new Error(`timed out after ${ms} ms`))
+    }, ms)
+    if (parent?.aborted) this.#onParentAbort()
+    else parent?.addEventListener('abort', this.#onParentAbort, { once: true })
+  }
+
+  get signal(): AbortSignal {
+    return this.#controller.signal
+  }
+
+  clear(): void {
+    clearTimeout(this.#timer)
+    this.#parent?.removeEventListener('abort', this.#onParentAbort)
   }
 }
 

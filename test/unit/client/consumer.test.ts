@@ -1,0 +1,225 @@
+/**
+ * Consumer contract against the fake group coordinator: iteration yields every partition's
+ * records; commits ride on the next fetch (the POST form) when the iterator is about to fetch
+ * and go out on their own when the application awaits them; auto commit commits what the
+ * application moved past; a second member takes partitions and the first learns it from its
+ * heartbeat (onRevoke / onAssign); a forgotten member joins again; close() and `break` leave at
+ * once, aborting a long poll.
+ */
+import { afterEach, beforeEach, describe, expect, test } from 'vitest'
+import { BrokerClient } from '../../../src/client/broker-client.js'
+import { Consumer } from '../../../src/client/consumer.js'
+import type { ConsumerRecord, TopicPartition } from '../../../src/client/types.js'
+import { delay, FakeBroker } from './fake-broker.js'
+
+const MEMBER_FETCH = /^\/v1\/groups\/[^/]+\/members\/[^/]+\/records$/
+
+let broker: FakeBroker
+let client: BrokerClient
+
+beforeEach(async () => {
+  broker = new FakeBroker()
+  await broker.start()
+  client = new BrokerClient({ urls: broker.url, retry: { initialDelayMs: 5, maxDelayMs: 20 } })
+})
+
+afterEach(async () => {
+  await client.close()
+  await broker.stop()
+})
+
+function fill(topic: string, partitions: number, perPartition: number): void {
+  broker.createTopic(topic, partitions)
+  for (let p = 0; p < partitions; p++) {
+    broker.write(topic, {
+      records: Array.from({ length: perPartition }, (_, i) => ({ value: `${p}-${i}`, partition: p })),
+    })
+  }
+}
+
+async function take<T>(it: AsyncIterable<T>, n: number): Promise<T[]> {
+  const out: T[] = []
+  if (n === 0) return out
+  for await (const item of it) {
+    out.push(item)
+    if (out.length === n) break
+  }
+  return out
+}
+
+describe('iteration', () => {
+  test('yields every record of every assigned partition, in order within a partition', async () => {
+    fill('t', 3, 4)
+    const consumer = new Consumer(client, { group: 'g', topics: 't', maxWaitMs: 50 })
+    const records = await take(consumer, 12)
+    expect(records.map((r) => r.value).sort()).toEqual(
+      ['0', '1', '2'].flatMap((p) => [0, 1, 2, 3].map((i) => `${p}-${i}`)).sort(),
+    )
+    for (const p of [0, 1, 2]) {
+      const offsets = records.filter((r) => r.partition === p).map((r) => r.offset)
+      expect(offsets).toEqual([0, 1, 2, 3])
+    }
+    expect(records[0]?.topic).toBe('t')
+    expect(consumer.closed).toBe(true)
+  })
+
+  test('connect() joins once and reports the assignment', async () => {
+    fill('t', 2, 0)
+    const assigned: TopicPartition[][] = []
+    const consumer = new Consumer(client, {
+      group: 'g',
+      topics: ['t'],
+      onAssign: (p) => void assigned.push(p),
+    })
+    const [first, second] = await Promise.all([consumer.connect(), consumer.connect()])
+    expect(first).toEqual(second)
+    expect(consumer.assignments).toHaveLength(2)
+    expect(assigned).toEqual([
+      [
+        { topic: 't', partition: 0 },
+        { topic: 't', partition: 1 },
+      ],
+    ])
+    expect(broker.count('POST', /^\/v1\/groups\/g\/members$/)).toBe(1)
+    await consumer.close()
+  })
+})
+
+describe('commits', () => {
+  test('commit() without await rides on the next fetch (commit and fetch in one round trip)', async () => {
+    fill('t', 1, 3)
+    const consumer = new Consumer(client, { group: 'g', topics: 't', maxWaitMs: 20, maxRecords: 3 })
+    let seen = 0
+    for await (const record of consumer) {
+      seen++
+      if (seen === 3) {
+        void consumer.commit(record)
+      }
+      if (seen === 3) {
+        // Ask for one more so the iterator fetches, then stop.
+        broker.write('t', { records: [{ value: 'late', partition: 0 }] })
+      }
+      if (seen === 4) break
+    }
+    const posts = broker.requests.filter((r) => r.method === 'POST' && MEMBER_FETCH.test(r.path))
+    expect(posts[0]?.body.commit).toEqual([{ topic: 't', partition: 0, offset: 3 }])
+    expect(broker.count('POST', /^\/v1\/groups\/g\/offsets$/)).toBe(0)
+    expect(broker.groups.get('g')?.committed.get('t/0')).toBe(3)
+  })
+
+  test('an awaited commit() goes out on its own and resolves once stored', async () => {
+    fill('t', 1, 2)
+    const consumer = new Consumer(client, { group: 'g', topics: 't', maxWaitMs: 20 })
+    for await (const record of consumer) {
+      await consumer.commit(record)
+      expect(broker.groups.get('g')?.committed.get('t/0')).toBe(record.offset + 1)
+      if (record.offset === 1) break
+    }
+    expect(broker.count('POST', /^\/v1\/groups\/g\/offsets$/)).toBe(2)
+    const body = broker.requests.find((r) => r.path === '/v1/groups/g/offsets')?.body
+    expect(body).toMatchObject({
+      memberId: 'm-1',
+      generation: 1,
+      offsets: [{ topic: 't', partition: 0, offset: 1 }],
+    })
+  })
+
+  test('commit() with no argument commits everything handed out so far', async () => {
+    fill('t', 2, 2)
+    const consumer = new Consumer(client, { group: 'g', topics: 't', maxWaitMs: 20 })
+    await take({ [Symbol.asyncIterator]: () => ({ next: () => consumer.next() }) }, 4)
+    await consumer.commit()
+    const committed = broker.groups.get('g')?.committed
+    expect(committed?.get('t/0')).toBe(2)
+    expect(committed?.get('t/1')).toBe(2)
+    await consumer.close()
+  })
+
+  test('autoCommit commits records the application moved past, not the one the loop left on', async () => {
+    fill('t', 1, 5)
+    const consumer = new Consumer(client, { group: 'g', topics: 't', autoCommit: true, maxWaitMs: 20 })
+    const got: ConsumerRecord[] = []
+    for await (const record of consumer) {
+      got.push(record)
+      if (got.length === 5) break
+    }
+    // The last record was yielded but the loop left before asking for the next: not acked.
+    expect(broker.groups.get('g')?.committed.get('t/0')).toBe(4)
+  })
+
+  test('without commits nothing is stored, so a new member reads the same records again', async () => {
+    fill('t', 1, 3)
+    await take(new Consumer(client, { group: 'g', topics: 't', maxWaitMs: 20 }), 3)
+    const again = await take(new Consumer(client, { group: 'g', topics: 't', maxWaitMs: 20 }), 3)
+    expect(again.map((r) => r.offset)).toEqual([0, 1, 2])
+  })
+})
+
+describe('membership', () => {
+  test('a second member takes partitions; the first learns it by heartbeat and drops them', async () => {
+    fill('t', 2, 0)
+    const revoked: TopicPartition[][] = []
+    const first = new Consumer(client, {
+      group: 'g',
+      topics: 't',
+      heartbeatIntervalMs: 20,
+      maxWaitMs: 20,
+      onRevoke: (p) => void revoked.push(p),
+    })
+    await first.connect()
+    expect(first.assignments).toHaveLength(2)
+    const second = new Consumer(client, { group: 'g', topics: 't', maxWaitMs: 20 })
+    await second.connect()
+    for (let i = 0; i < 50 && first.assignments.length !== 1; i++) await delay(10)
+    expect(first.assignments).toHaveLength(1)
+    expect(second.assignments).toHaveLength(1)
+    expect(first.assignments[0]?.partition).not.toBe(second.assignments[0]?.partition)
+    expect(revoked).toHaveLength(1)
+    expect(first.generation).toBe(2)
+    await Promise.all([first.close(), second.close()])
+  })
+
+  test('a member the broker forgot joins again and keeps reading', async () => {
+    fill('t', 1, 1)
+    const consumer = new Consumer(client, {
+      group: 'g',
+      topics: 't',
+      maxWaitMs: 20,
+      heartbeatIntervalMs: 10_000,
+    })
+    const [one] = await take({ [Symbol.asyncIterator]: () => ({ next: () => consumer.next() }) }, 1)
+    await consumer.commit(one as ConsumerRecord)
+    broker.groups.get('g')?.members.clear()
+    broker.write('t', { records: [{ value: 'after', partition: 0 }] })
+    const next = await consumer.next()
+    expect(next.value?.value).toBe('after')
+    expect(consumer.memberId).toBe('m-2')
+    await consumer.close()
+  })
+
+  test('close() aborts a long poll and leaves the group at once', async () => {
+    fill('t', 1, 0)
+    const consumer = new Consumer(client, { group: 'g', topics: 't', maxWaitMs: 10_000 })
+    const pending = consumer.next()
+    await delay(50)
+    const started = Date.now()
+    await consumer.close()
+    expect(Date.now() - started).toBeLessThan(1_000)
+    await expect(pending).resolves.toEqual({ done: true, value: undefined })
+    expect(broker.count('DELETE', /^\/v1\/groups\/g\/members\/m-1$/)).toBe(1)
+    expect(broker.groups.get('g')?.members.size).toBe(0)
+  })
+
+  test('close() commits what was queued before leaving', async () => {
+    fill('t', 1, 3)
+    const consumer = new Consumer(client, { group: 'g', topics: 't', maxWaitMs: 20 })
+    const first = await consumer.next()
+    void consumer.commit(first.value as ConsumerRecord).catch(() => undefined)
+    await consumer.close()
+    expect(broker.groups.get('g')?.committed.get('t/0')).toBe(1)
+    const order = broker.requests.map((r) => `${r.method} ${r.path}`)
+    expect(order.indexOf('POST /v1/groups/g/offsets')).toBeLessThan(
+      order.indexOf('DELETE /v1/groups/g/members/m-1'),
+    )
+  })
+})

@@ -1,0 +1,218 @@
+/**
+ * Producer contract against a fake broker on a real socket: concurrent sends are packed into
+ * fewer requests (counted at the broker), a request whose answer is lost after the write is
+ * resent with the same producerId + sequence and so written once, offsets come back in send
+ * order, and the sequence moves by the record count of each request.
+ */
+import { afterEach, beforeEach, describe, expect, test } from 'vitest'
+import { BrokerClient } from '../../../src/client/broker-client.js'
+import { Producer } from '../../../src/client/producer.js'
+import { TopicNotFoundError } from '../../../src/errors.js'
+import { cutAfterWrite, FakeBroker, fail } from './fake-broker.js'
+
+const PRODUCE = /^\/v1\/topics\/[^/]+\/records$/
+
+let broker: FakeBroker
+let client: BrokerClient
+
+beforeEach(async () => {
+  broker = new FakeBroker()
+  await broker.start()
+  client = new BrokerClient({ urls: broker.url, retry: { initialDelayMs: 5, maxDelayMs: 20 } })
+})
+
+afterEach(async () => {
+  await client.close()
+  await broker.stop()
+})
+
+describe('batching', () => {
+  test('N concurrent sends with lingerMs go out as one request', async () => {
+    broker.createTopic('t', 1)
+    const producer = new Producer(client, { lingerMs: 20 })
+    const sends = Array.from({ length: 100 }, (_, i) => producer.send('t', { key: `k${i}`, value: i }))
+    const results = await Promise.all(sends)
+    expect(broker.count('POST', PRODUCE)).toBe(1)
+    expect(results.map((r) => r[0]?.offset)).toEqual(Array.from({ length: 100 }, (_, i) => i))
+    expect(broker.topics.get('t')?.[0]?.map((r) => r.value)).toEqual(Array.from({ length: 100 }, (_, i) => i))
+  })
+
+  test('without linger, sends made while a request is in flight share the next request', async () => {
+    broker.createTopic('t', 1)
+    const producer = new Producer(client)
+    const sends = Array.from({ length: 50 }, (_, i) => producer.send('t', { value: i, partition: 0 }))
+    await Promise.all(sends)
+    // The first send goes alone; the 49 that queued behind it go together.
+    expect(broker.count('POST', PRODUCE)).toBe(2)
+  })
+
+  test('maxBatchRecords splits a burst into several requests, never splitting one send', async () => {
+    broker.createTopic('t', 1)
+    const producer = new Producer(client, { lingerMs: 10, maxBatchRecords: 10 })
+    const sends = Array.from({ length: 12 }, (_, i) =>
+      producer.send('t', [
+        { value: `${i}a`, partition: 0 },
+        { value: `${i}b`, partition: 0 },
+        { value: `${i}c`, partition: 0 },
+      ]),
+    )
+    const results = await Promise.all(sends)
+    const requests = broker.requests.filter((r) => r.method === 'POST' && PRODUCE.test(r.path))
+    // 36 records, at most 3 whole sends (9 records) per request.
+    expect(requests.length).toBe(4)
+    for (const r of requests) expect(r.body.records.length).toBeLessThanOrEqual(10)
+    expect(results.flat().map((o) => o.offset)).toEqual(Array.from({ length: 36 }, (_, i) => i))
+  })
+
+  test('maxBatchBytes bounds a request by estimated size', async () => {
+    broker.createTopic('t', 1)
+    const producer = new Producer(client, { lingerMs: 10, maxBatchBytes: 4096 })
+    const value = 'x'.repeat(1000)
+    await Promise.all(Array.from({ length: 10 }, () => producer.send('t', { value, partition: 0 })))
+    expect(broker.count('POST', PRODUCE)).toBeGreaterThan(1)
+    expect(broker.topics.get('t')?.[0]?.length).toBe(10)
+  })
+
+  test('flush() sends at once instead of waiting for the linger', async () => {
+    broker.createTopic('t', 1)
+    const producer = new Producer(client, { lingerMs: 60_000 })
+    const sent = producer.send('t', { value: 'now', partition: 0 })
+    await producer.flush()
+    await expect(sent).resolves.toEqual([{ partition: 0, offset: 0 }])
+  })
+})
+
+describe('idempotence', () => {
+  test('a write whose answer is cut off is retried with the same producerId and sequence and lands once', async () => {
+    broker.createTopic('t', 1)
+    broker.inject('POST', PRODUCE, cutAfterWrite)
+    const producer = new Producer(client)
+    const offsets = await producer.send('t', [{ value: 'a' }, { value: 'b' }])
+    const requests = broker.requests.filter((r) => r.method === 'POST' && PRODUCE.test(r.path))
+    expect(requests.length).toBe(2)
+    expect(requests[1]?.body.producerId).toBe(requests[0]?.body.producerId)
+    expect(requests[1]?.body.sequence).toBe(requests[0]?.body.sequence)
+    expect(broker.topics.get('t')?.[0]?.map((r) => r.value)).toEqual(['a', 'b'])
+    expect(offsets).toEqual([
+      { partition: 0, offset: 0 },
+      { partition: 0, offset: 1 },
+    ])
+  })
+
+  test('the sequence advances by each request record count, per topic', async () => {
+    broker.createTopic('t', 1)
+    broker.createTopic('u', 1)
+    const producer = new Producer(client)
+    await producer.send('t', [{ value: 1 }, { value: 2 }, { value: 3 }])
+    await producer.send('t', { value: 4 })
+    await producer.send('u', { value: 5 })
+    await producer.send('t', [{ value: 6 }, { value: 7 }])
+    const bodies = broker.requests
+      .filter((r) => r.method === 'POST' && PRODUCE.test(r.path))
+      .map((r) => r.body)
+    expect(bodies.map((b) => b.sequence)).toEqual([0, 3, 0, 4])
+    expect(bodies[0].producerId).toBeGreaterThan(0)
+    expect(Number.isSafeInteger(bodies[0].producerId)).toBe(true)
+  })
+
+  test('keyless records are pinned to one partition per request so a retry lands in the same place', async () => {
+    broker.createTopic('t', 4)
+    const producer = new Producer(client)
+    await producer.send('t', [{ value: 1 }, { value: 2 }, { key: 'k', value: 3 }, { value: 4, partition: 3 }])
+    const body = broker.requests.find((r) => r.method === 'POST' && PRODUCE.test(r.path))?.body
+    const [a, b, keyed, explicit] = body.records
+    expect(a.partition).toBeTypeOf('number')
+    expect(b.partition).toBe(a.partition)
+    expect(keyed.partition).toBeUndefined()
+    expect(explicit.partition).toBe(3)
+  })
+
+  test('idempotent: false sends neither id nor sequence, and a cut write is not repeated', async () => {
+    broker.createTopic('t', 1)
+    broker.inject('POST', PRODUCE, cutAfterWrite)
+    const producer = new Producer(client, { idempotent: false })
+    await expect(producer.send('t', { value: 'x' })).rejects.toMatchObject({ code: 'BROKER_UNREACHABLE' })
+    expect(broker.count('POST', PRODUCE)).toBe(1)
+    expect(broker.requests[0]?.body.producerId).toBeUndefined()
+  })
+
+  test('after a failed request the stream moves to a fresh producer id', async () => {
+    broker.createTopic('t', 1)
+    broker.inject('POST', PRODUCE, (_req, reply) => {
+      fail(reply, 400, 'INVALID_REQUEST', 'no')
+      return true
+    })
+    const producer = new Producer(client)
+    await expect(producer.send('t', { value: 'x', partition: 0 })).rejects.toMatchObject({
+      code: 'INVALID_REQUEST',
+    })
+    await producer.send('t', { value: 'y', partition: 0 })
+    const bodies = broker.requests
+      .filter((r) => r.method === 'POST' && PRODUCE.test(r.path))
+      .map((r) => r.body)
+    expect(bodies[1].producerId).not.toBe(bodies[0].producerId)
+    expect(bodies[1].sequence).toBe(0)
+  })
+})
+
+describe('confirms and errors', () => {
+  test('offsets come back in send order across partitions', async () => {
+    broker.createTopic('t', 3)
+    const producer = new Producer(client, { lingerMs: 5 })
+    const sends = Array.from({ length: 30 }, (_, i) => producer.send('t', { value: i, partition: i % 3 }))
+    const results = (await Promise.all(sends)).map((r) => r[0])
+    results.forEach((o, i) => {
+      expect(o).toEqual({ partition: i % 3, offset: Math.floor(i / 3) })
+    })
+  })
+
+  test('a typed error rejects every send of the failed request, and is not retried', async () => {
+    const producer = new Producer(client, { lingerMs: 5 })
+    const a = producer.send('missing', { value: 1, partition: 0 })
+    const b = producer.send('missing', { value: 2, partition: 0 })
+    await expect(a).rejects.toBeInstanceOf(TopicNotFoundError)
+    await expect(b).rejects.toBeInstanceOf(TopicNotFoundError)
+    expect(broker.count('POST', PRODUCE)).toBe(1)
+  })
+
+  test('a retriable error with Retry-After is retried, then succeeds', async () => {
+    broker.createTopic('t', 1)
+    broker.inject('POST', PRODUCE, (_req, reply) => {
+      reply.header('retry-after', '0')
+      fail(reply, 429, 'THROTTLED', 'slow down')
+      return true
+    })
+    const producer = new Producer(client)
+    await expect(producer.send('t', { value: 1, partition: 0 })).resolves.toEqual([
+      { partition: 0, offset: 0 },
+    ])
+    expect(broker.count('POST', PRODUCE)).toBe(2)
+  })
+
+  test('close() flushes queued sends and then refuses new ones', async () => {
+    broker.createTopic('t', 1)
+    const producer = new Producer(client, { lingerMs: 60_000 })
+    const sent = producer.send('t', { value: 1, partition: 0 })
+    await producer.close()
+    await expect(sent).resolves.toHaveLength(1)
+    await expect(producer.send('t', { value: 2 })).rejects.toMatchObject({ code: 'CLIENT_CLOSED' })
+  })
+
+  test('values of every MessagePack kind come back as sent', async () => {
+    broker.createTopic('t', 1)
+    const producer = new Producer(client)
+    const value = {
+      s: 'é',
+      n: -1.5,
+      i: 2 ** 40,
+      big: 2n ** 60n,
+      bytes: Buffer.from([0, 255]),
+      list: [null, true],
+      map: { a: 1 },
+    }
+    await producer.send('t', { key: Buffer.from('k'), value, headers: { h: 'v' }, partition: 0 })
+    const fetched = await client.fetch('t', 0, { offset: 0 })
+    expect(fetched.records[0]?.value).toEqual(value)
+    expect(fetched.records[0]?.key).toEqual(Buffer.from('k'))
+  })
+})
