@@ -6,6 +6,7 @@
  * start in one go instead of one flag per restart.
  */
 import { readFileSync } from 'node:fs'
+import type { TSchema } from 'typebox'
 import { Value } from 'typebox/value'
 import { InvalidConfigError } from '../errors.js'
 import {
@@ -63,6 +64,7 @@ export function parseFlags(argv: readonly string[]): ParsedFlags {
     const name = byFlag.get(flag)
     if (name === undefined) {
       problems.push(`unknown option --${flag}`)
+      if (eq === -1 && argv[i + 1] !== undefined && !argv[i + 1]?.startsWith('--')) i++
       continue
     }
     let raw: string | undefined = eq === -1 ? argv[i + 1] : arg.slice(eq + 1)
@@ -100,18 +102,24 @@ function fromFile(path: string, problems: string[]): Partial<Record<OptionName, 
   }
 }
 
-/** Validates a candidate config and returns every problem as a readable line. */
+/**
+ * Validates a candidate config and returns every problem as a readable line, one per option.
+ * Each option is checked on its own: typebox stops reporting after a failed union, and an
+ * operator should see every bad flag at once.
+ */
 export function configProblems(candidate: Record<string, unknown>): string[] {
-  const problems = [...Value.Errors(BrokerConfigSchema, candidate)].map((e) => {
-    const field = e.instancePath.replace(/^\//, '')
-    if (e.keyword === 'additionalProperties') {
-      const extra = (e.params as { additionalProperties?: string[] }).additionalProperties ?? []
-      return `unknown option ${extra.join(', ')}`
-    }
-    return `${field ? `--${kebabCase(field)}` : 'config'}: ${e.message}`
-  })
-  // additionalProperties reports each extra key twice (once as "schema is false"); keep one line each.
-  const unique = [...new Set(problems.filter((p) => !p.endsWith('schema is false')))]
+  const unique: string[] = []
+  const properties = BrokerConfigSchema.properties as Record<string, TSchema>
+  for (const key of Object.keys(candidate)) {
+    if (!Object.hasOwn(properties, key)) unique.push(`unknown option ${key}`)
+  }
+  for (const [key, schema] of Object.entries(properties)) {
+    const first = Value.Errors(schema, candidate[key])[0]
+    if (first === undefined) continue
+    const doc = optionDocs[key as OptionName]
+    const detail = first.keyword === 'const' || first.keyword === 'anyOf' ? doc.description : first.message
+    unique.push(`--${kebabCase(key)}: invalid value ${JSON.stringify(candidate[key])} (${detail})`)
+  }
   if (
     typeof candidate.groupMinSessionTimeoutMs === 'number' &&
     typeof candidate.groupMaxSessionTimeoutMs === 'number' &&
