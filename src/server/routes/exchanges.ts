@@ -88,7 +88,7 @@ export async function exchangeRoutes(
     '/v1/exchanges/:exchange/bindings',
     { schema: { params: ExchangeParams, body: BindingBody } },
     async (req, reply) => {
-      broker.topics.get(req.body.topic)
+      // The registry checks the exchange, then the topic's name, then that the topic exists.
       const created = await store.bind(req.params.exchange, req.body)
       return reply.code(created ? 201 : 200).sendData(store.registry.get(req.params.exchange))
     },
