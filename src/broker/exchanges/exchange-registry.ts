@@ -21,7 +21,9 @@
  *   and a topic later created under the same name is a new log its owner did not choose.
  * - Stats (`routed`, `unroutable`) count records since this process started and are not
  *   persisted: writing the file once per record would cost more than the routing. A record is
- *   `unroutable` when no binding matched, whether or not an alternate topic then took it.
+ *   `unroutable` when no binding matched, whether or not an alternate topic then took it. The HTTP
+ *   publish matches with `match()` and calls `count()` only once its writes are confirmed, so a
+ *   refused publish leaves the counters as they were.
  */
 import {
   ExchangeExistsError,
@@ -217,11 +219,21 @@ export class ExchangeRegistry {
    * (the caller then uses `alternateTopic`). Counts the record in the exchange's stats.
    */
   route(name: string, routingKey: string): string[] {
-    const state = this.#require(name)
-    const topics = state.router.route(routingKey)
-    if (topics.length === 0) state.stats.unroutable++
-    else state.stats.routed++
+    const topics = this.match(name, routingKey)
+    this.count(name, topics.length === 0 ? 0 : 1, topics.length === 0 ? 1 : 0)
     return topics
+  }
+
+  /** `route()` without counting: a publish matches every record first and counts once it is written. */
+  match(name: string, routingKey: string): string[] {
+    return this.#require(name).router.route(routingKey)
+  }
+
+  /** Adds to an exchange's stats: records that matched a binding, and records that matched none. */
+  count(name: string, routed: number, unroutable: number): void {
+    const { stats } = this.#require(name)
+    stats.routed += routed
+    stats.unroutable += unroutable
   }
 
   /** The persistable state: declarations and bindings in creation order, no stats. */

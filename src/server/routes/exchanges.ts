@@ -11,6 +11,8 @@ import type { FastifyInstance } from 'fastify'
 import type { Static } from 'typebox'
 import type { Broker, ProduceRecord } from '../../broker/broker.js'
 import type { ExchangeStore } from '../../broker/exchanges/index.js'
+import { encodeRecordBody } from '../../broker/record-codec.js'
+import { PayloadTooLargeError } from '../../errors.js'
 import { BindingBody, CreateExchangeBody, ExchangeParams, publishBody } from '../schemas/exchanges.js'
 import { isJsonRequest, toProduceRecords } from './produce.js'
 
@@ -19,7 +21,43 @@ export interface PublishOutcome {
   durability?: string
 }
 
-/** Routes and appends; `onUnroutable` counts records that went nowhere (metrics). */
+type TopicGroup = { indexes: number[]; records: ProduceRecord[] }
+
+/**
+ * A publish that fails must write nothing (API.md, "Errors"). `broker.produce` checks all of one
+ * topic's records before appending any, but a publish is one produce per target topic, so a record
+ * over the size limit, or a topic deleted since it was bound, would fail one produce after the
+ * others had appended. Both are checked here for the whole publish, before the first append, and a
+ * too-large record is named by its index in the publish (a produce knows only its index in its
+ * topic's share). Backpressure and offline partitions are still checked per produce, in the broker.
+ */
+function checkPublishable(broker: Broker, perTopic: ReadonlyMap<string, TopicGroup>, count: number): void {
+  const [only] = perTopic.values()
+  if (perTopic.size === 0 || (perTopic.size === 1 && only?.indexes.length === count)) return
+  for (const topic of perTopic.keys()) broker.topics.get(topic)
+  const limit = broker.config.maxRecordBytes
+  const checked = new Set<number>()
+  for (const group of perTopic.values()) {
+    group.indexes.forEach((index, k) => {
+      if (checked.has(index)) return
+      checked.add(index)
+      const bytes = encodeRecordBody(group.records[k] as ProduceRecord, 0).length
+      if (bytes > limit) {
+        throw new PayloadTooLargeError(`record ${index} is ${bytes} bytes encoded; the limit is ${limit}`, {
+          index,
+          bytes,
+          limit,
+        })
+      }
+    })
+  }
+}
+
+/**
+ * Routes and appends; `onUnroutable` counts records no binding matched (metrics). Each record is
+ * stamped once, so its copies in several topics carry the same timestamp, and the exchange's stats
+ * count a publish only once it is written.
+ */
 export async function publish(
   broker: Broker,
   store: ExchangeStore,
@@ -30,12 +68,17 @@ export async function publish(
 ): Promise<PublishOutcome> {
   const registry = store.registry
   const described = registry.get(exchange)
-  const perTopic = new Map<string, { indexes: number[]; records: ProduceRecord[] }>()
+  const perTopic = new Map<string, TopicGroup>()
+  const now = Date.now()
   let unroutable = 0
   records.forEach((record, i) => {
-    let topics = registry.route(exchange, record.routingKey)
-    if (topics.length === 0 && described.alternateTopic) topics = [described.alternateTopic]
-    if (topics.length === 0) unroutable++
+    let topics = registry.match(exchange, record.routingKey)
+    if (topics.length === 0) {
+      unroutable++
+      if (described.alternateTopic) topics = [described.alternateTopic]
+    }
+    const { routingKey: _routingKey, ...fields } = record
+    const plain: ProduceRecord = { ...fields, timestamp: fields.timestamp ?? now }
     for (const topic of topics) {
       let group = perTopic.get(topic)
       if (!group) {
@@ -43,11 +86,10 @@ export async function publish(
         perTopic.set(topic, group)
       }
       group.indexes.push(i)
-      const { routingKey: _routingKey, ...plain } = record
       group.records.push(plain)
     }
   })
-  if (unroutable > 0) onUnroutable?.(exchange, unroutable)
+  checkPublishable(broker, perTopic, records.length)
   const results: PublishOutcome['results'] = records.map(() => ({ routed: [] }))
   const confirms = await Promise.all(
     [...perTopic].map(async ([topic, group]) => ({
@@ -62,6 +104,9 @@ export async function publish(
       if (o) results[recordIndex]?.routed.push({ topic, partition: o.partition, offset: o.offset })
     })
   }
+  // The exchange may have been deleted while the appends were in flight; the records are written.
+  if (registry.has(exchange)) registry.count(exchange, records.length - unroutable, unroutable)
+  if (unroutable > 0) onUnroutable?.(exchange, unroutable)
   return { results }
 }
 
