@@ -1,0 +1,71 @@
+/**
+ * Drain: --records stored records (100 B, written beforehand in 1,000-record MessagePack requests)
+ * read by one consumer-group member with commits (client Consumer, autoCommit, a final commit),
+ * then the group's committed offset is checked. records/s = records / (first fetch → last record).
+ *
+ *     node bench/e2e/drain.mjs [--records 200000] [--max-records 5000] [--cpu-prof DIR]
+ */
+import { log, scenarioMain } from '../lib/cli.mjs'
+import { subscribe, within } from '../lib/consume.mjs'
+import { startBroker } from '../lib/proc.mjs'
+import { round } from '../lib/stats.mjs'
+import { loadClient, preload, WireClient } from '../lib/wire.mjs'
+
+const RECORD_BYTES = 100
+
+export async function run(opts = {}) {
+  const lib = await loadClient()
+  if (!lib) throw new Error('dist/src/client/index.js is missing: run `npm run build`')
+  const records = opts.records ?? 200_000
+  const maxRecords = opts.maxRecords ?? 5000
+  const maxBytes = opts.maxBytes ?? 4 * 1024 * 1024
+  const broker = await startBroker({
+    nodeArgs: opts.cpuProf
+      ? ['--cpu-prof', '--cpu-prof-dir', opts.cpuProf, '--cpu-prof-name', 'broker-drain.cpuprofile']
+      : [],
+  })
+  const wire = new WireClient(broker.url)
+  try {
+    const hasGroups = await wire.hasGroups()
+    const topic = 'bench-drain'
+    await wire.createTopic(topic, 1)
+    const tp = performance.now()
+    await preload(wire, topic, records, RECORD_BYTES, { batch: 1000 })
+    const preloadS = (performance.now() - tp) / 1000
+    const t0 = performance.now()
+    const sub = await subscribe(lib, broker.url, {
+      group: 'bench-drain',
+      topic,
+      hasGroups,
+      expect: records,
+      maxRecords,
+      maxBytes,
+      maxWaitMs: 100,
+    })
+    const end = await within(sub.done, 300_000, 'drain')
+    await sub.stop()
+    let committed
+    if (hasGroups) {
+      const offsets = await wire.call('GET', '/v1/groups/bench-drain/offsets')
+      committed = offsets.offsets.find((o) => o.topic === topic)?.committed
+      if (committed !== records) throw new Error(`group committed ${committed}, expected ${records}`)
+    }
+    const seconds = (end - t0) / 1000
+    const result = {
+      scenario: 'drain',
+      config: { records, recordBytes: RECORD_BYTES, maxRecords, maxBytes, partitions: 1, consumer: sub.kind },
+      recordsPerSec: round(records / seconds, 0),
+      MBps: round((records * RECORD_BYTES) / seconds / 1e6, 2),
+      seconds: round(seconds, 2),
+      committed,
+      preloadRecordsPerSec: round(records / preloadS, 0),
+    }
+    log(`drain ${records}: ${result.recordsPerSec} records/s (committed ${committed ?? 'n/a'})`)
+    return [result]
+  } finally {
+    await wire.close()
+    await broker.stop()
+  }
+}
+
+await scenarioMain(import.meta.url, run)

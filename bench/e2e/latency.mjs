@@ -1,0 +1,128 @@
+/**
+ * End-to-end latency at fixed rates: a Producer (client library, acks=all, one record per send())
+ * paced at R records/s, and one consumer-group member reading the same topic in the same process.
+ * Each 100 B value carries two float64 timestamps (performance.now()): when the record was due by
+ * the schedule, and when send() was actually called. "due → delivered" counts any time the
+ * producer fell behind its schedule (no coordinated omission); "send → delivered" does not.
+ * The first --warmup seconds of records are left out of the histograms.
+ *
+ *     node bench/e2e/latency.mjs [--rates 1000,5000] [--duration 10] [--warmup 2] [--cpu-prof DIR]
+ */
+import { log, scenarioMain } from '../lib/cli.mjs'
+import { subscribe, within } from '../lib/consume.mjs'
+import { FsyncMeter } from '../lib/fsync.mjs'
+import { startBroker } from '../lib/proc.mjs'
+import { histogram, recordMs, round, sleep, summarize } from '../lib/stats.mjs'
+import { loadClient, WireClient } from '../lib/wire.mjs'
+
+const RECORD_BYTES = 100
+
+export async function runRate(lib, broker, wire, hasGroups, rate, { seconds, warmup }) {
+  const topic = `bench-e2e-${rate}`
+  await wire.createTopic(topic, 1)
+  const total = Math.round(rate * (seconds + warmup))
+  const skip = Math.round(rate * warmup)
+  const fromDue = histogram()
+  const fromSend = histogram()
+  let index = 0
+  const sub = await subscribe(lib, broker.url, {
+    group: `bench-e2e-${rate}`,
+    topic,
+    hasGroups,
+    expect: total,
+    maxWaitMs: 1000,
+    onRecord(record, now) {
+      const v = record.value
+      const view = new DataView(v.buffer, v.byteOffset, v.byteLength)
+      if (index++ >= skip) {
+        recordMs(fromDue, now - view.getFloat64(0, true))
+        recordMs(fromSend, now - view.getFloat64(8, true))
+      }
+    },
+  })
+  const client = new lib.BrokerClient({ urls: broker.url })
+  const producer = new lib.Producer(client, { acks: 'all' })
+  const meter = new FsyncMeter(wire, broker)
+  let failed
+  let sent = 0
+  let maxBehind = 0
+  const t0 = performance.now()
+  const interval = 1000 / rate
+  while (sent < total && !failed) {
+    const now = performance.now()
+    if (sent === skip) await meter.start()
+    const due = Math.min(total, Math.floor((now - t0) / interval) + 1)
+    if (due - sent > maxBehind) maxBehind = due - sent
+    while (sent < due) {
+      const value = Buffer.allocUnsafe(RECORD_BYTES).fill(0x63, 16)
+      value.writeDoubleLE(t0 + sent * interval, 0)
+      value.writeDoubleLE(performance.now(), 8)
+      producer.send(topic, { value }).catch((err) => {
+        failed = err
+      })
+      sent++
+    }
+    await sleep(1)
+  }
+  await producer.flush()
+  if (failed) throw failed
+  await within(sub.done, 30_000, `delivery of ${total} records`)
+  const groupCommit = await meter.stop(total - skip)
+  await producer.close()
+  await client.close()
+  await sub.stop()
+  const achieved = total / ((sub.lastAt - t0) / 1000)
+  return {
+    scenario: `e2e-latency/${rate}rps`,
+    config: {
+      rate,
+      recordBytes: RECORD_BYTES,
+      durationS: seconds,
+      warmupS: warmup,
+      acks: 'all',
+      partitions: 1,
+      consumer: sub.kind,
+      producer: 'client Producer defaults, one send() per record',
+    },
+    delivered: sub.seen,
+    achievedRate: round(achieved, 0),
+    maxScheduleLagRecords: maxBehind,
+    dueToDeliveredMs: summarize(fromDue),
+    sendToDeliveredMs: summarize(fromSend),
+    groupCommit,
+  }
+}
+
+export async function run(opts = {}) {
+  const lib = await loadClient()
+  if (!lib) throw new Error('dist/src/client/index.js is missing: run `npm run build`')
+  const rates = String(opts.rates ?? '1000,5000')
+    .split(',')
+    .map(Number)
+  const seconds = opts.duration ?? 10
+  const warmup = opts.warmup ?? 2
+  const broker = await startBroker({
+    nodeArgs: opts.cpuProf
+      ? ['--cpu-prof', '--cpu-prof-dir', opts.cpuProf, '--cpu-prof-name', 'broker-e2e.cpuprofile']
+      : [],
+    traceFsync: Boolean(opts.traceFsync),
+  })
+  const wire = new WireClient(broker.url)
+  const out = []
+  try {
+    const hasGroups = await wire.hasGroups()
+    for (const rate of rates) {
+      const r = await runRate(lib, broker, wire, hasGroups, rate, { seconds, warmup })
+      out.push(r)
+      log(
+        `e2e ${rate}/s: p50 ${r.dueToDeliveredMs.p50} ms, p99 ${r.dueToDeliveredMs.p99} ms, p99.9 ${r.dueToDeliveredMs.p999} ms, max ${r.dueToDeliveredMs.max} ms`,
+      )
+    }
+  } finally {
+    await wire.close()
+    await broker.stop()
+  }
+  return out
+}
+
+await scenarioMain(import.meta.url, run)
