@@ -91,6 +91,24 @@ export const optionDocs = {
     description: 'URL other brokers and clients use to reach this one (cluster mode).',
   },
   etcd: { default: '', description: 'Comma-separated etcd URLs; empty runs a single broker without etcd.' },
+  brokerLeaseMs: {
+    default: 3000,
+    description:
+      'TTL of this broker’s etcd lease (whole seconds, at least 2 s): a broker silent this long is dead and loses its leaderships.',
+  },
+  replicaLagMaxMs: {
+    default: 10_000,
+    description: 'A follower that has not caught up with the leader for this long leaves the ISR.',
+  },
+  replicaFetchWaitMs: {
+    default: 500,
+    description: 'How long a follower’s fetch waits at the leader for new data (long poll).',
+  },
+  replicaFetchMaxBytes: { default: 4 * MiB, description: 'Upper bound on the bytes of one follower fetch.' },
+  offsetsTopicReplicationFactor: {
+    default: 3,
+    description: 'Replication factor of __consumer_offsets in a cluster (at most the number of brokers).',
+  },
   config: { default: '', description: 'A JSON file of options (flags and STRATA_* variables override it).' },
 } satisfies Record<string, OptionDoc>
 
@@ -130,6 +148,11 @@ export const BrokerConfigSchema = Type.Object(
     brokerId: int(0),
     advertiseUrl: Type.String(),
     etcd: Type.String(),
+    brokerLeaseMs: int(2000, 60_000),
+    replicaLagMaxMs: int(100),
+    replicaFetchWaitMs: int(0, 30_000),
+    replicaFetchMaxBytes: int(1024),
+    offsetsTopicReplicationFactor: int(1, 16),
     config: Type.String(),
   },
   { additionalProperties: false },
