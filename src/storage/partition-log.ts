@@ -134,7 +134,20 @@ export class PartitionLog {
       return log
     }
     // Validated batches may sit only in the page cache (a process crash); make them durable first.
-    if (!recovered.clean) await Promise.all(recovered.validated.map((s) => s.sync(!s.isActive)))
+    if (!recovered.clean) {
+      try {
+        await Promise.all(recovered.validated.map((s) => s.sync(!s.isActive)))
+      } catch (err) {
+        log.#goOffline(
+          new StorageError(
+            `fdatasync failed while opening ${dir}; partition offline`,
+            { dir },
+            { cause: err },
+          ),
+        )
+        return log
+      }
+    }
     log.#durableOffset = log.#logEndOffset
     writeCheckpoint(log.#file(RECOVERY_POINT_FILE), log.#logEndOffset, { durable: false })
     for (const segment of log.#segments.slice(0, -1)) segment.closeHandles()
@@ -295,6 +308,8 @@ export class PartitionLog {
     }
     this.#segments.push(next)
     this.#dirDirty = true
+    // The next flush syncs the sealed segment's index files too (its final time index entry).
+    this.#unsynced.add(sealed)
     this.#touch(sealed)
     this.#writeProducerSnapshot()
     return next

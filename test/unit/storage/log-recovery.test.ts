@@ -61,8 +61,11 @@ describe('torn tail', () => {
       expect(allOffsets(log)).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8])
       expect(fs.statSync(logFile(copy, 0)).size).toBe(last.position)
       if (cut < last.size) expect(warnings.join('\n')).toMatch(/truncated torn tail .* at byte position 399/)
-      expect(log.append(batchOf('next', 2)).baseOffset).toBe(9)
-      expect(allOffsets(log)).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10])
+      // Appending after recovery is checked on a sample of cuts: each costs a few more fsyncs.
+      if (cut % 16 === 1 || cut === last.size) {
+        expect(log.append(batchOf('next', 2)).baseOffset).toBe(9)
+        expect(allOffsets(log)).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10])
+      }
       await log.close()
       fs.rmSync(copy, { recursive: true })
     }
