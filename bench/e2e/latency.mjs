@@ -46,11 +46,15 @@ export async function runRate(lib, broker, wire, hasGroups, rate, { seconds, war
   let failed
   let sent = 0
   let maxBehind = 0
+  let metering = false
   const t0 = performance.now()
   const interval = 1000 / rate
   while (sent < total && !failed) {
     const now = performance.now()
-    if (sent === skip) await meter.start()
+    if (!metering && sent >= skip) {
+      metering = true
+      await meter.start()
+    }
     const due = Math.min(total, Math.floor((now - t0) / interval) + 1)
     if (due - sent > maxBehind) maxBehind = due - sent
     while (sent < due) {

@@ -17,12 +17,26 @@ import {
   type RecordSlice,
 } from '../broker/record-codec.js'
 import { OffsetOutOfRangeError, PartitionNotFoundError, PartitionOfflineError } from '../errors.js'
+import { InvalidRequestError } from '../errors.js'
+import {
+  appendReplicaBatches,
+  epochsOf,
+  leaderEpochForAppend,
+  openReplicaState,
+  type ReplicaState,
+  readForReplica,
+  replicaHighWatermark,
+  setReplicaRole,
+  truncateReplica,
+} from '../replication/replica-log.js'
 import { PartitionLog, readBatchHeader, recordSlices } from '../storage/index.js'
 import type {
   AppendRequest,
   AppendResult,
+  EpochsResult,
   FetchRequest,
   FetchResult,
+  HighWatermarkRequest,
   HostEvent,
   HostRequest,
   HostResponses,
@@ -32,6 +46,12 @@ import type {
   PartitionLogSettings,
   PartitionRef,
   PartitionState,
+  ReplicaAppendRequest,
+  ReplicaAppendResult,
+  ReplicaReadRequest,
+  ReplicaReadResult,
+  ReplicaStateRequest,
+  TruncateRequest,
 } from './worker-messages.js'
 
 /** fsync duration buckets in seconds (a disk fsync is usually 0.1–20 ms; past 1 s something is wrong). */
@@ -47,7 +67,11 @@ interface HostedPartition {
   groupPrefix: Buffer
   lastHighWatermark: number
   lastLogStartOffset: number
+  /** Cluster mode: role, leader epoch, high watermark and epoch cache (src/replication/replica-log.ts). */
+  replica: ReplicaState | undefined
 }
+
+type ReplicatedPartition = HostedPartition & { replica: ReplicaState }
 
 export const partitionKey = (topic: string, partition: number): string => `${topic}\u0000${partition}`
 
@@ -91,6 +115,18 @@ export class PartitionHost {
         return this.stats() as Out
       case 'retention':
         return this.retention(req.nowMs) as Out
+      case 'replicaState':
+        return this.replicaState(req) as Out
+      case 'highWatermark':
+        return this.highWatermarkBound(req) as Out
+      case 'replicaRead':
+        return this.replicaRead(req) as Out
+      case 'replicaAppend':
+        return (await this.replicaAppend(req)) as Out
+      case 'truncate':
+        return this.truncate(req) as Out
+      case 'epochs':
+        return this.epochs(req) as Out
     }
   }
 
@@ -111,6 +147,7 @@ export class PartitionHost {
       groupPrefix: groupRecordPrefix(req.topic, req.partition),
       lastHighWatermark: log.durableOffset,
       lastLogStartOffset: log.logStartOffset,
+      replica: req.replicated && !log.offlineError ? openReplicaState(log) : undefined,
     }
     this.#partitions.set(key, hosted)
     this.#stats.partitions = this.#partitions.size
@@ -141,7 +178,10 @@ export class PartitionHost {
 
   async append(req: AppendRequest): Promise<AppendResult> {
     const hosted = this.#get(req)
-    const info = hosted.log.append(req.batch)
+    const leaderEpoch = hosted.replica ? leaderEpochForAppend(hosted.replica, req) : undefined
+    const info = hosted.log.append(req.batch, leaderEpoch === undefined ? {} : { leaderEpoch })
+    // A leader's followers long-poll for new data: the state event wakes them in the main thread.
+    if (hosted.replica && !info.duplicate) this.#emit({ type: 'state', state: this.#state(hosted) })
     const records = info.lastOffset - info.baseOffset + 1
     if (!info.duplicate) {
       this.#stats.appendBatches++

@@ -40,12 +40,20 @@ export interface PartitionState extends PartitionRef {
   /** Consumers never read past it: durable (and, replicated, on every in-sync replica). */
   highWatermark: number
   offline: string | undefined
+  /** Cluster mode only (absent on a single broker): this replica's role and its leader epoch. */
+  replicaRole?: ReplicaRole | undefined
+  leaderEpoch?: number | undefined
 }
 
 export interface OpenRequest extends PartitionRef {
   op: 'open'
   dir: string
   settings: PartitionLogSettings
+  /**
+   * Cluster mode: the partition is replicated. It takes no appends and shows a high watermark of 0
+   * until a `replicaState` request makes it a leader or a follower.
+   */
+  replicated?: boolean
 }
 
 export interface CloseRequest extends PartitionRef {
@@ -99,6 +107,72 @@ export interface ListOffsetRequest extends PartitionRef {
   at: 'earliest' | 'latest' | number
 }
 
+// ---- replication (cluster mode; see src/replication/README.md) ----------------------------------
+
+export const ReplicaRoles = { leader: 'leader', follower: 'follower' } as const
+export type ReplicaRole = (typeof ReplicaRoles)[keyof typeof ReplicaRoles]
+
+/** Makes the partition a leader (appends stamped with `leaderEpoch`) or a follower (verbatim appends only). */
+export interface ReplicaStateRequest extends PartitionRef {
+  op: 'replicaState'
+  role: ReplicaRole
+  leaderEpoch: number
+}
+
+/**
+ * Bounds the high watermark. Leader: the lowest fetch offset of the in-sync followers (the HW is
+ * min(durableOffset, bound) and never goes back). Follower: the leader's high watermark.
+ */
+export interface HighWatermarkRequest extends PartitionRef {
+  op: 'highWatermark'
+  bound: number
+}
+
+/** Leader: raw batches from `offset` up to the log end, for a follower. */
+export interface ReplicaReadRequest extends PartitionRef {
+  op: 'replicaRead'
+  offset: number
+  maxBytes: number
+}
+
+export interface ReplicaReadResult {
+  /** Whole batches back to back, as they are on disk. */
+  batches: Buffer
+  logStartOffset: number
+  logEndOffset: number
+  highWatermark: number
+}
+
+/** Follower: appends the leader's batches verbatim, fsyncs them, then takes the leader's high watermark. */
+export interface ReplicaAppendRequest extends PartitionRef {
+  op: 'replicaAppend'
+  batches: Buffer
+  leaderHighWatermark: number
+}
+
+export interface ReplicaAppendResult {
+  /** Everything below it is fsynced on this replica: the follower's next fetch offset. */
+  logEndOffset: number
+  highWatermark: number
+}
+
+/** Follower: drops the log from the batch holding `offset` on (divergence from the leader). */
+export interface TruncateRequest extends PartitionRef {
+  op: 'truncate'
+  offset: number
+}
+
+/** The leader epoch cache: epoch → start offset (leader-epoch-checkpoint). */
+export interface EpochsRequest extends PartitionRef {
+  op: 'epochs'
+}
+
+export interface EpochsResult {
+  entries: Array<{ epoch: number; startOffset: number }>
+  logStartOffset: number
+  logEndOffset: number
+}
+
 export interface StatsRequest {
   op: 'stats'
 }
@@ -132,6 +206,12 @@ export type HostRequest =
   | ListOffsetRequest
   | StatsRequest
   | RetentionRequest
+  | ReplicaStateRequest
+  | HighWatermarkRequest
+  | ReplicaReadRequest
+  | ReplicaAppendRequest
+  | TruncateRequest
+  | EpochsRequest
 
 /** The answer to each request type. */
 export interface HostResponses {
@@ -142,6 +222,12 @@ export interface HostResponses {
   listOffset: { offset: number }
   stats: HostStats
   retention: { deletedSegments: number }
+  replicaState: PartitionState
+  highWatermark: PartitionState
+  replicaRead: ReplicaReadResult
+  replicaAppend: ReplicaAppendResult
+  truncate: PartitionState
+  epochs: EpochsResult
 }
 
 /** Events a host pushes to the HTTP thread (long polls wake on them). */
