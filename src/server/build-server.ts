@@ -5,10 +5,15 @@
  * because fastify's default of 0 lets a client trickling a body hold a socket forever, and ajv
  * rejects unknown fields instead of silently dropping them (a typo like `ack` must not be ignored).
  */
-import Fastify, { type FastifyInstance } from 'fastify'
+import Fastify, { type FastifyInstance, LogController } from 'fastify'
+import type { ResourceAlarms } from '../broker/alarms.js'
 import type { Broker } from '../broker/broker.js'
+import type { BrokerMetrics } from '../metrics/broker-metrics.js'
 import { errorHandler } from './plugins/error-handler.js'
+import { loadShedding } from './plugins/load-shedding.js'
+import { metricsPlugin } from './plugins/metrics.js'
 import { msgpackCodec } from './plugins/msgpack-codec.js'
+import { consoleRoutes } from './routes/console.js'
 import { fetchRoutes } from './routes/fetch.js'
 import { healthRoutes, type ReadinessProbe } from './routes/health.js'
 import { produceRoutes } from './routes/produce.js'
@@ -18,6 +23,10 @@ export interface BuildServerOptions {
   broker: Broker
   logger?: boolean | { level: string }
   readinessProbes?: ReadinessProbe[]
+  /** GET /metrics and per-request observations (registered before the routes so it sees them all). */
+  metrics?: BrokerMetrics
+  /** Resource alarms: produce is shed at onRequest while one is set. */
+  alarms?: ResourceAlarms
   /** More routes (groups, exchanges, metrics, cluster), registered after the core ones. */
   plugins?: Array<(app: FastifyInstance) => Promise<void>>
 }
@@ -28,7 +37,8 @@ export async function buildServer(opts: BuildServerOptions): Promise<FastifyInst
     logger: opts.logger ?? false,
     bodyLimit: config.maxRequestBytes,
     requestTimeout: config.requestTimeoutMs,
-    disableRequestLogging: true,
+    // No log line per request: at tens of thousands of requests a second it would be the bottleneck.
+    logController: new LogController({ disableRequestLogging: true }),
     return503OnClosing: true,
     forceCloseConnections: 'idle',
     ajv: {
@@ -37,10 +47,13 @@ export async function buildServer(opts: BuildServerOptions): Promise<FastifyInst
   })
   await app.register(errorHandler)
   await app.register(msgpackCodec)
+  if (opts.metrics) await app.register(metricsPlugin, { metrics: opts.metrics, broker: opts.broker })
+  if (opts.alarms) await app.register(loadShedding, { alarms: opts.alarms })
   await app.register(healthRoutes, { broker: opts.broker, probes: opts.readinessProbes ?? [] })
   await app.register(topicRoutes, { broker: opts.broker })
   await app.register(produceRoutes, { broker: opts.broker })
   await app.register(fetchRoutes, { broker: opts.broker })
+  await app.register(consoleRoutes)
   for (const plugin of opts.plugins ?? []) await app.register(plugin)
   return app
 }

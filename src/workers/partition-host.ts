@@ -274,7 +274,66 @@ export class PartitionHost {
   }
 
   #highWatermark(hosted: HostedPartition): number {
+    if (hosted.replica) return replicaHighWatermark(hosted.log, hosted.replica)
     return hosted.log.durableOffset
+  }
+
+  // ---- replication (cluster mode): the logic is in src/replication/replica-log.ts ----------------
+
+  replicaState(req: ReplicaStateRequest): PartitionState {
+    const hosted = this.#get(req)
+    hosted.replica ??= openReplicaState(hosted.log)
+    setReplicaRole(hosted.log, hosted.replica, req.role, req.leaderEpoch)
+    return this.#emitState(hosted)
+  }
+
+  highWatermarkBound(req: HighWatermarkRequest): PartitionState {
+    const hosted = this.#replicated(req)
+    hosted.replica.bound = req.bound
+    this.#maybeEmit(hosted)
+    return this.#state(hosted)
+  }
+
+  replicaRead(req: ReplicaReadRequest): ReplicaReadResult {
+    const hosted = this.#replicated(req)
+    return readForReplica(hosted.log, hosted.replica, req, req.offset, req.maxBytes)
+  }
+
+  /** Follower: append verbatim, fsync (so the next fetch offset means durable here), take the leader's HW. */
+  async replicaAppend(req: ReplicaAppendRequest): Promise<ReplicaAppendResult> {
+    const hosted = this.#replicated(req)
+    hosted.unflushedRecords += appendReplicaBatches(hosted.log, hosted.replica, req, req.batches)
+    if (hosted.log.durableOffset < hosted.log.logEndOffset) await this.#flush(hosted)
+    hosted.replica.bound = req.leaderHighWatermark
+    this.#maybeEmit(hosted)
+    return { logEndOffset: hosted.log.durableOffset, highWatermark: this.#highWatermark(hosted) }
+  }
+
+  truncate(req: TruncateRequest): PartitionState {
+    const hosted = this.#replicated(req)
+    truncateReplica(hosted.log, hosted.replica, req, req.offset)
+    return this.#emitState(hosted)
+  }
+
+  epochs(req: PartitionRef): EpochsResult {
+    const hosted = this.#replicated(req)
+    return epochsOf(hosted.log, hosted.replica)
+  }
+
+  #replicated(ref: PartitionRef): ReplicatedPartition {
+    const hosted = this.#get(ref)
+    if (!hosted.replica) {
+      throw new InvalidRequestError(`partition ${ref.topic}/${ref.partition} is not replicated`, { ...ref })
+    }
+    return hosted as ReplicatedPartition
+  }
+
+  #emitState(hosted: HostedPartition): PartitionState {
+    const state = this.#state(hosted)
+    hosted.lastHighWatermark = state.highWatermark
+    hosted.lastLogStartOffset = state.logStartOffset
+    this.#emit({ type: 'state', state })
+    return state
   }
 
   #get(ref: PartitionRef): HostedPartition {

@@ -37,6 +37,18 @@ describe('health', () => {
   })
 })
 
+describe('console', () => {
+  it('serves the web console page and redirects / to it', async () => {
+    const page = await fetch(`${broker.url}/console`)
+    expect(page.status).toBe(200)
+    expect(page.headers.get('content-type')).toContain('text/html')
+    expect(await page.text()).toContain('<title>Strata console</title>')
+    const root = await fetch(`${broker.url}/`, { redirect: 'manual' })
+    expect(root.status).toBe(302)
+    expect(root.headers.get('location')).toBe('/console')
+  })
+})
+
 describe('topics', () => {
   it('creates, lists, describes and deletes, in JSON', async () => {
     const name = uniqueTopic()
