@@ -349,7 +349,7 @@ export class PartitionHost {
 
   #state(hosted: HostedPartition): PartitionState {
     const log = hosted.log
-    return {
+    const state: PartitionState = {
       topic: hosted.ref.topic,
       partition: hosted.ref.partition,
       logStartOffset: log.logStartOffset,
@@ -357,6 +357,11 @@ export class PartitionHost {
       highWatermark: this.#highWatermark(hosted),
       offline: log.offlineError?.message,
     }
+    if (hosted.replica) {
+      state.replicaRole = hosted.replica.role
+      state.leaderEpoch = hosted.replica.leaderEpoch
+    }
+    return state
   }
 
   #maybeEmit(hosted: HostedPartition): void {
