@@ -81,6 +81,7 @@ export class LogSegment {
   #active = false
   #pins = 0
   #closeRequested = false
+  #deleted = false
 
   private constructor(dir: string, baseOffset: number, options: SegmentOptions, rollStartMs: number) {
     this.dir = dir
@@ -272,6 +273,7 @@ export class LogSegment {
 
   /** fdatasync of the .log (and of the index files once sealed). */
   async sync(withIndexes: boolean): Promise<void> {
+    if (this.#deleted) return
     const fd = this.#openFd()
     this.#pins++
     try {
@@ -300,6 +302,7 @@ export class LogSegment {
   }
 
   delete(): void {
+    this.#deleted = true
     this.#active = false
     this.closeHandles()
     removeFileIfExists(this.logFile)

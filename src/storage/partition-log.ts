@@ -352,8 +352,9 @@ export class PartitionLog {
     if (segments.length === 0 && !dirDirty) return this.#durableOffset
     const started = performance.now()
     try {
-      if (dirDirty) await fsyncDir(this.dir)
-      await Promise.all(segments.map((s) => s.sync(!s.isActive)))
+      // Every sync starts now, so each segment's fd is pinned before anything else can close it.
+      const syncs = segments.map((s) => s.sync(!s.isActive))
+      await Promise.all(dirDirty ? [fsyncDir(this.dir), ...syncs] : syncs)
     } catch (err) {
       throw this.#goOffline(
         new StorageError(

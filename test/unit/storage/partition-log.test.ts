@@ -398,6 +398,19 @@ describe('retention', () => {
     await zero.close()
   })
 
+  test('deleting segments while a flush is syncing them does not fail the flush', async ({ dir }) => {
+    const log = await filledLog(dir, 40, { ...smallConfig, retentionBytes: 0 })
+    const flushing = log.flush()
+    expect(log.enforceRetention(Date.now()).deletedSegments).toBeGreaterThan(0)
+    log.append(batchOf('more'))
+    const again = log.flush()
+    log.enforceRetention(Date.now())
+    expect(await flushing).toBe(79)
+    expect(await again).toBe(80)
+    expect(log.offlineError).toBeUndefined()
+    await log.close()
+  })
+
   test('by age deletes segments whose newest batch is older than retentionMs', async ({ dir }) => {
     const config = { ...smallConfig, retentionMs: 1000 }
     const log = await PartitionLog.open(dir, config)
