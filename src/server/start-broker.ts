@@ -6,9 +6,19 @@
 
 import { join } from 'node:path'
 import type { FastifyInstance } from 'fastify'
+import { Registry } from 'prom-client'
+import {
+  type AlarmProbes,
+  ProduceInflight,
+  produceAdmission,
+  ResourceAlarms,
+  testProbesFromEnv,
+} from '../broker/alarms.js'
 import { Broker } from '../broker/broker.js'
 import { ExchangeStore } from '../broker/exchanges/index.js'
 import type { BrokerConfig } from '../config/schema.js'
+import { BrokerMetrics } from '../metrics/broker-metrics.js'
+import { PoolRouter } from '../workers/pool-router.js'
 import { InProcessRouter, type PartitionRouter } from '../workers/worker-router.js'
 import { buildServer } from './build-server.js'
 import { exchangeRoutes } from './routes/exchanges.js'
@@ -17,19 +27,30 @@ export interface RunningBroker {
   app: FastifyInstance
   broker: Broker
   url: string
+  /** The broker's metrics; the groups coordinator registers its lag source here. */
+  metrics: BrokerMetrics
+  alarms: ResourceAlarms
   close(): Promise<void>
 }
 
-export async function createRouter(_config: BrokerConfig): Promise<PartitionRouter> {
-  return new InProcessRouter()
+/** `--workers 0`: partitions in the main thread; N: N single-thread piscina pools (pool-router.ts). */
+export async function createRouter(config: BrokerConfig): Promise<PartitionRouter> {
+  if (config.workers === 0) return new InProcessRouter()
+  return PoolRouter.start({ workers: config.workers, testHooks: process.env.STRATA_TEST_HOOKS === '1' })
 }
 
 export async function startBroker(
   config: BrokerConfig,
-  opts: { logger?: boolean } = {},
+  opts: { logger?: boolean; alarmProbes?: Partial<AlarmProbes> } = {},
 ): Promise<RunningBroker> {
   const router = await createRouter(config)
-  const broker = new Broker(config, router)
+  const metrics = new BrokerMetrics(new Registry())
+  const inflight = new ProduceInflight(config.maxInflightBytesPerPartition)
+  const alarms = new ResourceAlarms(config, { ...testProbesFromEnv(), ...opts.alarmProbes })
+  // The broker's router counts records for the metrics and produce bytes in flight for throttling.
+  const broker = new Broker(config, metrics.meter(inflight.track(router)))
+  broker.setProduceAdmission(produceAdmission(alarms, inflight))
+  metrics.bind({ broker, router: broker.router, alarms, inflight })
   const exchanges = new ExchangeStore(join(config.dataDir, '__metadata', 'exchanges.json'), {
     topicExists: (topic) => broker.topics.has(topic),
   })
@@ -40,11 +61,20 @@ export async function startBroker(
   const app = await buildServer({
     broker,
     logger: opts.logger === false ? false : { level: config.logLevel },
+    metrics,
+    alarms,
+    readinessProbes: [() => alarms.reasons()],
     plugins: [(app) => exchangeRoutes(app, { broker, store: exchanges })],
   })
+  if (router instanceof PoolRouter) router.logger = app.log
   // Listen first so /healthz answers and /readyz says "recovering" while logs are checked.
   await app.listen({ host: config.host, port: config.port })
   await broker.start()
+  alarms.onChange((kind, active, status) => {
+    if (active) app.log.warn({ alarm: kind, ...status[kind] }, `${kind} alarm set: producers are blocked`)
+    else app.log.info({ alarm: kind, ...status[kind] }, `${kind} alarm cleared: producers resume`)
+  })
+  await alarms.start()
   const retention = setInterval(() => {
     router.retention(Date.now()).catch((err) => app.log.error({ err }, 'retention failed'))
   }, config.retentionCheckIntervalMs)
@@ -57,9 +87,12 @@ export async function startBroker(
     app,
     broker,
     url: `http://${host}:${port}`,
+    metrics,
+    alarms,
     close() {
       closing ??= (async () => {
         clearInterval(retention)
+        alarms.stop()
         await app.close()
         await broker.close()
       })()
