@@ -16,8 +16,12 @@ import {
   groupRecordPrefix,
   type RecordSlice,
 } from '../broker/record-codec.js'
-import { OffsetOutOfRangeError, PartitionNotFoundError, PartitionOfflineError } from '../errors.js'
-import { InvalidRequestError } from '../errors.js'
+import {
+  InvalidRequestError,
+  OffsetOutOfRangeError,
+  PartitionNotFoundError,
+  PartitionOfflineError,
+} from '../errors.js'
 import {
   appendReplicaBatches,
   epochsOf,
