@@ -170,6 +170,31 @@ export class ExchangeStore {
   }
 
   /**
+   * Forgets every topic the exchanges name that does not exist any more, as `removeTopic()` would
+   * have. A crash after a topic's deletion is written but before this file is leaves bindings to a
+   * missing topic, and a publish routed there fails TOPIC_NOT_FOUND. `load()` cannot check, since
+   * topics load later; call this once they have. Returns the exchanges that changed.
+   */
+  dropMissingTopics(topicExists = this.#options.topicExists): Promise<string[]> {
+    return this.#change(
+      (registry) => {
+        if (topicExists === undefined) return []
+        const missing = new Set<string>()
+        for (const exchange of registry.toSnapshot().exchanges) {
+          for (const { topic } of exchange.bindings) if (!topicExists(topic)) missing.add(topic)
+          if (exchange.alternateTopic !== null && !topicExists(exchange.alternateTopic)) {
+            missing.add(exchange.alternateTopic)
+          }
+        }
+        const changed = new Set<string>()
+        for (const topic of missing) for (const name of registry.removeTopic(topic)) changed.add(name)
+        return [...changed]
+      },
+      (changed) => changed.length > 0,
+    )
+  }
+
+  /**
    * Runs one change after every earlier one has been written. `changed` says whether the result
    * altered anything, so idempotent no-ops (a repeated bind) skip the write.
    */
