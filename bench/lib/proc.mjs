@@ -99,9 +99,16 @@ async function stopProcess(child, exit, hasExited, { graceMs = 15_000, signal = 
  * `serve`. `traceFsync` wraps the broker in `strace --seccomp-bpf -e fsync,fdatasync` (only those
  * two syscalls stop the process) so fsyncs can be counted when the broker has no /metrics.
  */
-export async function startBroker({ args = [], nodeArgs = [], traceFsync = false, keepData = false } = {}) {
+export async function startBroker({
+  args = [],
+  nodeArgs = [],
+  traceFsync = false,
+  keepData = false,
+  dataDir: reuse,
+} = {}) {
   if (!existsSync(BROKER_MAIN)) throw new Error(`${BROKER_MAIN} is missing: run \`npm run build\` first`)
-  const dataDir = await tempDir('broker')
+  // `dataDir` restarts on the data of an earlier broker (started with keepData).
+  const dataDir = reuse ?? (await tempDir('broker'))
   const brokerArgv = [
     ...nodeArgs,
     BROKER_MAIN,
