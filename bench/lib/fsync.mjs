@@ -1,16 +1,21 @@
 /**
- * Group commit figures: fsyncs per second and records per fsync over a window of load.
+ * Group commit figures: fsyncs per second, records per fsync and mean fsync time over a window.
  *
- * Source, in order: the broker's GET /metrics (the fsync counter of src/metrics/broker-metrics.ts),
- * else an strace log of the broker's fsync/fdatasync calls (startBroker({ traceFsync: true })).
- * Records come from the benchmark's own count of what it wrote in the window.
+ * Sources: an strace log of the broker's fsync/fdatasync syscalls (startBroker({ traceFsync: true }),
+ * records per fsync from the benchmark's own count of what it wrote in the window), and the
+ * broker's GET /metrics (strata_fsyncs_total, strata_fsync_records_total,
+ * strata_fsync_duration_seconds of src/metrics/broker-metrics.ts). bench/run.js traces whenever
+ * strace is installed.
  */
 import { countFsyncs } from './proc.mjs'
 import { round } from './stats.mjs'
 import { parsePrometheus, sumMetric } from './wire.mjs'
 
-// A counter of fsyncs (any name with "fsync" that is a plain counter, not a histogram's parts).
-const FSYNC_COUNTER = /^strata_.*fsyncs?_total$/
+const NAMES = {
+  fsyncs: /^strata_fsyncs_total$/,
+  records: /^strata_fsync_records_total$/,
+  seconds: /^strata_fsync_duration_seconds_sum$/,
+}
 
 export class FsyncMeter {
   constructor(wire, broker) {
@@ -18,40 +23,57 @@ export class FsyncMeter {
     this.broker = broker
   }
 
-  async #readMetric() {
+  async #read() {
     const text = await this.wire.metricsText().catch(() => undefined)
     if (!text) return undefined
-    return sumMetric(parsePrometheus(text), FSYNC_COUNTER)
+    const samples = parsePrometheus(text)
+    const fsyncs = sumMetric(samples, NAMES.fsyncs)
+    if (fsyncs === undefined) return undefined
+    return { fsyncs, records: sumMetric(samples, NAMES.records), seconds: sumMetric(samples, NAMES.seconds) }
   }
 
   async start() {
     this.t0 = performance.now()
     this.wall0 = Date.now() / 1000
-    this.m0 = await this.#readMetric()
+    this.m0 = await this.#read()
   }
 
-  /** Ends the window; `records` is what the benchmark wrote during it. */
+  /**
+   * Ends the window; `records` is what the benchmark wrote during it. When both sources exist the
+   * strace count (the fdatasync syscalls themselves) is the figure, and the broker's own counters
+   * are kept beside it under `metrics`: they differ when a counter is wrong.
+   */
   async stop(records) {
     const seconds = (performance.now() - this.t0) / 1000
     const wall1 = Date.now() / 1000
-    let fsyncs
-    let source
-    const m1 = await this.#readMetric()
-    if (this.m0 !== undefined && m1 !== undefined) {
-      fsyncs = m1 - this.m0
-      source = 'metrics'
-    } else if (this.broker.traceFile) {
-      await new Promise((r) => setTimeout(r, 50)) // let strace flush its last lines
-      fsyncs = await countFsyncs(this.broker.traceFile, this.wall0, wall1)
-      source = 'strace'
-    } else {
-      return { source: 'none' }
+    const m1 = await this.#read()
+    let fromMetrics
+    if (this.m0 && m1) {
+      const fsyncs = m1.fsyncs - this.m0.fsyncs
+      const flushed =
+        m1.records !== undefined && this.m0.records !== undefined ? m1.records - this.m0.records : records
+      const busy =
+        m1.seconds !== undefined && this.m0.seconds !== undefined ? m1.seconds - this.m0.seconds : undefined
+      fromMetrics = {
+        source: 'metrics',
+        fsyncs,
+        fsyncsPerSec: round(fsyncs / seconds, 0),
+        recordsPerFsync: fsyncs > 0 ? round(flushed / fsyncs, 1) : undefined,
+        meanFsyncMs: fsyncs > 0 && busy !== undefined ? round((busy * 1000) / fsyncs, 2) : undefined,
+      }
     }
+    if (!this.broker.traceFile) return fromMetrics ?? { source: 'none' }
+    await new Promise((r) => setTimeout(r, 50)) // let strace write its last lines
+    const traced = await countFsyncs(this.broker.traceFile, this.wall0, wall1)
+    const fsyncs = traced.count
     return {
-      source,
+      source: 'strace',
       fsyncs,
       fsyncsPerSec: round(fsyncs / seconds, 0),
       recordsPerFsync: fsyncs > 0 ? round(records / fsyncs, 1) : undefined,
+      meanFsyncMs: round(traced.meanMs, 2),
+      maxFsyncMs: round(traced.maxMs, 2),
+      ...(fromMetrics && { metrics: fromMetrics }),
     }
   }
 }

@@ -137,6 +137,7 @@ export async function startBroker({
       'signal=none',
       '-qq',
       '-ttt',
+      '-T',
       '-o',
       traceFile,
       process.execPath,
@@ -180,14 +181,25 @@ async function childPid(pid) {
   return pid
 }
 
-/** Counts fsync/fdatasync lines of an strace -ttt log between two epoch-second timestamps. */
+/**
+ * fsync/fdatasync calls of an strace -ttt -T log that started between two epoch-second timestamps:
+ * how many, and their mean and max duration in ms.
+ */
 export async function countFsyncs(traceFile, fromSec, toSec) {
   const { readFile } = await import('node:fs/promises')
   const text = await readFile(traceFile, 'utf8').catch(() => '')
-  let n = 0
+  let count = 0
+  let total = 0
+  let max = 0
   for (const line of text.split('\n')) {
-    const m = /^\d+\s+(\d+\.\d+)\s+f(?:data)?sync\(/.exec(line)
-    if (m && Number(m[1]) >= fromSec && Number(m[1]) <= toSec) n++
+    const m = /^\d+\s+(\d+\.\d+)\s+f(?:data)?sync\(.*<(\d+\.\d+)>\s*$/.exec(line)
+    if (!m) continue
+    const at = Number(m[1])
+    if (at < fromSec || at > toSec) continue
+    const ms = Number(m[2]) * 1000
+    count++
+    total += ms
+    if (ms > max) max = ms
   }
-  return n
+  return { count, meanMs: count ? total / count : undefined, maxMs: count ? max : undefined }
 }

@@ -15,6 +15,7 @@ const ms = (x) => (x === undefined ? '–' : fmtNum(x, x < 10 ? 2 : 1))
 const gc = (g) => [
   g?.fsyncsPerSec === undefined ? '–' : fmtInt(g.fsyncsPerSec),
   g?.recordsPerFsync === undefined ? '–' : fmtNum(g.recordsPerFsync, 1),
+  g?.meanFsyncMs === undefined ? '–' : fmtNum(g.meanFsyncMs, 2),
 ]
 
 /** One section per kind of result, in the order results were produced. */
@@ -38,6 +39,7 @@ export function renderResults(results) {
           'ratio',
           'fsyncs/s',
           'rec/fsync',
+          'fsync ms',
         ],
         http.map((r) => [
           r.scenario.slice('http-produce/'.length),
@@ -59,7 +61,7 @@ export function renderResults(results) {
     out.push('Client-driven produce (Producer, one send() per record, acks=all)')
     out.push(
       table(
-        ['record', 'records/s', 'MB/s', 'send p50 ms', 'send p99 ms', 'fsyncs/s', 'rec/fsync'],
+        ['record', 'records/s', 'MB/s', 'send p50 ms', 'send p99 ms', 'fsyncs/s', 'rec/fsync', 'fsync ms'],
         client.map((r) => [
           `${r.config.recordBytes} B`,
           fmtInt(r.recordsPerSec),
@@ -86,6 +88,7 @@ export function renderResults(results) {
           'send→deliv p99',
           'fsyncs/s',
           'rec/fsync',
+          'fsync ms',
         ],
         e2e.map((r) => [
           fmtInt(r.config.rate),
