@@ -78,6 +78,38 @@ export interface TopicDescription {
 /** A gate produce passes before writing: backpressure alarms plug in here. */
 export type ProduceAdmission = (topic: string, partition: number, bytes: number) => void
 
+export interface CreateTopicInput {
+  name: string
+  partitions?: number | undefined
+  replicationFactor?: number | undefined
+  config?: TopicConfig | undefined
+  internal?: boolean
+}
+
+/**
+ * Cluster mode (src/cluster, --etcd): topic metadata, leadership and replication live in etcd and
+ * the replication manager. Absent on a single broker, where this broker leads everything.
+ */
+export interface BrokerCluster {
+  /** Only the partitions this broker replicates are opened here. */
+  replicates(topic: string, partition: number): boolean
+  /** Writes the topic to etcd; resolves once this broker has applied it. */
+  createTopic(input: CreateTopicInput): Promise<void>
+  deleteTopic(name: string): Promise<void>
+  describePartition(topic: string, partition: number): { leader: number; replicas: number[]; isr: number[] }
+  /** Throws NOT_LEADER unless this broker leads the partition; NOT_ENOUGH_REPLICAS for acks=all. */
+  checkProduce(topic: string, partition: number, acks: Acks): void
+  /** acks=all: resolves once the high watermark passed `lastOffset`, with the durability reached. */
+  awaitReplication(
+    topic: string,
+    partition: number,
+    lastOffset: number,
+    acks: Acks,
+  ): Promise<Durability | undefined>
+  /** Throws NOT_LEADER unless this broker may serve reads of the partition. */
+  checkFetch(topic: string, partition: number, format: FetchFormat): void
+}
+
 const DURABILITY_RANK: Record<Durability, number> = { none: 0, written: 1, fsynced: 2, replicated: 3 }
 
 export class Broker {
@@ -90,6 +122,7 @@ export class Broker {
   readonly #stateListeners: Array<(state: PartitionState) => void> = []
   readonly #topicDeletedListeners: Array<(topic: string) => Promise<void> | void> = []
   #admission: ProduceAdmission | undefined
+  #cluster: BrokerCluster | undefined
   #ready = false
   #closed = false
 
@@ -108,6 +141,15 @@ export class Broker {
 
   setProduceAdmission(admission: ProduceAdmission): void {
     this.#admission = admission
+  }
+
+  /** Cluster mode: set before start(). */
+  setCluster(cluster: BrokerCluster): void {
+    this.#cluster = cluster
+  }
+
+  get cluster(): BrokerCluster | undefined {
+    return this.#cluster
   }
 
   onPartitionState(listener: (state: PartitionState) => void): void {
@@ -147,12 +189,14 @@ export class Broker {
 
   async #openPartitions(topic: TopicMetadata): Promise<void> {
     for (let p = 0; p < topic.partitions; p++) {
+      if (this.#cluster && !this.#cluster.replicates(topic.name, p)) continue
       const state = await this.router.request({
         op: 'open',
         topic: topic.name,
         partition: p,
         dir: this.topics.partitionDir(topic.name, p),
         settings: this.settingsFor(topic),
+        ...(this.#cluster && { replicated: true }),
       })
       this.#updateState(state)
     }
@@ -193,14 +237,12 @@ export class Broker {
 
   // ---- topics -------------------------------------------------------------------------------
 
-  async createTopic(input: {
-    name: string
-    partitions?: number | undefined
-    replicationFactor?: number | undefined
-    config?: TopicConfig | undefined
-    internal?: boolean
-  }): Promise<TopicDescription> {
+  async createTopic(input: CreateTopicInput): Promise<TopicDescription> {
     checkTopicName(input.name, { internal: input.internal ?? false })
+    if (this.#cluster) {
+      await this.#cluster.createTopic(input)
+      return this.describeTopic(input.name)
+    }
     if ((input.replicationFactor ?? 1) > 1) {
       throw new InvalidRequestError('replicationFactor > 1 needs a cluster (start brokers with --etcd)', {
         field: 'replicationFactor',

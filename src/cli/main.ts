@@ -193,7 +193,8 @@ function leadingWords(argv: readonly string[]): string[] {
       continue
     }
     words.push(a)
-    if (words.length === 2) break
+    // `help topics create` is the longest command line: three words.
+    if (words.length === 3) break
   }
   return words
 }
