@@ -255,12 +255,23 @@ export class Broker {
       config: input.config ?? {},
       createdAt: Date.now(),
     }
-    await this.topics.create(meta)
-    await this.#openPartitions(meta)
+    await this.addTopic(meta)
     return this.describeTopic(meta.name)
   }
 
+  /** Creates a topic on this broker's disk and opens its partitions (in a cluster, those it replicates). */
+  async addTopic(meta: TopicMetadata): Promise<void> {
+    await this.topics.create(meta)
+    await this.#openPartitions(meta)
+  }
+
   async deleteTopic(name: string): Promise<void> {
+    if (this.#cluster) return this.#cluster.deleteTopic(name)
+    await this.removeTopic(name)
+  }
+
+  /** Closes a topic's partitions and removes it from this broker's disk. */
+  async removeTopic(name: string): Promise<void> {
     const meta = this.topics.get(name)
     for (let p = 0; p < meta.partitions; p++) {
       await this.router.request({ op: 'close', topic: name, partition: p, remove: false })
@@ -276,11 +287,12 @@ export class Broker {
     const partitions: PartitionDescription[] = []
     for (let p = 0; p < meta.partitions; p++) {
       const s = this.#states.get(partitionKey(name, p))
+      const c = this.#cluster?.describePartition(name, p)
       const d: PartitionDescription = {
         partition: p,
-        leader: this.config.brokerId,
-        replicas: [this.config.brokerId],
-        isr: [this.config.brokerId],
+        leader: c?.leader ?? this.config.brokerId,
+        replicas: c?.replicas ?? [this.config.brokerId],
+        isr: c?.isr ?? [this.config.brokerId],
         logStartOffset: s?.logStartOffset ?? 0,
         logEndOffset: s?.logEndOffset ?? 0,
         highWatermark: s?.highWatermark ?? 0,
@@ -340,6 +352,7 @@ export class Broker {
         producerEpoch: opts.producerId === undefined ? -1 : 0,
         baseSequence: opts.producerId === undefined ? -1 : (opts.sequence ?? 0) + (g.indexes[0] as number),
       })
+      this.#cluster?.checkProduce(topic, partition, opts.acks)
       this.#checkWritable(topic, partition)
       this.#admission?.(topic, partition, batch.length)
       return { partition, batch, indexes: g.indexes }
@@ -349,6 +362,17 @@ export class Broker {
         this.router.request({ op: 'append', topic, partition: b.partition, batch: b.batch, acks: opts.acks }),
       ),
     )
+    const cluster = this.#cluster
+    if (cluster) {
+      // acks=all in a cluster: confirmed only once the high watermark (the ISR) passed every batch.
+      await Promise.all(
+        batches.map(async (b, n) => {
+          const result = results[n] as AppendResult
+          const reached = await cluster.awaitReplication(topic, b.partition, result.lastOffset, opts.acks)
+          if (reached) result.durability = reached
+        }),
+      )
+    }
     return this.#confirm(topic, records.length, batches, results)
   }
 
@@ -411,6 +435,7 @@ export class Broker {
     opts: FetchOptions,
     format: FetchFormat = 'partition',
   ): Promise<FetchResult> {
+    this.#cluster?.checkFetch(topic, partition, format)
     const deadline = Date.now() + Math.min(opts.maxWaitMs, this.config.maxWaitMsLimit)
     const key = partitionKey(topic, partition)
     for (;;) {
@@ -452,6 +477,7 @@ export class Broker {
   async listOffset(topic: string, partition: number, at: 'earliest' | 'latest' | number): Promise<number> {
     const meta = this.topics.get(topic)
     this.#checkPartition(meta, partition)
+    this.#cluster?.checkFetch(topic, partition, 'partition')
     return (await this.router.request({ op: 'listOffset', topic, partition, at })).offset
   }
 }
