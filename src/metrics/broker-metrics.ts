@@ -59,8 +59,6 @@ export type MetricName = (typeof MetricNames)[keyof typeof MetricNames]
 
 /** Request latency buckets, seconds: 0.5 ms (an inject) up to 30 s (the longest long poll). */
 const LATENCY_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30]
-/** Worker stats are fetched once per scrape; metrics collected in the same scrape share the answer. */
-const HOST_STATS_TTL_MS = 250
 
 export interface LagEntry {
   group: string
@@ -125,7 +123,12 @@ export class BrokerMetrics {
   readonly #accumulator = new HostStatsAccumulator()
   readonly #lagSources: LagSource[] = []
   #sources: MetricSources | undefined
-  #hostStats: { at: number; value: Promise<HostStats> } | undefined
+  /**
+   * The worker stats round trip in progress. A scrape collects every metric in one synchronous pass
+   * (prom-client starts all `collect()`s before awaiting any), so the metrics of one scrape share
+   * it; it is dropped once answered, so the next scrape asks again and is never stale.
+   */
+  #hostStats: Promise<HostStats> | undefined
   /** Requests sent to the in-process owner and not answered (the `--workers 0` queue depth). */
   #inflight = 0
 
@@ -230,17 +233,24 @@ export class BrokerMetrics {
     return metered
   }
 
-  /** Every owner's HostStats merged, fetched at most once per scrape. */
+  /** Every owner's HostStats merged, fetched once per scrape. */
   #mergedHostStats(): Promise<HostStats> {
-    const now = Date.now()
-    if (this.#hostStats === undefined || now - this.#hostStats.at > HOST_STATS_TTL_MS) {
+    if (this.#hostStats === undefined) {
       const router = this.#sources?.router
-      const value = router
-        ? router.stats().then((perOwner) => this.#accumulator.update(perOwner))
-        : Promise.resolve(this.#accumulator.update([]))
-      this.#hostStats = { at: now, value }
+      const pending = (router ? router.stats() : Promise.resolve([])).then((perOwner) =>
+        this.#accumulator.update(perOwner),
+      )
+      this.#hostStats = pending
+      pending.then(
+        () => this.#dropHostStats(pending),
+        () => this.#dropHostStats(pending),
+      )
     }
-    return this.#hostStats.value
+    return this.#hostStats
+  }
+
+  #dropHostStats(settled: Promise<HostStats>): void {
+    if (this.#hostStats === settled) this.#hostStats = undefined
   }
 
   #defineStorageMetrics(): void {

@@ -25,8 +25,12 @@ export type PoolTask =
   | { kind: 'init'; generation: number; events: MessagePort }
   | { kind: 'request'; generation: number; req: HostRequest }
   | { kind: 'shutdown'; generation: number }
-  /** Test hook (only with STRATA_TEST_HOOKS=1): kill this thread as a bug would, to test recovery. */
-  | { kind: 'crash'; generation: number; how: 'throw' | 'exit' }
+  /**
+   * Test hook (only with STRATA_TEST_HOOKS=1): kill this thread as a bug would, to test recovery.
+   * `at: 'next-append'` dies right after the next append is written and before it is confirmed,
+   * so a crash test always has a request in flight and a written-but-unconfirmed batch.
+   */
+  | { kind: 'crash'; generation: number; how: CrashHow; at: 'now' | 'next-append' }
 
 export interface SerializedError {
   code: string
@@ -39,7 +43,10 @@ export type PoolReply<T = unknown> = { ok: true; value: T } | { ok: false; error
 /** Why a thread refused a task: it belongs to an earlier incarnation of this pool. */
 export const STALE_GENERATION_REASON = 'stale-generation'
 
+export type CrashHow = 'throw' | 'exit'
+
 let host: PartitionHost | undefined
+let crashOnAppend: CrashHow | undefined
 let generation = 0
 let events: MessagePort | undefined
 
@@ -79,18 +86,23 @@ function init(task: Extract<PoolTask, { kind: 'init' }>): PoolReply<{ threadGene
   return { ok: true, value: { threadGeneration: generation } }
 }
 
-function crash(how: 'throw' | 'exit'): PoolReply<null> {
+/** Dies on the next turn of the event loop: after the current task's synchronous work, like a real bug. */
+function dieSoon(how: CrashHow): void {
+  setImmediate(() => {
+    if (how === 'exit') process.exit(70)
+    throw new Error('test hook: partition worker crashed on purpose')
+  })
+}
+
+function crash(task: Extract<PoolTask, { kind: 'crash' }>): PoolReply<null> {
   if (process.env.STRATA_TEST_HOOKS !== '1') {
     return {
       ok: false,
       error: { code: 'INVALID_REQUEST', message: 'test hooks are off (STRATA_TEST_HOOKS=1)' },
     }
   }
-  // After this answer, so the router sees the crash the way it sees a real one: with other tasks in flight.
-  setImmediate(() => {
-    if (how === 'exit') process.exit(70)
-    throw new Error('test hook: partition worker crashed on purpose')
-  })
+  if (task.at === 'now') dieSoon(task.how)
+  else crashOnAppend = task.how
   return { ok: true, value: null }
 }
 
@@ -100,14 +112,16 @@ export async function handleTask(task: PoolTask): Promise<unknown> {
   if (host === undefined || task.generation !== generation) return stale(task)
   switch (task.kind) {
     case 'crash':
-      return crash(task.how)
+      return crash(task)
     case 'shutdown':
       await host.closeAll()
       return { ok: true, value: null }
     case 'request':
       try {
         if (task.req.op === 'append') task.req.batch = asBuffer(task.req.batch)
-        const value = await host.handle(task.req)
+        const pending = host.handle(task.req)
+        if (crashOnAppend !== undefined && task.req.op === 'append') dieSoon(crashOnAppend)
+        const value = await pending
         const reply: PoolReply = { ok: true, value }
         return task.req.op === 'fetch' ? movable(reply as PoolReply<HostResponses['fetch']>) : reply
       } catch (err) {

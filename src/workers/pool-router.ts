@@ -33,6 +33,7 @@ import { emptyHostStats } from '../metrics/worker-metrics.js'
 import { partitionKey } from './partition-host.js'
 import {
   asBuffer,
+  type CrashHow,
   ownsWholeBuffer,
   type PoolReply,
   type PoolTask,
@@ -67,7 +68,10 @@ export interface PoolRouterOptions {
   /** The compiled worker module; defaults to partition-worker.js beside this file. */
   filename?: string
   logger?: RouterLogger
-  /** With STRATA_TEST_HOOKS=1: SIGUSR2 crashes worker 0 (crash tests on a real broker process). */
+  /**
+   * With STRATA_TEST_HOOKS=1: SIGUSR2 makes worker 0 crash right after its next append is written
+   * (crash tests on a real broker process).
+   */
   testHooks?: boolean
 }
 
@@ -240,11 +244,14 @@ export class PoolRouter implements PartitionRouter {
     }))
   }
 
-  /** Test hook: kills worker `index` the way a bug would (the thread only obeys with STRATA_TEST_HOOKS=1). */
-  async crashWorker(index: number, how: 'throw' | 'exit' = 'throw'): Promise<void> {
+  /**
+   * Test hook: kills worker `index` the way a bug would, now or right after its next append is
+   * written (the thread only obeys with STRATA_TEST_HOOKS=1).
+   */
+  async crashWorker(index: number, how: CrashHow = 'throw', at: 'now' | 'next-append' = 'now'): Promise<void> {
     const slot = this.#slots[index]
     if (!slot) throw new RangeError(`no worker ${index}`)
-    await this.#send(slot, { kind: 'crash', generation: 0, how })
+    await this.#send(slot, { kind: 'crash', generation: 0, how, at })
   }
 
   close(): Promise<void> {
@@ -277,7 +284,7 @@ export class PoolRouter implements PartitionRouter {
   }
 
   #onCrashSignal = (): void => {
-    this.crashWorker(0).catch((err) => this.#logger.error({ err }, 'test hook: crashing worker 0 failed'))
+    this.crashWorker(0, 'throw', 'next-append').catch((err) => this.#logger.error({ err }, 'test hook: crashing worker 0 failed'))
   }
 
   #createPool(slot: PoolSlot): Piscina<PoolTask, unknown> {

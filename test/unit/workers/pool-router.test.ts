@@ -158,7 +158,15 @@ describe('PoolRouter with 2 workers', () => {
 
   for (const how of ['throw', 'exit'] as const) {
     it(`recovers a worker that dies (${how}): in-flight requests fail, confirmed records survive`, async () => {
-      router = await PoolRouter.start({ workers: 2, filename: WORKER })
+      const logged: Array<{ level: string; msg: string; obj: Record<string, unknown> }> = []
+      const log = (level: string) => (obj: object, msg: string) => {
+        logged.push({ level, msg, obj: obj as Record<string, unknown> })
+      }
+      router = await PoolRouter.start({
+        workers: 2,
+        filename: WORKER,
+        logger: { error: log('error'), warn: log('warn'), info: log('info') },
+      })
       const r = router
       await openPartitions(r, 'crash', 4)
       const onWorker0 = [0, 1, 2, 3].filter((p) => r.workerFor('crash', p) === 0)
@@ -190,6 +198,13 @@ describe('PoolRouter with 2 workers', () => {
       // The replacement serves again, with every confirmed record in place and offsets dense.
       for (const p of onWorker0) await append(p, `after-${p}`)
       expect(r.load()[0]?.restarts).toBe(1)
+      const died = logged.find((l) => l.msg.startsWith('partition worker died'))
+      expect(died?.level).toBe('error')
+      expect(died?.obj).toMatchObject({ worker: 0, restarts: 1 })
+      expect(String((died?.obj.err as Error | undefined)?.message)).toMatch(
+        /crashed on purpose|exited with code/,
+      )
+      expect(logged.some((l) => l.msg === 'partition worker restarted' && l.obj.failed === 0)).toBe(true)
       expect(r.load()[1]?.restarts).toBe(0)
       for (const p of onWorker0) {
         const records = await readValues(r, 'crash', p)
