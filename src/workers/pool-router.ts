@@ -248,7 +248,11 @@ export class PoolRouter implements PartitionRouter {
    * Test hook: kills worker `index` the way a bug would, now or right after its next append is
    * written (the thread only obeys with STRATA_TEST_HOOKS=1).
    */
-  async crashWorker(index: number, how: CrashHow = 'throw', at: 'now' | 'next-append' = 'now'): Promise<void> {
+  async crashWorker(
+    index: number,
+    how: CrashHow = 'throw',
+    at: 'now' | 'next-append' = 'now',
+  ): Promise<void> {
     const slot = this.#slots[index]
     if (!slot) throw new RangeError(`no worker ${index}`)
     await this.#send(slot, { kind: 'crash', generation: 0, how, at })
@@ -284,7 +288,9 @@ export class PoolRouter implements PartitionRouter {
   }
 
   #onCrashSignal = (): void => {
-    this.crashWorker(0, 'throw', 'next-append').catch((err) => this.#logger.error({ err }, 'test hook: crashing worker 0 failed'))
+    this.crashWorker(0, 'throw', 'next-append').catch((err) =>
+      this.#logger.error({ err }, 'test hook: crashing worker 0 failed'),
+    )
   }
 
   #createPool(slot: PoolSlot): Piscina<PoolTask, unknown> {
