@@ -16,12 +16,14 @@ import {
 } from '../broker/alarms.js'
 import { Broker } from '../broker/broker.js'
 import { ExchangeStore } from '../broker/exchanges/index.js'
+import { GroupCoordinator } from '../broker/groups/index.js'
 import type { BrokerConfig } from '../config/schema.js'
 import { BrokerMetrics } from '../metrics/broker-metrics.js'
 import { PoolRouter } from '../workers/pool-router.js'
 import { InProcessRouter, type PartitionRouter } from '../workers/worker-router.js'
 import { buildServer } from './build-server.js'
 import { exchangeRoutes } from './routes/exchanges.js'
+import { groupRoutes } from './routes/groups.js'
 
 export interface RunningBroker {
   app: FastifyInstance
@@ -58,18 +60,30 @@ export async function startBroker(
   broker.onTopicDeleted(async (topic) => {
     await exchanges.removeTopic(topic)
   })
+  // Consumer groups load their committed offsets from `__consumer_offsets` once the logs are open.
+  const groups = new GroupCoordinator({
+    broker,
+    logger: { warn: (details, message) => app.log.warn(details, message) },
+  })
   const app = await buildServer({
     broker,
     logger: opts.logger === false ? false : { level: config.logLevel },
     metrics,
     alarms,
     readinessProbes: [() => alarms.reasons()],
-    plugins: [(app) => exchangeRoutes(app, { broker, store: exchanges })],
+    plugins: [
+      (app) => exchangeRoutes(app, { broker, store: exchanges }),
+      (app) => groupRoutes(app, { groups, maxWaitMsLimit: config.maxWaitMsLimit }),
+    ],
   })
   if (router instanceof PoolRouter) router.logger = app.log
   // Listen first so /healthz answers and /readyz says "recovering" while logs are checked.
   await app.listen({ host: config.host, port: config.port })
   await broker.start()
+  // A crash between a topic's deletion and the exchanges file's rewrite leaves bindings to it.
+  await exchanges.dropMissingTopics()
+  await groups.start()
+  metrics.addLagSource(() => groups.lagEntries())
   alarms.onChange((kind, active, status) => {
     if (active) app.log.warn({ alarm: kind, ...status[kind] }, `${kind} alarm set: producers are blocked`)
     else app.log.info({ alarm: kind, ...status[kind] }, `${kind} alarm cleared: producers resume`)
@@ -93,6 +107,7 @@ export async function startBroker(
       closing ??= (async () => {
         clearInterval(retention)
         alarms.stop()
+        groups.close()
         await app.close()
         await broker.close()
       })()

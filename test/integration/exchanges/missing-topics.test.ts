@@ -3,13 +3,15 @@
  * before <data-dir>/__metadata/exchanges.json drops the topic's bindings. The exchanges file then
  * names a topic that does not exist; `ExchangeStore.dropMissingTopics()` forgets it (bindings and
  * alternate topic, as a live delete would), persists that, and leaves everything else as it was.
- * Here against a real file on disk; the broker must call it once its topics are loaded.
+ * Here against a real file on disk, and through a real broker that calls it once its topics are loaded.
  */
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
 import { ExchangeStore } from '../../../src/broker/exchanges/index.js'
+import { startBroker } from '../../helpers/broker-process.js'
+import { jsonRequest } from '../../helpers/http.js'
 
 const dirs: string[] = []
 afterEach(() => {
@@ -77,7 +79,30 @@ describe('exchanges naming topics that no longer exist', () => {
     expect(store.registry.get('fan').bindings).toHaveLength(2)
   })
 
-  it.todo(
-    'are dropped by the broker at start (start-broker.ts: call dropMissingTopics() after broker.start())',
-  )
+  it('are dropped by the broker at start', async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), 'strata-exchanges-start-'))
+    dirs.push(dataDir)
+    const first = await startBroker({ dataDir })
+    expect((await jsonRequest(`${first.url}/v1/topics`, 'POST', { name: 'real' })).status).toBe(201)
+    await first.stop()
+    // The crash state: exchanges.json still names "ghost" and "ghost-alt", which are gone.
+    mkdirSync(join(dataDir, '__metadata'), { recursive: true })
+    writeFileSync(
+      join(dataDir, '__metadata', 'exchanges.json'),
+      JSON.stringify({ version: 1, exchanges: [left] }),
+    )
+    const broker = await startBroker({ dataDir })
+    try {
+      const described = await jsonRequest(`${broker.url}/v1/exchanges/fan`, 'GET')
+      expect(described.body.alternateTopic).toBeNull()
+      expect(described.body.bindings).toEqual([{ topic: 'real', bindingKey: '' }])
+      const published = await jsonRequest(`${broker.url}/v1/exchanges/fan/records`, 'POST', {
+        records: [{ routingKey: 'any', value: 'v' }],
+      })
+      expect(published.status).toBe(200)
+      expect(published.body.results[0].routed.map((r: { topic: string }) => r.topic)).toEqual(['real'])
+    } finally {
+      await broker.stop()
+    }
+  })
 })
