@@ -512,7 +512,10 @@ export class BrokerClient {
       const leaderUrl = err.details?.leaderUrl
       return typeof leaderUrl === 'string' && leaderUrl !== failedUrl ? 0 : undefined
     }
-    if (err instanceof BrokerUnreachableError && this.servers.pick() !== failedUrl) return 0
+    if (err instanceof BrokerUnreachableError) {
+      const next = this.servers.pick()
+      if (next !== failedUrl && !this.servers.isCoolingDown(next)) return 0
+    }
     return undefined
   }
 

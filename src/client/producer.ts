@@ -22,6 +22,7 @@
  * One in-flight request per topic keeps records in send order and makes the dedupe exact; the
  * price is one round trip of latency per batch per topic, which batching amortises.
  */
+import { PartitionNotFoundError, TopicNotFoundError } from '../errors.js'
 import { BrokerClient, type CallOptions, type ClientOptions } from './broker-client.js'
 import { ClientClosedError } from './client-errors.js'
 import type { RetryOptions } from './retry.js'
@@ -206,20 +207,19 @@ export class Producer {
   }
 
   #takeBatch(stream: TopicStream): PendingSend[] {
-    const batch: PendingSend[] = []
+    let taken = 0
     let records = 0
     let bytes = 0
-    while (stream.queue.length > 0) {
-      const next = stream.queue[0] as PendingSend
+    for (const next of stream.queue) {
       const fits =
         records + next.records.length <= this.#options.maxBatchRecords &&
         bytes + next.bytes <= this.#options.maxBatchBytes
-      if (batch.length > 0 && !fits) break
-      stream.queue.shift()
-      batch.push(next)
+      if (taken > 0 && !fits) break
+      taken++
       records += next.records.length
       bytes += next.bytes
     }
+    const batch = stream.queue.splice(0, taken)
     stream.queuedRecords -= records
     stream.queuedBytes -= bytes
     this.#queuedBytes -= bytes
@@ -257,6 +257,10 @@ export class Producer {
         at += send.records.length
       }
     } catch (err) {
+      // The partition count may be stale (the topic was deleted and created again).
+      if (err instanceof TopicNotFoundError || err instanceof PartitionNotFoundError) {
+        this.#partitionCounts.delete(stream.topic)
+      }
       // Any attempt may have written (a cut connection, ACK_TIMEOUT) before the last error came back, so
       // the sequence is not reused: the stream continues under a fresh producer id.
       if (ids) {
