@@ -166,7 +166,8 @@ export class Consumer<V = unknown, K = unknown> implements AsyncIterable<Consume
   /**
    * Queues offsets for commit and resolves once the broker stored them. No argument: everything
    * handed to the application so far. A record: that record and those before it in its partition.
-   * A list: those offsets, each naming the next record to read.
+   * A list: those offsets, each naming the next record to read. Offsets of partitions a rebalance
+   * has since moved to another member are left out: that member receives those records again.
    */
   commit(what?: ConsumerRecord | readonly TopicPartitionOffset[]): Promise<void> {
     if (this.#closing && this.#memberId === undefined)
@@ -183,8 +184,10 @@ export class Consumer<V = unknown, K = unknown> implements AsyncIterable<Consume
                 offset: (what as ConsumerRecord).offset + 1,
               },
             ]
-    if (offsets.length === 0) return Promise.resolve()
-    for (const o of offsets) this.#queueCommit(o)
+    // A partition this member no longer owns is the new owner's to commit; its records come again.
+    const owned = this.#memberId === undefined ? offsets : offsets.filter((o) => this.#owns(o))
+    if (owned.length === 0) return Promise.resolve()
+    for (const o of owned) this.#queueCommit(o)
     return new Promise<void>((resolve, reject) => {
       this.#pending.waiters.push({ resolve, reject })
       this.#scheduleFlush()
@@ -267,8 +270,8 @@ export class Consumer<V = unknown, K = unknown> implements AsyncIterable<Consume
    * owner reads them from the last commit. Nothing else is ever dropped, because the broker moves
    * this member's position past what it delivered, and a later commit would skip a dropped record.
    */
-  #owns(record: ConsumerRecord<V, K>): boolean {
-    return this.#assignments.some((a) => a.topic === record.topic && a.partition === record.partition)
+  #owns(tp: TopicPartition): boolean {
+    return this.#assignments.some((a) => a.topic === tp.topic && a.partition === tp.partition)
   }
 
   // ---- commits --------------------------------------------------------------------------------

@@ -179,6 +179,22 @@ describe('membership', () => {
     await Promise.all([first.close(), second.close()])
   })
 
+  test('a commit for a partition lost in a rebalance is left to the new owner', async () => {
+    fill('t', 2, 1)
+    const first = new Consumer(client, { group: 'g', topics: 't', heartbeatIntervalMs: 20, maxWaitMs: 20 })
+    const got = [(await first.next()).value, (await first.next()).value] as ConsumerRecord[]
+    const second = new Consumer(client, { group: 'g', topics: 't' })
+    await second.connect()
+    for (let i = 0; i < 50 && first.assignments.length !== 1; i++) await delay(10)
+    const lost = got.find((r) => r.partition === second.assignments[0]?.partition) as ConsumerRecord
+    const kept = got.find((r) => r !== lost) as ConsumerRecord
+    await Promise.all([first.commit(lost), first.commit(kept)])
+    const committed = broker.groups.get('g')?.committed
+    expect(committed?.get(`t/${lost.partition}`)).toBeUndefined()
+    expect(committed?.get(`t/${kept.partition}`)).toBe(1)
+    await Promise.all([first.close(), second.close()])
+  })
+
   test('a member the broker forgot joins again and keeps reading', async () => {
     fill('t', 1, 1)
     const consumer = new Consumer(client, {
