@@ -30,7 +30,7 @@ const MODES = {
     client: ['--duration', '4', '--warmup', '1'],
     e2e: ['--duration', '5', '--warmup', '1'],
     fanout: ['--records', '100000'],
-    drain: ['--records', '200000'],
+    drain: ['--records', '200000', '--raw'],
     drainRepeat: 1,
   },
   full: {
@@ -38,7 +38,7 @@ const MODES = {
     client: ['--duration', '15', '--warmup', '3'],
     e2e: ['--duration', '30', '--warmup', '3'],
     fanout: ['--records', '500000'],
-    drain: ['--records', '200000'],
+    drain: ['--records', '200000', '--raw'],
     drainRepeat: 3,
   },
 }

@@ -121,11 +121,14 @@ export function renderResults(results) {
   }
   const drain = by('drain')
   if (drain.length) {
-    out.push(`Drain (${drain[0].config.consumer})`)
+    out.push(
+      `Drain (${drain[0].config.consumer}${drain.length > 1 && drain.some((d) => d.scenario === 'drain-raw-http') ? '; drain-raw-http: the HTTP API read directly' : ''})`,
+    )
     out.push(
       table(
-        ['records', 'maxRecords/fetch', 'records/s', 'MB/s', 'seconds', 'committed'],
+        ['reader', 'records', 'maxRecords/fetch', 'records/s', 'MB/s', 'seconds', 'committed'],
         drain.map((r) => [
+          r.scenario,
           fmtInt(r.config.records),
           fmtInt(r.config.maxRecords),
           fmtInt(r.recordsPerSec),
