@@ -1,0 +1,142 @@
+/**
+ * The offset store over a fake log: commits and configs are written as records of one partition per
+ * group and shown only once durable; load keeps the last value of each key (compaction), honours
+ * tombstones and skips records it does not understand; a deleted topic's offsets are tombstoned.
+ */
+import { describe, expect, it } from 'vitest'
+import {
+  compactRecords,
+  type OffsetLog,
+  type OffsetLogRecord,
+  OffsetStore,
+} from '../../../../src/broker/groups/offset-store.js'
+
+class FakeLog implements OffsetLog {
+  readonly data: OffsetLogRecord[][]
+  appends = 0
+  gate: Promise<void> | undefined
+
+  constructor(partitions: number) {
+    this.data = Array.from({ length: partitions }, () => [])
+  }
+
+  partitions(): number {
+    return this.data.length
+  }
+
+  async append(partition: number, records: OffsetLogRecord[]): Promise<void> {
+    // Records enter the log in call order; durability (the await) may come later.
+    this.data[partition]?.push(...structuredClone(records))
+    this.appends++
+    if (this.gate) await this.gate
+  }
+
+  async *readAll(partition: number): AsyncIterable<OffsetLogRecord> {
+    for (const r of this.data[partition] ?? []) yield r
+  }
+}
+
+const off = (group: string, topic: string, partition: number, offset: number | null): OffsetLogRecord => ({
+  key: { group, topic, partition },
+  value: offset === null ? null : { offset, timestamp: 1 },
+})
+
+describe('compactRecords', () => {
+  it('keeps the last value per key in the order of last writes, dropping tombstones and junk', () => {
+    const out = compactRecords([
+      off('g', 't', 0, 1),
+      off('g', 't', 1, 5),
+      { key: 'not a key', value: 1 },
+      { key: { group: 'g' }, value: { maxDeliveries: 3 } },
+      off('g', 't', 0, 7),
+      off('h', 't', 0, 2),
+      off('h', 't', 0, null),
+      { key: { group: 'g', topic: 't', partition: -1 }, value: { offset: 1 } },
+    ])
+    expect(out).toEqual([
+      off('g', 't', 1, 5),
+      { key: { group: 'g' }, value: { maxDeliveries: 3 } },
+      off('g', 't', 0, 7),
+    ])
+  })
+})
+
+describe('OffsetStore', () => {
+  it('commits to the group’s partition and loads back the last value of each key', async () => {
+    const log = new FakeLog(4)
+    const store = new OffsetStore(log)
+    await store.load()
+    await store.commit('g', [
+      { topic: 't', partition: 0, offset: 3 },
+      { topic: 't', partition: 1, offset: 4 },
+    ])
+    await store.commit('g', [{ topic: 't', partition: 0, offset: 9 }])
+    await store.setConfig('g', { maxDeliveries: 2, deadLetterTopic: 'dlq' })
+    await store.commit('other', [{ topic: 't', partition: 0, offset: 1 }])
+    const p = store.partitionOf('g')
+    expect(log.data[p]?.length).toBeGreaterThanOrEqual(4)
+    expect(store.committed('g', 't', 0)).toBe(9)
+
+    const reloaded = new OffsetStore(log)
+    await reloaded.load()
+    expect(reloaded.offsets('g').map((o) => [o.topic, o.partition, o.offset])).toEqual([
+      ['t', 0, 9],
+      ['t', 1, 4],
+    ])
+    expect(reloaded.config('g')).toEqual({ maxDeliveries: 2, deadLetterTopic: 'dlq' })
+    expect(reloaded.committed('other', 't', 0)).toBe(1)
+    expect(reloaded.groups().sort()).toEqual(['g', 'other'])
+  })
+
+  it('tombstones a deleted topic’s offsets, in memory and after a reload', async () => {
+    const log = new FakeLog(2)
+    const store = new OffsetStore(log)
+    await store.commit('g', [
+      { topic: 'gone', partition: 0, offset: 3 },
+      { topic: 'kept', partition: 0, offset: 4 },
+    ])
+    await store.commit('h', [{ topic: 'gone', partition: 2, offset: 1 }])
+    await store.dropTopic('gone')
+    expect(store.committed('g', 'gone', 0)).toBeUndefined()
+    expect(store.has('h')).toBe(false)
+    const reloaded = new OffsetStore(log)
+    await reloaded.load()
+    expect(reloaded.offsets('g').map((o) => o.topic)).toEqual(['kept'])
+    expect(reloaded.has('h')).toBe(false)
+  })
+
+  it('shows a commit only once it is durable, and never lets an earlier write overwrite a later one', async () => {
+    const log = new FakeLog(1)
+    const store = new OffsetStore(log)
+    let release!: () => void
+    log.gate = new Promise((r) => {
+      release = r
+    })
+    const first = store.commit('g', [{ topic: 't', partition: 0, offset: 5 }])
+    await Promise.resolve()
+    expect(store.committed('g', 't', 0)).toBeUndefined()
+    log.gate = undefined
+    await store.commit('g', [{ topic: 't', partition: 0, offset: 8 }])
+    expect(store.committed('g', 't', 0)).toBe(8)
+    release()
+    await first
+    expect(store.committed('g', 't', 0)).toBe(8)
+    const reloaded = new OffsetStore(log)
+    await reloaded.load()
+    expect(reloaded.committed('g', 't', 0)).toBe(8)
+  })
+
+  it('reads records written by hand (a newer format) without failing', async () => {
+    const log = new FakeLog(1)
+    log.data[0]?.push({
+      key: { group: 'g', topic: 't', partition: 0 },
+      value: { offset: 2, timestamp: 1, extra: true },
+    })
+    log.data[0]?.push({ key: { group: 'g' }, value: { maxDeliveries: 4 } })
+    log.data[0]?.push({ key: { group: 'g', kind: 'future' }, value: { x: 1 } }, { key: null, value: null })
+    const store = new OffsetStore(log)
+    await store.load()
+    expect(store.committed('g', 't', 0)).toBe(2)
+    expect(store.config('g')).toEqual({ maxDeliveries: 4 })
+  })
+})
