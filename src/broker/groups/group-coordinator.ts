@@ -1,0 +1,555 @@
+/**
+ * Consumer groups: membership, sessions, generations, assignment, commits and the group fetch.
+ * One coordinator per broker, in the main thread (single-threaded, so no locks beyond the
+ * per-group read queue).
+ *
+ * Membership. A join adds a member with its topics, session timeout and ack mode; a heartbeat or any
+ * other request of the member refreshes its session; a leave, or a session that runs out with no
+ * request in progress, removes it. Every change of members (or of the partitions their topics have)
+ * bumps the generation and reassigns at once, balanced and sticky (assignors.ts). There is no join
+ * barrier as in Kafka's protocol: a member learns its new assignment from its next heartbeat or
+ * fetch answer, and until every member has, the group reads as `rebalancing`.
+ *
+ * Fencing. A commit that names a generation other than the current one is STALE_GENERATION, and a
+ * member may only commit partitions it owns now, so a member that lost a partition cannot move its
+ * offset under the new owner. Partitions that change owner restart from the committed offset.
+ *
+ * Acks. Manual (default): what was delivered and not committed is delivered again to the next owner
+ * (at-least-once). `autoCommit`: the fetch commits what it returns before answering (auto ack:
+ * at-most-once, a crash loses what was in flight, as with RabbitMQ's auto ack).
+ */
+import { randomUUID } from 'node:crypto'
+import {
+  GroupNotEmptyError,
+  GroupNotFoundError,
+  InvalidRequestError,
+  MemberNotFoundError,
+  NotReadyError,
+  OffsetOutOfRangeError,
+  PartitionNotFoundError,
+  StaleGenerationError,
+} from '../../errors.js'
+import { partitionKey } from '../../workers/partition-host.js'
+import type { PartitionState } from '../../workers/worker-messages.js'
+import type { Broker } from '../broker.js'
+import { assignPartitions, type TopicPartitionRef, tpKey } from './assignors.js'
+import { encodeGroupFetch, type GroupLogger, GroupReader } from './group-fetch.js'
+import { Group, type GroupState, type Member } from './group-state.js'
+import { BrokerOffsetLog } from './offset-log.js'
+import { type GroupConfig, OFFSETS_TOPIC, type OffsetLog, OffsetStore } from './offset-store.js'
+
+export interface JoinRequest {
+  topics: readonly string[]
+  sessionTimeoutMs?: number | undefined
+  autoCommit?: boolean | undefined
+}
+
+export interface MembershipAnswer {
+  generation: number
+  assignments: TopicPartitionRef[]
+}
+
+export type TopicPartitionOffset = TopicPartitionRef & { offset: number }
+
+export interface CommitRequest {
+  memberId?: string | undefined
+  generation?: number | undefined
+  offsets: readonly TopicPartitionOffset[]
+}
+
+export interface GroupFetchRequest {
+  maxRecords: number
+  maxBytes: number
+  maxWaitMs: number
+  signal?: AbortSignal | undefined
+  /** The POST form: offsets to commit before reading. */
+  commit?: readonly TopicPartitionOffset[] | undefined
+  generation?: number | undefined
+}
+
+export interface GroupOffsetDescription extends TopicPartitionRef {
+  committed: number | null
+  logEndOffset: number
+  lag: number
+}
+
+export interface GroupMemberDescription {
+  memberId: string
+  topics: string[]
+  autoCommit: boolean
+  sessionTimeoutMs: number
+  generation: number
+  assignments: TopicPartitionRef[]
+  lag: number
+  lastSeenMsAgo: number
+}
+
+export interface GroupDescription {
+  group: string
+  state: GroupState
+  generation: number
+  members: GroupMemberDescription[]
+  config: GroupConfig
+  lag: number
+  offsets: GroupOffsetDescription[]
+}
+
+export interface GroupCoordinatorOptions {
+  broker: Broker
+  /** Defaults to the broker's internal topic `__consumer_offsets`. */
+  offsetLog?: OffsetLog
+  logger?: GroupLogger
+}
+
+export class GroupCoordinator {
+  readonly #broker: Broker
+  readonly #offsetLog: OffsetLog
+  readonly #store: OffsetStore
+  readonly #reader: GroupReader
+  readonly #groups = new Map<string, Group>()
+  #ready = false
+  #closed = false
+
+  constructor(opts: GroupCoordinatorOptions) {
+    this.#broker = opts.broker
+    this.#offsetLog = opts.offsetLog ?? new BrokerOffsetLog(opts.broker)
+    this.#store = new OffsetStore(this.#offsetLog)
+    this.#reader = new GroupReader(opts.broker, this.#store, opts.logger)
+  }
+
+  get ready(): boolean {
+    return this.#ready && !this.#closed
+  }
+
+  /** Opens the internal topic and loads every committed offset and config; run after `broker.start()`. */
+  async start(): Promise<void> {
+    if (this.#offsetLog instanceof BrokerOffsetLog) await this.#offsetLog.open()
+    await this.#store.load()
+    this.#broker.onPartitionState((state) => this.#onPartitionState(state))
+    this.#broker.onTopicDeleted((topic) => this.onTopicDeleted(topic))
+    this.#ready = true
+  }
+
+  close(): void {
+    this.#closed = true
+    for (const group of this.#groups.values()) {
+      for (const member of group.members.values()) clearTimeout(member.sessionTimer)
+      this.#broker.waiters.notify(group.waitKey)
+    }
+  }
+
+  // ---- membership ---------------------------------------------------------------------------
+
+  join(groupName: string, req: JoinRequest): MembershipAnswer & { memberId: string } {
+    this.#checkReady()
+    const { groupMinSessionTimeoutMs: min, groupMaxSessionTimeoutMs: max } = this.#broker.config
+    const sessionTimeoutMs = req.sessionTimeoutMs ?? Math.min(Math.max(10_000, min), max)
+    if (sessionTimeoutMs < min || sessionTimeoutMs > max) {
+      throw new InvalidRequestError(
+        `sessionTimeoutMs must be within [${min}, ${max}] (the broker's group limits)`,
+        {
+          field: 'sessionTimeoutMs',
+          min,
+          max,
+        },
+      )
+    }
+    const topics = [...new Set(req.topics)].sort()
+    for (const topic of topics) this.#broker.topics.get(topic)
+    const group = this.#groups.get(groupName) ?? new Group(groupName)
+    this.#groups.set(groupName, group)
+    const now = Date.now()
+    const member: Member = {
+      memberId: randomUUID(),
+      topics,
+      sessionTimeoutMs,
+      autoCommit: req.autoCommit ?? false,
+      assignments: [],
+      knownGeneration: -1,
+      joinedAt: now,
+      lastSeenAt: now,
+      inflight: 0,
+      cursor: 0,
+      sessionTimer: undefined,
+    }
+    group.members.set(member.memberId, member)
+    this.#rebalance(group)
+    member.knownGeneration = group.generation
+    this.#touch(group, member)
+    return { memberId: member.memberId, generation: group.generation, assignments: member.assignments }
+  }
+
+  /** `rebalancing` is true when the group moved to a generation this member had not been told. */
+  heartbeat(
+    groupName: string,
+    memberId: string,
+    generation?: number,
+  ): MembershipAnswer & { rebalancing: boolean } {
+    this.#checkReady()
+    const { group, member } = this.#member(groupName, memberId)
+    this.#touch(group, member)
+    const rebalancing = (generation ?? member.knownGeneration) !== group.generation
+    member.knownGeneration = group.generation
+    return { generation: group.generation, assignments: member.assignments, rebalancing }
+  }
+
+  leave(groupName: string, memberId: string): void {
+    this.#checkReady()
+    const { group, member } = this.#member(groupName, memberId)
+    this.#remove(group, member)
+  }
+
+  #member(groupName: string, memberId: string): { group: Group; member: Member } {
+    const group = this.#groups.get(groupName)
+    if (!group && !this.#store.has(groupName)) {
+      throw new GroupNotFoundError(`group "${groupName}" does not exist`, { group: groupName })
+    }
+    const member = group?.members.get(memberId)
+    if (!group || !member) {
+      throw new MemberNotFoundError(
+        `group "${groupName}" has no member "${memberId}" (left, or its session expired)`,
+        {
+          group: groupName,
+          memberId,
+        },
+      )
+    }
+    return { group, member }
+  }
+
+  /** Refreshes the member's session: it expires `sessionTimeoutMs` after its last request. */
+  #touch(group: Group, member: Member): void {
+    member.lastSeenAt = Date.now()
+    if (group.members.get(member.memberId) !== member || this.#closed) return
+    if (member.sessionTimer) {
+      member.sessionTimer.refresh()
+      return
+    }
+    member.sessionTimer = setTimeout(() => this.#sessionExpired(group, member), member.sessionTimeoutMs)
+    member.sessionTimer.unref()
+  }
+
+  #sessionExpired(group: Group, member: Member): void {
+    if (group.members.get(member.memberId) !== member) return
+    if (member.inflight > 0) {
+      member.sessionTimer?.refresh()
+      return
+    }
+    this.#remove(group, member)
+  }
+
+  #remove(group: Group, member: Member): void {
+    clearTimeout(member.sessionTimer)
+    member.sessionTimer = undefined
+    if (!group.members.delete(member.memberId)) return
+    this.#rebalance(group)
+    this.#forgetIfIdle(group)
+  }
+
+  /** A group with no members and nothing stored has nothing left to show. */
+  #forgetIfIdle(group: Group): void {
+    if (group.members.size === 0 && !this.#store.has(group.name) && this.#groups.get(group.name) === group) {
+      this.#groups.delete(group.name)
+    }
+  }
+
+  /** New generation, new assignment; partitions that change owner restart from the committed offset. */
+  #rebalance(group: Group): void {
+    const members = [...group.members.values()]
+    const counts = new Map<string, number>()
+    for (const m of members) {
+      for (const topic of m.topics) {
+        if (this.#broker.topics.has(topic)) counts.set(topic, this.#broker.topics.get(topic).partitions)
+      }
+    }
+    const assignment = assignPartitions(
+      members.map((m) => ({ memberId: m.memberId, topics: m.topics, current: m.assignments })),
+      counts,
+    )
+    const owners = new Map<string, string>()
+    for (const m of members) {
+      m.assignments = assignment.get(m.memberId) ?? []
+      for (const tp of m.assignments) owners.set(tpKey(tp), m.memberId)
+    }
+    for (const key of [...group.positions.keys()]) {
+      if (owners.get(key) !== group.owners.get(key)) group.positions.delete(key)
+    }
+    group.owners.clear()
+    for (const [key, owner] of owners) group.owners.set(key, owner)
+    group.generation++
+    this.#broker.waiters.notify(group.waitKey)
+  }
+
+  /** A partition appeared (its topic was created) that a member's topics cover: assign it. */
+  #onPartitionState(state: PartitionState): void {
+    // Every commit moves the internal topic; no group reads it, so skip the scan.
+    if (state.topic === OFFSETS_TOPIC) return
+    for (const group of this.#groups.values()) {
+      if (group.owners.has(tpKey(state)) || !this.#broker.topics.has(state.topic)) continue
+      for (const m of group.members.values()) {
+        if (m.topics.includes(state.topic)) {
+          this.#rebalance(group)
+          break
+        }
+      }
+    }
+  }
+
+  /** The topic was deleted: its offsets are tombstoned and its partitions leave every assignment. */
+  async onTopicDeleted(topic: string): Promise<void> {
+    if (topic === OFFSETS_TOPIC) return
+    for (const group of this.#groups.values()) {
+      for (const map of [group.positions, group.deliveries]) {
+        for (const key of [...map.keys()]) if (key.startsWith(`${topic}\u0000`)) map.delete(key)
+      }
+      if ([...group.members.values()].some((m) => m.topics.includes(topic))) this.#rebalance(group)
+    }
+    await this.#store.dropTopic(topic)
+    for (const group of [...this.#groups.values()]) this.#forgetIfIdle(group)
+  }
+
+  // ---- commits ------------------------------------------------------------------------------
+
+  async commit(groupName: string, req: CommitRequest): Promise<void> {
+    this.#checkReady()
+    const group = this.#groups.get(groupName)
+    if (req.generation !== undefined) {
+      if (!group && !this.#store.has(groupName)) {
+        throw new GroupNotFoundError(`group "${groupName}" does not exist`, { group: groupName })
+      }
+      const current = group?.generation ?? 0
+      if (req.generation !== current) {
+        throw new StaleGenerationError(
+          `generation ${req.generation} is over; group "${groupName}" is at generation ${current}`,
+          { group: groupName, generation: req.generation, currentGeneration: current },
+        )
+      }
+    }
+    if (req.memberId !== undefined) {
+      const { group: g, member } = this.#member(groupName, req.memberId)
+      this.#touch(g, member)
+      this.#checkOwned(g, member, req.offsets)
+    } else if (group && group.members.size > 0) {
+      throw new GroupNotEmptyError(
+        `group "${groupName}" has members: commit as one of them (memberId and generation), or wait until it is empty`,
+        { group: groupName, members: group.members.size },
+      )
+    }
+    this.#checkOffsets(req.offsets)
+    await this.#commitOffsets(groupName, req.offsets)
+  }
+
+  #checkOwned(group: Group, member: Member, offsets: readonly TopicPartitionOffset[]): void {
+    for (const o of offsets) {
+      if (group.owners.get(tpKey(o)) === member.memberId) continue
+      throw new StaleGenerationError(
+        `${o.topic}/${o.partition} is not assigned to member "${member.memberId}" in generation ${group.generation}`,
+        { group: group.name, topic: o.topic, partition: o.partition, currentGeneration: group.generation },
+      )
+    }
+  }
+
+  /** Every offset names an existing partition and lies within [0, log end]. */
+  #checkOffsets(offsets: readonly TopicPartitionOffset[]): void {
+    for (const o of offsets) {
+      const meta = this.#broker.topics.get(o.topic)
+      if (o.partition >= meta.partitions) {
+        throw new PartitionNotFoundError(`topic "${o.topic}" has no partition ${o.partition}`, {
+          topic: o.topic,
+          partition: o.partition,
+          partitions: meta.partitions,
+        })
+      }
+      const state = this.#broker.partitionState(o.topic, o.partition)
+      if (o.offset > state.logEndOffset) {
+        throw new OffsetOutOfRangeError(
+          `cannot commit ${o.offset} on ${o.topic}/${o.partition}: the log ends at ${state.logEndOffset}`,
+          {
+            topic: o.topic,
+            partition: o.partition,
+            offset: o.offset,
+            logStartOffset: state.logStartOffset,
+            logEndOffset: state.logEndOffset,
+          },
+        )
+      }
+    }
+  }
+
+  /** Writes durably, then moves live positions forward to the commit and forgets acknowledged deliveries. */
+  async #commitOffsets(groupName: string, offsets: readonly TopicPartitionOffset[]): Promise<void> {
+    await this.#store.commit(groupName, offsets)
+    const group = this.#groups.get(groupName)
+    if (!group) return
+    for (const o of offsets) {
+      const key = tpKey(o)
+      const position = group.positions.get(key)
+      if (position !== undefined && position < o.offset && group.owners.has(key))
+        group.positions.set(key, o.offset)
+      group.deliveries.get(key)?.prune(o.offset)
+    }
+  }
+
+  // ---- group fetch --------------------------------------------------------------------------
+
+  /** The member's next records as a complete MessagePack body `{generation, records}`. */
+  async fetch(groupName: string, memberId: string, req: GroupFetchRequest): Promise<Buffer> {
+    this.#checkReady()
+    const { group, member } = this.#member(groupName, memberId)
+    member.inflight++
+    try {
+      if (req.generation !== undefined && req.generation !== group.generation) {
+        throw new StaleGenerationError(
+          `generation ${req.generation} is over; group "${groupName}" is at generation ${group.generation}`,
+          { group: groupName, generation: req.generation, currentGeneration: group.generation },
+        )
+      }
+      if (req.commit !== undefined && req.commit.length > 0) {
+        await this.commit(groupName, { memberId, offsets: req.commit })
+      }
+      return await this.#poll(group, member, req)
+    } finally {
+      member.inflight--
+      this.#touch(group, member)
+    }
+  }
+
+  async #poll(group: Group, member: Member, req: GroupFetchRequest): Promise<Buffer> {
+    const deadline = Date.now() + Math.min(req.maxWaitMs, this.#broker.config.maxWaitMsLimit)
+    const limits = { maxRecords: req.maxRecords, maxBytes: req.maxBytes }
+    for (;;) {
+      if (group.members.get(member.memberId) !== member) this.#member(group.name, member.memberId)
+      const result = await group.serialize(() => this.#reader.read(group, member, limits))
+      const remaining = deadline - Date.now()
+      if (result.count > 0 || remaining <= 0 || req.signal?.aborted || this.#closed) {
+        if (member.autoCommit && result.delivered.length > 0)
+          await this.#commitOffsets(group.name, result.delivered)
+        member.knownGeneration = Math.max(member.knownGeneration, result.generation)
+        return encodeGroupFetch(result.generation, result.count, result.bodies)
+      }
+      // Checked synchronously right before parking, so a record that landed meanwhile is not missed.
+      if (this.#reader.hasData(group, member)) continue
+      const keys = member.assignments.map((tp) => partitionKey(tp.topic, tp.partition))
+      await this.#broker.waiters.waitForChange([...keys, group.waitKey], remaining, req.signal)
+    }
+  }
+
+  // ---- offsets, description, admin ----------------------------------------------------------
+
+  #groupExists(groupName: string): void {
+    if (!this.#groups.has(groupName) && !this.#store.has(groupName)) {
+      throw new GroupNotFoundError(`group "${groupName}" does not exist`, { group: groupName })
+    }
+  }
+
+  /** Committed offsets and lag for every partition the group committed or its members read. */
+  offsets(groupName: string): GroupOffsetDescription[] {
+    this.#checkReady()
+    this.#groupExists(groupName)
+    const latest = this.#store.config(groupName).offsetReset === 'latest'
+    const parts = new Map<string, TopicPartitionRef>()
+    for (const o of this.#store.offsets(groupName))
+      parts.set(tpKey(o), { topic: o.topic, partition: o.partition })
+    for (const m of this.#groups.get(groupName)?.members.values() ?? []) {
+      for (const topic of m.topics) {
+        if (!this.#broker.topics.has(topic)) continue
+        for (let p = 0; p < this.#broker.topics.get(topic).partitions; p++)
+          parts.set(tpKey({ topic, partition: p }), { topic, partition: p })
+      }
+    }
+    const out: GroupOffsetDescription[] = []
+    for (const tp of parts.values()) {
+      if (!this.#broker.topics.has(tp.topic)) continue
+      const state = this.#broker.partitionState(tp.topic, tp.partition)
+      const committed = this.#store.committed(groupName, tp.topic, tp.partition)
+      const from = committed ?? (latest ? state.logEndOffset : state.logStartOffset)
+      out.push({
+        ...tp,
+        committed: committed ?? null,
+        logEndOffset: state.logEndOffset,
+        lag: Math.max(0, state.logEndOffset - from),
+      })
+    }
+    return out.sort((a, b) => (a.topic === b.topic ? a.partition - b.partition : a.topic < b.topic ? -1 : 1))
+  }
+
+  describe(groupName: string): GroupDescription {
+    const offsets = this.offsets(groupName)
+    const lagOf = new Map(offsets.map((o) => [tpKey(o), o.lag]))
+    const group = this.#groups.get(groupName)
+    const now = Date.now()
+    const members = [...(group?.members.values() ?? [])].map((m) => ({
+      memberId: m.memberId,
+      topics: m.topics,
+      autoCommit: m.autoCommit,
+      sessionTimeoutMs: m.sessionTimeoutMs,
+      generation: m.knownGeneration,
+      assignments: m.assignments,
+      lag: m.assignments.reduce((sum, tp) => sum + (lagOf.get(tpKey(tp)) ?? 0), 0),
+      lastSeenMsAgo: now - m.lastSeenAt,
+    }))
+    return {
+      group: groupName,
+      state: group?.state ?? 'empty',
+      generation: group?.generation ?? 0,
+      members,
+      config: this.#store.config(groupName),
+      lag: offsets.reduce((sum, o) => sum + o.lag, 0),
+      offsets,
+    }
+  }
+
+  /** Lag of every group partition, for the metrics scrape. */
+  lagEntries(): Array<TopicPartitionRef & { group: string; lag: number }> {
+    if (!this.ready) return []
+    const names = new Set([...this.#groups.keys(), ...this.#store.groups()])
+    return [...names].flatMap((group) =>
+      this.offsets(group).map((o) => ({ group, topic: o.topic, partition: o.partition, lag: o.lag })),
+    )
+  }
+
+  list(): GroupDescription[] {
+    this.#checkReady()
+    const names = new Set([...this.#groups.keys(), ...this.#store.groups()])
+    return [...names].sort().map((name) => this.describe(name))
+  }
+
+  /** Moves a member-less group's offsets on every partition of `topic` to earliest, latest or a time. */
+  async resetOffsets(
+    groupName: string,
+    topic: string,
+    to: 'earliest' | 'latest' | number,
+  ): Promise<TopicPartitionOffset[]> {
+    this.#checkReady()
+    const group = this.#groups.get(groupName)
+    if (group && group.members.size > 0) {
+      throw new GroupNotEmptyError(
+        `group "${groupName}" has ${group.members.size} member(s); offsets reset only when it has none`,
+        {
+          group: groupName,
+          members: group.members.size,
+        },
+      )
+    }
+    const meta = this.#broker.topics.get(topic)
+    const offsets: TopicPartitionOffset[] = []
+    for (let p = 0; p < meta.partitions; p++) {
+      offsets.push({ topic, partition: p, offset: await this.#broker.listOffset(topic, p, to) })
+    }
+    await this.#commitOffsets(groupName, offsets)
+    for (const o of offsets) group?.deliveries.delete(tpKey(o))
+    return offsets
+  }
+
+  async setConfig(groupName: string, config: GroupConfig): Promise<GroupConfig> {
+    this.#checkReady()
+    if (config.deadLetterTopic !== undefined) this.#broker.topics.get(config.deadLetterTopic)
+    await this.#store.setConfig(groupName, config)
+    return this.#store.config(groupName)
+  }
+
+  #checkReady(): void {
+    if (!this.ready)
+      throw new NotReadyError('consumer groups are loading their committed offsets; retry shortly')
+  }
+}

@@ -1,0 +1,80 @@
+/**
+ * One consumer group's live state, in memory in the main thread: members, the generation, who owns
+ * which partition, and where each owned partition will be read next. Nothing here is persisted;
+ * committed offsets and configs live in the offset store, and a broker restart forgets members
+ * (they get MEMBER_NOT_FOUND and join again).
+ */
+import type { TopicPartitionRef } from './assignors.js'
+import { DeliveryCounts } from './delivery-counts.js'
+
+export const GroupStates = {
+  /** No members; offsets and config may exist. */
+  empty: 'empty',
+  /** Some member has not yet been told the current generation (by a join, heartbeat or fetch). */
+  rebalancing: 'rebalancing',
+  /** Every member knows the current generation and its assignment. */
+  stable: 'stable',
+} as const
+export type GroupState = (typeof GroupStates)[keyof typeof GroupStates]
+
+export interface Member {
+  memberId: string
+  topics: string[]
+  sessionTimeoutMs: number
+  autoCommit: boolean
+  assignments: TopicPartitionRef[]
+  /** The generation this member was last told; behind the group's means it missed a rebalance. */
+  knownGeneration: number
+  joinedAt: number
+  lastSeenAt: number
+  /** Requests in progress: a member in a long poll is alive, whatever its session timer says. */
+  inflight: number
+  /** The assignment index a fetch starts from, so every partition gets its turn. */
+  cursor: number
+  sessionTimer: NodeJS.Timeout | undefined
+}
+
+export class Group {
+  readonly name: string
+  generation = 0
+  readonly members = new Map<string, Member>()
+  /** tpKey → memberId, for the current generation. */
+  readonly owners = new Map<string, string>()
+  /** tpKey → next offset to deliver to the owner. Absent: start from the committed offset. */
+  readonly positions = new Map<string, number>()
+  /** tpKey → deliveries of uncommitted records (poison records). Survives owner changes. */
+  readonly deliveries = new Map<string, DeliveryCounts>()
+  #queue: Promise<unknown> = Promise.resolve()
+
+  constructor(name: string) {
+    this.name = name
+  }
+
+  /** The key long polls of this group wait on, besides their partitions: a rebalance wakes them. */
+  get waitKey(): string {
+    return `\u0001group\u0000${this.name}`
+  }
+
+  get state(): GroupState {
+    if (this.members.size === 0) return GroupStates.empty
+    for (const m of this.members.values())
+      if (m.knownGeneration !== this.generation) return GroupStates.rebalancing
+    return GroupStates.stable
+  }
+
+  deliveriesOf(key: string): DeliveryCounts {
+    const counts = this.deliveries.get(key) ?? new DeliveryCounts()
+    this.deliveries.set(key, counts)
+    return counts
+  }
+
+  /**
+   * Runs reads of this group one at a time: a read takes positions and moves them past what it
+   * delivers, and two interleaved reads of one partition would deliver the same records twice.
+   */
+  serialize<T>(fn: () => Promise<T>): Promise<T> {
+    const run = this.#queue.then(fn)
+    this.#queue = run.catch(() => undefined)
+    return run
+  }
+}

@@ -1,0 +1,123 @@
+/**
+ * Consumer groups over HTTP (API.md, "Consumer groups"): join, heartbeat, leave, the member fetch
+ * (GET, and POST that commits the previous batch first), commits, offsets and lag, reset, poison
+ * record config, and descriptions. The coordinator does the work; this file maps HTTP onto it.
+ */
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
+import type { FastifyInstance, FastifyRequest } from 'fastify'
+import type { GroupCoordinator } from '../../broker/groups/index.js'
+import {
+  CommitBody,
+  GroupConfigBody,
+  GroupParams,
+  groupFetchBody,
+  groupFetchQuery,
+  HeartbeatBody,
+  JoinBody,
+  MemberParams,
+  ResetBody,
+} from '../schemas/groups.js'
+import { clientGone } from './fetch.js'
+
+/** The member fetch's defaults, the same as the partition fetch's. */
+const DEFAULT_MAX_RECORDS = 500
+const DEFAULT_MAX_BYTES = 1024 * 1024
+
+/** A POST whose fields are all optional may come without a body (`curl -XPOST …/heartbeat`). */
+async function emptyBodyIsObject(req: FastifyRequest): Promise<void> {
+  if (req.body === undefined || req.body === null) req.body = {}
+}
+
+export async function groupRoutes(
+  app: FastifyInstance,
+  opts: { groups: GroupCoordinator; maxWaitMsLimit: number },
+) {
+  const r = app.withTypeProvider<TypeBoxTypeProvider>()
+  const { groups } = opts
+
+  r.post(
+    '/v1/groups/:group/members',
+    { schema: { params: GroupParams, body: JoinBody } },
+    async (req, reply) => reply.sendData(groups.join(req.params.group, req.body)),
+  )
+
+  r.post(
+    '/v1/groups/:group/members/:member/heartbeat',
+    { schema: { params: MemberParams, body: HeartbeatBody }, preValidation: emptyBodyIsObject },
+    async (req, reply) =>
+      reply.sendData(groups.heartbeat(req.params.group, req.params.member, req.body?.generation)),
+  )
+
+  r.delete('/v1/groups/:group/members/:member', { schema: { params: MemberParams } }, async (req, reply) => {
+    groups.leave(req.params.group, req.params.member)
+    return reply.code(204).send()
+  })
+
+  r.get(
+    '/v1/groups/:group/members/:member/records',
+    { schema: { params: MemberParams, querystring: groupFetchQuery(opts.maxWaitMsLimit) } },
+    async (req, reply) => {
+      const q = req.query
+      const body = await groups.fetch(req.params.group, req.params.member, {
+        maxRecords: q.maxRecords ?? DEFAULT_MAX_RECORDS,
+        maxBytes: q.maxBytes ?? DEFAULT_MAX_BYTES,
+        maxWaitMs: q.maxWaitMs ?? 0,
+        signal: clientGone(reply),
+      })
+      return reply.sendMsgpackBytes(body)
+    },
+  )
+
+  r.post(
+    '/v1/groups/:group/members/:member/records',
+    {
+      schema: { params: MemberParams, body: groupFetchBody(opts.maxWaitMsLimit) },
+      preValidation: emptyBodyIsObject,
+    },
+    async (req, reply) => {
+      const b = req.body
+      const body = await groups.fetch(req.params.group, req.params.member, {
+        maxRecords: b.maxRecords ?? DEFAULT_MAX_RECORDS,
+        maxBytes: b.maxBytes ?? DEFAULT_MAX_BYTES,
+        maxWaitMs: b.maxWaitMs ?? 0,
+        commit: b.commit,
+        generation: b.generation,
+        signal: clientGone(reply),
+      })
+      return reply.sendMsgpackBytes(body)
+    },
+  )
+
+  r.post(
+    '/v1/groups/:group/offsets',
+    { schema: { params: GroupParams, body: CommitBody } },
+    async (req, reply) => {
+      await groups.commit(req.params.group, req.body)
+      return reply.code(204).send()
+    },
+  )
+
+  r.get('/v1/groups/:group/offsets', { schema: { params: GroupParams } }, async (req, reply) =>
+    reply.sendData({ offsets: groups.offsets(req.params.group) }),
+  )
+
+  r.post(
+    '/v1/groups/:group/offsets/reset',
+    { schema: { params: GroupParams, body: ResetBody } },
+    async (req, reply) =>
+      reply.sendData({ offsets: await groups.resetOffsets(req.params.group, req.body.topic, req.body.to) }),
+  )
+
+  r.put(
+    '/v1/groups/:group/config',
+    { schema: { params: GroupParams, body: GroupConfigBody } },
+    async (req, reply) =>
+      reply.sendData({ group: req.params.group, config: await groups.setConfig(req.params.group, req.body) }),
+  )
+
+  r.get('/v1/groups', async (_req, reply) => reply.sendData({ groups: groups.list() }))
+
+  r.get('/v1/groups/:group', { schema: { params: GroupParams } }, async (req, reply) =>
+    reply.sendData(groups.describe(req.params.group)),
+  )
+}

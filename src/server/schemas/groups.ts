@@ -1,0 +1,99 @@
+/**
+ * Schemas of the consumer-group routes (API.md, "Consumer groups"). Group names follow the topic
+ * name rule; member ids are the broker's UUIDs. Two optional fields go beyond API.md and keep its
+ * shapes working: `generation` on the heartbeat and on the POST fetch (fence a member that missed a
+ * rebalance, as a commit does), and `offsetReset` in the group config (where a group with no
+ * committed offset starts: earliest by default).
+ */
+import { Type } from 'typebox'
+
+const Name = Type.String({ minLength: 1, maxLength: 249, pattern: '^[A-Za-z0-9._-]+$' })
+const Offset = Type.Integer({ minimum: 0, maximum: Number.MAX_SAFE_INTEGER })
+const Generation = Type.Integer({ minimum: 0, maximum: Number.MAX_SAFE_INTEGER })
+
+export const GroupParams = Type.Object({ group: Name })
+
+export const MemberParams = Type.Object({
+  group: Name,
+  member: Type.String({ minLength: 1, maxLength: 128 }),
+})
+
+export const JoinBody = Type.Object(
+  {
+    topics: Type.Array(Type.String({ minLength: 1, maxLength: 249 }), { minItems: 1, maxItems: 1000 }),
+    sessionTimeoutMs: Type.Optional(Type.Integer({ minimum: 1, maximum: 2 ** 31 - 1 })),
+    autoCommit: Type.Optional(Type.Boolean()),
+  },
+  { additionalProperties: false },
+)
+
+/** The heartbeat needs no body; `{generation}` makes `rebalancing` compare against what the member holds. */
+export const HeartbeatBody = Type.Object(
+  { generation: Type.Optional(Generation) },
+  { additionalProperties: false },
+)
+
+const TopicPartitionOffset = Type.Object(
+  {
+    topic: Type.String({ minLength: 1, maxLength: 249 }),
+    partition: Type.Integer({ minimum: 0, maximum: 1_000_000 }),
+    offset: Offset,
+  },
+  { additionalProperties: false },
+)
+
+/** Partitions of one commit: enough for any real group, small enough to be one record batch. */
+const MAX_COMMIT_OFFSETS = 10_000
+
+export const CommitBody = Type.Object(
+  {
+    memberId: Type.Optional(Type.String({ minLength: 1, maxLength: 128 })),
+    generation: Type.Optional(Generation),
+    offsets: Type.Array(TopicPartitionOffset, { minItems: 1, maxItems: MAX_COMMIT_OFFSETS }),
+  },
+  { additionalProperties: false },
+)
+
+function fetchLimits(maxWaitMs: number) {
+  return {
+    maxRecords: Type.Optional(Type.Integer({ minimum: 1, maximum: 100_000 })),
+    maxBytes: Type.Optional(Type.Integer({ minimum: 1, maximum: 2 ** 31 - 1 })),
+    maxWaitMs: Type.Optional(Type.Integer({ minimum: 0, maximum: maxWaitMs })),
+  }
+}
+
+export function groupFetchQuery(maxWaitMs: number) {
+  return Type.Object(fetchLimits(maxWaitMs), { additionalProperties: false })
+}
+
+export function groupFetchBody(maxWaitMs: number) {
+  return Type.Object(
+    {
+      commit: Type.Optional(Type.Array(TopicPartitionOffset, { maxItems: MAX_COMMIT_OFFSETS })),
+      generation: Type.Optional(Generation),
+      ...fetchLimits(maxWaitMs),
+    },
+    { additionalProperties: false },
+  )
+}
+
+export const ResetBody = Type.Object(
+  {
+    topic: Type.String({ minLength: 1, maxLength: 249 }),
+    to: Type.Union([
+      Type.Literal('earliest'),
+      Type.Literal('latest'),
+      Type.Integer({ minimum: 0, maximum: 2 ** 53 - 1 }),
+    ]),
+  },
+  { additionalProperties: false },
+)
+
+export const GroupConfigBody = Type.Object(
+  {
+    maxDeliveries: Type.Optional(Type.Integer({ minimum: 1, maximum: 1_000_000 })),
+    deadLetterTopic: Type.Optional(Type.String({ minLength: 1, maxLength: 249 })),
+    offsetReset: Type.Optional(Type.Union([Type.Literal('earliest'), Type.Literal('latest')])),
+  },
+  { additionalProperties: false },
+)
