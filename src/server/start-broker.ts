@@ -17,13 +17,16 @@ import {
 import { Broker } from '../broker/broker.js'
 import { ExchangeStore } from '../broker/exchanges/index.js'
 import { GroupCoordinator } from '../broker/groups/index.js'
+import { ClusterNode } from '../cluster/cluster-node.js'
 import type { BrokerConfig } from '../config/schema.js'
 import { BrokerMetrics } from '../metrics/broker-metrics.js'
 import { PoolRouter } from '../workers/pool-router.js'
 import { InProcessRouter, type PartitionRouter } from '../workers/worker-router.js'
 import { buildServer } from './build-server.js'
 import { exchangeRoutes } from './routes/exchanges.js'
+import { clusterRoutes } from './routes/cluster.js'
 import { groupRoutes } from './routes/groups.js'
+import { replicaFetchRoutes } from './routes/replica-fetch.js'
 
 export interface RunningBroker {
   app: FastifyInstance
@@ -53,6 +56,10 @@ export async function startBroker(
   const broker = new Broker(config, metrics.meter(inflight.track(router)))
   broker.setProduceAdmission(produceAdmission(alarms, inflight))
   metrics.bind({ broker, router: broker.router, alarms, inflight })
+  // Cluster mode: join (lease, registration, metadata) before the logs open, so that only this
+  // broker's replicas are opened, and opened as replicated partitions.
+  const cluster = config.etcd === '' ? undefined : await ClusterNode.join(config, broker)
+  if (cluster) broker.setCluster(cluster)
   const exchanges = new ExchangeStore(join(config.dataDir, '__metadata', 'exchanges.json'), {
     topicExists: (topic) => broker.topics.has(topic),
   })
@@ -72,6 +79,8 @@ export async function startBroker(
     alarms,
     readinessProbes: [() => alarms.reasons()],
     plugins: [
+      (app) => clusterRoutes(app, { broker, node: cluster }),
+      ...(cluster ? [(app: FastifyInstance) => replicaFetchRoutes(app, { replication: cluster.replication })] : []),
       (app) => exchangeRoutes(app, { broker, store: exchanges }),
       (app) => groupRoutes(app, { groups, maxWaitMsLimit: config.maxWaitMsLimit }),
     ],
@@ -79,7 +88,9 @@ export async function startBroker(
   if (router instanceof PoolRouter) router.logger = app.log
   // Listen first so /healthz answers and /readyz says "recovering" while logs are checked.
   await app.listen({ host: config.host, port: config.port })
+  if (cluster) cluster.logger = app.log
   await broker.start()
+  await cluster?.activate()
   // A crash between a topic's deletion and the exchanges file's rewrite leaves bindings to it.
   await exchanges.dropMissingTopics()
   await groups.start()
@@ -109,6 +120,8 @@ export async function startBroker(
         alarms.stop()
         groups.close()
         await app.close()
+        // Leaving revokes the lease: the controller moves our leaderships at once.
+        await cluster?.close()
         await broker.close()
       })()
       return closing
