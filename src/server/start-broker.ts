@@ -23,8 +23,8 @@ import { BrokerMetrics } from '../metrics/broker-metrics.js'
 import { PoolRouter } from '../workers/pool-router.js'
 import { InProcessRouter, type PartitionRouter } from '../workers/worker-router.js'
 import { buildServer } from './build-server.js'
-import { exchangeRoutes } from './routes/exchanges.js'
 import { clusterRoutes } from './routes/cluster.js'
+import { exchangeRoutes } from './routes/exchanges.js'
 import { groupRoutes } from './routes/groups.js'
 import { replicaFetchRoutes } from './routes/replica-fetch.js'
 
@@ -77,7 +77,7 @@ export async function startBroker(
     logger: opts.logger === false ? false : { level: config.logLevel },
     metrics,
     alarms,
-    readinessProbes: [() => alarms.reasons()],
+    readinessProbes: [() => alarms.reasons(), () => cluster?.notReadyReasons() ?? []],
     plugins: [
       (app) => clusterRoutes(app, { broker, node: cluster }),
       ...(cluster ? [(app: FastifyInstance) => replicaFetchRoutes(app, { replication: cluster.replication })] : []),

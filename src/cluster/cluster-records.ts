@@ -1,0 +1,124 @@
+/**
+ * What a Strata cluster keeps in etcd, under one root, and the JSON of each key.
+ *
+ *     /strata/brokers/<id>            {id, url}                         on the broker's lease: alive
+ *     /strata/members/<id>            {id, url}                         no lease: known, perhaps dead
+ *     /strata/controller              {id}                              on the controller's lease
+ *     /strata/topics/<name>           {name, partitions, replicationFactor, config, createdAt,
+ *                                      assignment: [[replica ids of partition 0], …]}
+ *     /strata/partitions/<name>/<p>   {leader, leaderEpoch, isr}        changed only by compare-and-swap
+ *
+ * A topic and its partition keys are created in one transaction (create-if-absent on the topic key)
+ * and deleted in one. A partition record changes only by a transaction that compares its mod
+ * revision, so two writers (the controller electing, the leader shrinking or growing the ISR) never
+ * overwrite each other: the loser re-reads and decides again.
+ */
+import type { TopicConfig, TopicMetadata } from '../broker/topic-registry.js'
+
+export const ROOT = '/strata/'
+/** The leader of a partition with no live in-sync replica. */
+export const NO_LEADER = -1
+
+export const ClusterKeys = {
+  root: ROOT,
+  brokers: `${ROOT}brokers/`,
+  broker: (id: number) => `${ROOT}brokers/${id}`,
+  members: `${ROOT}members/`,
+  member: (id: number) => `${ROOT}members/${id}`,
+  controller: `${ROOT}controller`,
+  topics: `${ROOT}topics/`,
+  topic: (name: string) => `${ROOT}topics/${name}`,
+  partitions: `${ROOT}partitions/`,
+  partitionsOf: (topic: string) => `${ROOT}partitions/${topic}/`,
+  partition: (topic: string, partition: number) => `${ROOT}partitions/${topic}/${partition}`,
+} as const
+
+export interface BrokerRecord {
+  id: number
+  url: string
+}
+
+/** A topic as etcd holds it: the local metadata plus which brokers replicate each partition. */
+export interface ClusterTopic extends TopicMetadata {
+  assignment: number[][]
+}
+
+export interface PartitionRecord {
+  leader: number
+  leaderEpoch: number
+  isr: number[]
+}
+
+/** A key the way the cluster view keys it, from a full etcd key (or undefined if it is not ours). */
+export type ParsedKey =
+  | { kind: 'broker'; id: number }
+  | { kind: 'member'; id: number }
+  | { kind: 'controller' }
+  | { kind: 'topic'; name: string }
+  | { kind: 'partition'; topic: string; partition: number }
+
+export function parseKey(key: string): ParsedKey | undefined {
+  if (!key.startsWith(ROOT)) return undefined
+  const rest = key.slice(ROOT.length)
+  if (rest === 'controller') return { kind: 'controller' }
+  const parts = rest.split('/')
+  const [kind, a, b] = parts
+  if (kind === 'brokers' && parts.length === 2 && isId(a)) return { kind: 'broker', id: Number(a) }
+  if (kind === 'members' && parts.length === 2 && isId(a)) return { kind: 'member', id: Number(a) }
+  if (kind === 'topics' && parts.length === 2 && a) return { kind: 'topic', name: a }
+  if (kind === 'partitions' && parts.length === 3 && a && isId(b))
+    return { kind: 'partition', topic: a, partition: Number(b) }
+  return undefined
+}
+
+const isId = (s: string | undefined): s is string => s !== undefined && /^\d{1,9}$/.test(s)
+const isInt = (v: unknown): v is number => typeof v === 'number' && Number.isSafeInteger(v)
+const isIdList = (v: unknown): v is number[] => Array.isArray(v) && v.every((x) => isInt(x) && x >= 0)
+const isObject = (v: unknown): v is Record<string, unknown> =>
+  typeof v === 'object' && v !== null && !Array.isArray(v)
+
+function parseJson(text: string): unknown {
+  try {
+    return JSON.parse(text)
+  } catch {
+    return undefined
+  }
+}
+
+export function parseBrokerRecord(text: string): BrokerRecord | undefined {
+  const v = parseJson(text)
+  if (!isObject(v) || !isInt(v.id) || typeof v.url !== 'string') return undefined
+  return { id: v.id, url: v.url }
+}
+
+export function parseTopicRecord(text: string): ClusterTopic | undefined {
+  const v = parseJson(text)
+  if (!isObject(v) || typeof v.name !== 'string' || !isInt(v.partitions) || !isInt(v.replicationFactor))
+    return undefined
+  if (!Array.isArray(v.assignment) || v.assignment.length !== v.partitions || !v.assignment.every(isIdList))
+    return undefined
+  return {
+    name: v.name,
+    partitions: v.partitions,
+    replicationFactor: v.replicationFactor,
+    config: (isObject(v.config) ? v.config : {}) as TopicConfig,
+    createdAt: isInt(v.createdAt) ? v.createdAt : 0,
+    assignment: v.assignment as number[][],
+  }
+}
+
+export function parsePartitionRecord(text: string): PartitionRecord | undefined {
+  const v = parseJson(text)
+  if (!isObject(v) || !isInt(v.leader) || !isInt(v.leaderEpoch) || !isIdList(v.isr)) return undefined
+  return { leader: v.leader, leaderEpoch: v.leaderEpoch, isr: v.isr }
+}
+
+export function parseControllerRecord(text: string): number | undefined {
+  const v = parseJson(text)
+  return isObject(v) && isInt(v.id) ? v.id : undefined
+}
+
+/** The minimum in-sync replicas for acks=all: the topic's setting, else min(2, replicationFactor). */
+export function minInsyncReplicas(topic: TopicMetadata): number {
+  return topic.config.minInsyncReplicas ?? Math.min(2, topic.replicationFactor)
+}

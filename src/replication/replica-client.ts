@@ -1,0 +1,129 @@
+/**
+ * The follower's HTTP calls to a leader (routes/replica-fetch.ts): the long-polled fetch of raw
+ * batches and the OffsetsForLeaderEpoch question. One keep-alive undici agent per broker process.
+ *
+ * Timeouts are bounded so that a leader that is paused (SIGSTOP) or cut off cannot hold a follower
+ * forever: the fetch gives up `maxWaitMs + FETCH_GRACE_MS` after it was sent, and the fetcher asks
+ * again (or, once the metadata named a new leader, is stopped and replaced).
+ */
+import { Agent, request } from 'undici'
+import { errorFromEnvelope, InternalError } from '../errors.js'
+import type { EpochEndOffset } from './leader-epoch-cache.js'
+
+/** Time on top of the long poll for the leader to read and send the batches. */
+const FETCH_GRACE_MS = 5_000
+const CONNECT_TIMEOUT_MS = 2_000
+
+export const ReplicaHeaders = {
+  highWatermark: 'strata-high-watermark',
+  logStartOffset: 'strata-log-start-offset',
+  logEndOffset: 'strata-log-end-offset',
+  leaderEpoch: 'strata-leader-epoch',
+} as const
+
+export interface ReplicaFetchParams {
+  offset: number
+  replicaId: number
+  leaderEpoch: number
+  maxWaitMs: number
+  maxBytes: number
+}
+
+export interface ReplicaFetchResponse {
+  batches: Buffer
+  highWatermark: number
+  logEndOffset: number
+}
+
+export class ReplicaClient {
+  readonly #agent = new Agent({
+    connect: { timeout: CONNECT_TIMEOUT_MS },
+    keepAliveTimeout: 30_000,
+    connections: 8,
+  })
+
+  async fetch(
+    leaderUrl: string,
+    topic: string,
+    partition: number,
+    params: ReplicaFetchParams,
+    signal: AbortSignal,
+  ): Promise<ReplicaFetchResponse> {
+    const query = new URLSearchParams({
+      offset: String(params.offset),
+      replicaId: String(params.replicaId),
+      leaderEpoch: String(params.leaderEpoch),
+      maxWaitMs: String(params.maxWaitMs),
+      maxBytes: String(params.maxBytes),
+    })
+    const timeout = params.maxWaitMs + FETCH_GRACE_MS
+    const res = await request(`${leaderUrl}${replicaPath(topic, partition)}?${query}`, {
+      dispatcher: this.#agent,
+      signal,
+      headersTimeout: timeout,
+      bodyTimeout: timeout,
+      headers: { accept: 'application/octet-stream, application/json' },
+    })
+    if (res.statusCode !== 200) throw await errorOf(res)
+    const batches = Buffer.from(await res.body.arrayBuffer())
+    return {
+      batches,
+      highWatermark: numberHeader(res.headers, ReplicaHeaders.highWatermark),
+      logEndOffset: numberHeader(res.headers, ReplicaHeaders.logEndOffset),
+    }
+  }
+
+  async epochEnd(
+    leaderUrl: string,
+    topic: string,
+    partition: number,
+    params: { epoch: number; replicaId: number; leaderEpoch: number },
+    signal: AbortSignal,
+  ): Promise<EpochEndOffset> {
+    const query = new URLSearchParams({
+      replicaId: String(params.replicaId),
+      leaderEpoch: String(params.leaderEpoch),
+    })
+    const res = await request(
+      `${leaderUrl}${replicaPath(topic, partition)}/epochs/${params.epoch}?${query}`,
+      {
+        dispatcher: this.#agent,
+        signal,
+        headersTimeout: FETCH_GRACE_MS,
+        bodyTimeout: FETCH_GRACE_MS,
+        headers: { accept: 'application/json' },
+      },
+    )
+    if (res.statusCode !== 200) throw await errorOf(res)
+    const body = (await res.body.json()) as Partial<EpochEndOffset>
+    if (typeof body.epoch !== 'number' || typeof body.endOffset !== 'number') {
+      throw new InternalError('malformed epoch end answer from the leader', { body })
+    }
+    return { epoch: body.epoch, endOffset: body.endOffset }
+  }
+
+  close(): Promise<void> {
+    return this.#agent.close()
+  }
+}
+
+export function replicaPath(topic: string, partition: number): string {
+  return `/v1/replication/${encodeURIComponent(topic)}/${partition}`
+}
+
+function numberHeader(headers: Record<string, string | string[] | undefined>, name: string): number {
+  const value = Number(headers[name])
+  if (!Number.isSafeInteger(value)) throw new InternalError(`leader answered without a valid ${name}`)
+  return value
+}
+
+async function errorOf(res: Awaited<ReturnType<typeof request>>): Promise<Error> {
+  const text = await res.body.text()
+  let envelope: unknown
+  try {
+    envelope = JSON.parse(text)
+  } catch {
+    envelope = { error: { code: 'INTERNAL', message: `HTTP ${res.statusCode}: ${text.slice(0, 200)}` } }
+  }
+  return errorFromEnvelope(envelope, res.statusCode)
+}

@@ -1,0 +1,526 @@
+/**
+ * Replication on one broker, main thread: for every partition this broker replicates it is the
+ * leader (serving followers, keeping the high watermark and the ISR), a follower (running a
+ * ReplicaFetcher) or waiting (no live leader yet, or a leadership this broker may not take yet).
+ *
+ * The cluster node (src/cluster) hands it the desired state from etcd after every change; this
+ * module moves each partition there, one transition at a time per partition, through the partition
+ * owner's host requests (role and epoch, HW bound, reads, verbatim appends, truncation).
+ *
+ * Publisher confirms with acks=all: the append is fsynced on the leader, then the broker waits here
+ * until the high watermark passes the batch, and confirms only if this broker still leads in the
+ * same epoch, its etcd lease is surely alive, and the ISR is at least minInsyncReplicas. Anything
+ * else is NOT_LEADER, NOT_ENOUGH_REPLICAS or ACK_TIMEOUT: the write may survive, but it was not
+ * confirmed, so a client retrying with its producer id and sequence gets no duplicate.
+ */
+import type { Broker } from '../broker/broker.js'
+import { PartitionWaiters } from '../broker/partition-waiters.js'
+import type { PartitionRecord } from '../cluster/cluster-records.js'
+import { NO_LEADER } from '../cluster/cluster-records.js'
+import type { BrokerConfig } from '../config/schema.js'
+import {
+  AckTimeoutError,
+  InvalidRequestError,
+  NotEnoughReplicasError,
+  NotLeaderError,
+  OffsetOutOfRangeError,
+  type StrataError,
+} from '../errors.js'
+import { partitionKey } from '../workers/partition-host.js'
+import type { Acks, Durability, PartitionState, ReplicaReadResult } from '../workers/worker-messages.js'
+import { type EpochEndOffset, endOffsetForEpoch } from './leader-epoch-cache.js'
+import { LeaderState, UNKNOWN_BOUND } from './leader-state.js'
+import { ReplicaClient } from './replica-client.js'
+import { type FetcherLogger, ReplicaFetcher } from './replica-fetcher.js'
+
+/** How often leaders look for followers that fell out of sync (bounded by replicaLagMaxMs / 2). */
+const ISR_CHECK_MAX_INTERVAL_MS = 1_000
+/** A failed transition (partition not open yet, worker restarting) is tried again after this. */
+const TRANSITION_RETRY_MS = 500
+
+/** What etcd says about one partition this broker replicates. */
+export interface DesiredReplica {
+  topic: string
+  partition: number
+  replicas: number[]
+  record: PartitionRecord
+  modRevision: number
+  minInsync: number
+  /** The record was written after this broker registered, so it may lead in its epoch. */
+  mayLead: boolean
+}
+
+/** What the replication manager needs from the cluster node. */
+export interface ClusterMetadata {
+  /** This broker's lease is surely alive and its view of the cluster is current. */
+  leaseValid(): boolean
+  urlOf(brokerId: number): string | undefined
+  notLeader(topic: string, partition: number): StrataError
+  /** Compare-and-swap of the partition record; the new mod revision, or undefined if it moved. */
+  updatePartition(
+    topic: string,
+    partition: number,
+    expectedModRevision: number,
+    record: PartitionRecord,
+  ): Promise<number | undefined>
+}
+
+export interface ReplicaFetchQuery {
+  offset: number
+  replicaId: number
+  leaderEpoch: number
+  maxWaitMs: number
+  maxBytes: number
+}
+
+export interface ReplicationLogger extends FetcherLogger {
+  error(obj: object, msg: string): void
+}
+
+type Role = 'none' | 'leader' | 'follower' | 'waiting'
+
+interface LocalReplica {
+  readonly key: string
+  readonly topic: string
+  readonly partition: number
+  desired: DesiredReplica
+  role: Role
+  epoch: number
+  leaderId: number
+  modRevision: number
+  leader: LeaderState | undefined
+  fetcher: ReplicaFetcher | undefined
+  lastBound: number
+  lastLogEndOffset: number
+  isrBusy: boolean
+  transitioning: boolean
+  removed: boolean
+  chain: Promise<void>
+}
+
+export class ReplicationManager {
+  readonly #config: BrokerConfig
+  readonly #broker: Broker
+  readonly #meta: ClusterMetadata
+  readonly #logger: ReplicationLogger
+  readonly #client = new ReplicaClient()
+  readonly #replicas = new Map<string, LocalReplica>()
+  /** Followers' long polls wait here for the leader's log end offset to move. */
+  readonly #waiters = new PartitionWaiters()
+  readonly #isrTimer: NodeJS.Timeout
+  #closed = false
+
+  constructor(config: BrokerConfig, broker: Broker, meta: ClusterMetadata, logger: ReplicationLogger) {
+    this.#config = config
+    this.#broker = broker
+    this.#meta = meta
+    this.#logger = logger
+    broker.onPartitionState((state) => this.#onPartitionState(state))
+    const every = Math.min(ISR_CHECK_MAX_INTERVAL_MS, Math.max(50, config.replicaLagMaxMs / 2))
+    this.#isrTimer = setInterval(() => this.#checkLaggingFollowers(), every)
+    this.#isrTimer.unref()
+  }
+
+  /** The role of a local replica (tests, /v1/cluster diagnostics). */
+  roleOf(topic: string, partition: number): Role | undefined {
+    return this.#replicas.get(partitionKey(topic, partition))?.role
+  }
+
+  /** Moves every local replica towards what etcd says; replicas no longer listed stop. */
+  apply(desired: readonly DesiredReplica[]): void {
+    if (this.#closed) return
+    const listed = new Set<string>()
+    for (const d of desired) {
+      const key = partitionKey(d.topic, d.partition)
+      listed.add(key)
+      let r = this.#replicas.get(key)
+      if (!r) {
+        r = newReplica(key, d)
+        this.#replicas.set(key, r)
+      }
+      r.desired = d
+      if (this.#needsTransition(r)) this.#enqueue(r)
+      else if (r.role === 'leader' && r.leader && d.modRevision >= r.modRevision) {
+        r.modRevision = d.modRevision
+        r.leader.setIsr(d.record.isr)
+        this.#pushBound(r).catch(() => undefined)
+      }
+    }
+    for (const r of this.#replicas.values()) {
+      if (listed.has(r.key) || r.removed) continue
+      r.removed = true
+      this.#enqueue(r)
+    }
+  }
+
+  /** The lease may have lapsed: wake everything waiting so that it re-checks and refuses. */
+  suspend(): void {
+    for (const r of this.#replicas.values()) this.#wake(r)
+  }
+
+  async close(): Promise<void> {
+    this.#closed = true
+    clearInterval(this.#isrTimer)
+    this.#waiters.wakeAll()
+    await Promise.allSettled([...this.#replicas.values()].map((r) => r.fetcher?.stop()))
+    await this.#client.close()
+  }
+
+  // ---- produce and confirms -------------------------------------------------------------------
+
+  /** Throws unless this broker leads the partition now; acks=all also needs a large enough ISR. */
+  checkProduce(topic: string, partition: number, acks: Acks): void {
+    const r = this.#leading(topic, partition)
+    if (acks === 'all') this.#checkInsync(r)
+  }
+
+  /** acks=all: waits for the high watermark to pass `lastOffset`; the durability to report. */
+  async awaitReplication(
+    topic: string,
+    partition: number,
+    lastOffset: number,
+    acks: Acks,
+  ): Promise<Durability | undefined> {
+    if (acks !== 'all') return undefined
+    const r = this.#leading(topic, partition)
+    const epoch = r.epoch
+    const key = r.key
+    const deadline = Date.now() + this.#config.ackTimeoutMs
+    for (;;) {
+      if (r.role !== 'leader' || r.epoch !== epoch || r.removed || !this.#meta.leaseValid()) {
+        throw this.#meta.notLeader(topic, partition)
+      }
+      if (this.#broker.partitionState(topic, partition).highWatermark > lastOffset) break
+      const remaining = deadline - Date.now()
+      if (remaining <= 0) {
+        throw new AckTimeoutError(
+          `offset ${lastOffset} of ${topic}/${partition} did not reach the in-sync replicas in ${this.#config.ackTimeoutMs} ms; it may still land`,
+          { topic, partition, offset: lastOffset, isr: r.leader?.isr },
+        )
+      }
+      // Re-checked at least every second: a lapsed lease has no event of its own here.
+      await this.#broker.waiters.waitForChange([key], Math.min(remaining, 1000))
+    }
+    // The fence: a leader that may have lost its lease confirms nothing (checked after the wait).
+    if (!this.#meta.leaseValid() || r.role !== 'leader' || r.epoch !== epoch) {
+      throw this.#meta.notLeader(topic, partition)
+    }
+    this.#checkInsync(r, 'after the write')
+    return (r.leader?.isr.length ?? 1) > 1 ? 'replicated' : 'fsynced'
+  }
+
+  /** Consumers read from the leader only. */
+  checkFetch(topic: string, partition: number): void {
+    this.#leading(topic, partition)
+  }
+
+  /** True when this broker holds a replica with a known high watermark (reads of committed data). */
+  hasReplica(topic: string, partition: number): boolean {
+    const r = this.#replicas.get(partitionKey(topic, partition))
+    return r !== undefined && r.role !== 'none' && !r.removed
+  }
+
+  #leading(topic: string, partition: number): LocalReplica & { leader: LeaderState } {
+    const r = this.#replicas.get(partitionKey(topic, partition))
+    if (!r || r.role !== 'leader' || !r.leader || r.removed || !this.#meta.leaseValid()) {
+      throw this.#meta.notLeader(topic, partition)
+    }
+    return r as LocalReplica & { leader: LeaderState }
+  }
+
+  #checkInsync(r: LocalReplica & { leader?: LeaderState | undefined }, when = 'before the write'): void {
+    const isr = r.leader?.isr ?? []
+    if (isr.length >= r.desired.minInsync) return
+    throw new NotEnoughReplicasError(
+      `${r.topic}/${r.partition} has ${isr.length} in-sync replica(s), acks=all needs ${r.desired.minInsync} (${when})`,
+      {
+        topic: r.topic,
+        partition: r.partition,
+        isr,
+        minInsyncReplicas: r.desired.minInsync,
+        retryAfterMs: 1000,
+      },
+    )
+  }
+
+  // ---- serving followers (leader side) --------------------------------------------------------
+
+  /** A follower's fetch: records its progress, long-polls for new data, returns raw batches. */
+  async serveFetch(
+    topic: string,
+    partition: number,
+    q: ReplicaFetchQuery,
+    signal?: AbortSignal,
+  ): Promise<ReplicaReadResult & { leaderEpoch: number }> {
+    const r = this.#leaderFor(topic, partition, q.leaderEpoch, q.replicaId)
+    const leader = r.leader
+    const logEndOffset = this.#broker.partitionState(topic, partition).logEndOffset
+    if (q.offset > logEndOffset) {
+      throw new OffsetOutOfRangeError(
+        `replica ${q.replicaId} fetches ${topic}/${partition} at ${q.offset}, past the leader's log end ${logEndOffset}`,
+        { offset: q.offset, logEndOffset },
+      )
+    }
+    leader.recordFetch(q.replicaId, q.offset, logEndOffset, Date.now())
+    await this.#pushBound(r)
+    this.#maybeGrowIsr(r)
+    const deadline = Date.now() + Math.min(q.maxWaitMs, this.#config.maxWaitMsLimit)
+    for (;;) {
+      const remaining = deadline - Date.now()
+      const moved = this.#broker.partitionState(topic, partition).logEndOffset > q.offset
+      if (moved || remaining <= 0 || signal?.aborted || r.leader !== leader || this.#closed) break
+      await this.#waiters.waitForChange([r.key], remaining, signal)
+    }
+    if (r.leader !== leader || !this.#meta.leaseValid()) throw this.#meta.notLeader(topic, partition)
+    const read = await this.#broker.router.request({
+      op: 'replicaRead',
+      topic,
+      partition,
+      offset: q.offset,
+      maxBytes: Math.min(q.maxBytes, this.#config.replicaFetchMaxBytes),
+    })
+    return { ...read, leaderEpoch: r.epoch }
+  }
+
+  /** OffsetsForLeaderEpoch: where `epoch` ends in the leader's log. */
+  async epochEnd(
+    topic: string,
+    partition: number,
+    q: { epoch: number; leaderEpoch: number; replicaId: number },
+  ): Promise<EpochEndOffset> {
+    this.#leaderFor(topic, partition, q.leaderEpoch, q.replicaId)
+    const epochs = await this.#broker.router.request({ op: 'epochs', topic, partition })
+    return endOffsetForEpoch(epochs.entries, q.epoch, epochs.logEndOffset)
+  }
+
+  #leaderFor(
+    topic: string,
+    partition: number,
+    leaderEpoch: number,
+    replicaId: number,
+  ): LocalReplica & { leader: LeaderState } {
+    const r = this.#leading(topic, partition)
+    if (leaderEpoch !== r.epoch) {
+      throw new NotLeaderError(
+        `${topic}/${partition} is led here in epoch ${r.epoch}, not ${leaderEpoch}; refresh metadata`,
+        { topic, partition, leaderEpoch: r.epoch, reason: 'leader epoch mismatch' },
+      )
+    }
+    if (!r.leader.isFollower(replicaId)) {
+      throw new InvalidRequestError(`broker ${replicaId} is not a replica of ${topic}/${partition}`, {
+        replicaId,
+      })
+    }
+    return r
+  }
+
+  // ---- high watermark and ISR (leader side) ---------------------------------------------------
+
+  async #pushBound(r: LocalReplica): Promise<void> {
+    const leader = r.leader
+    if (!leader) return
+    const bound = leader.highWatermarkBound()
+    if (bound === UNKNOWN_BOUND || bound === r.lastBound) return
+    r.lastBound = bound
+    await this.#broker.router.request({ op: 'highWatermark', topic: r.topic, partition: r.partition, bound })
+  }
+
+  #maybeGrowIsr(r: LocalReplica): void {
+    const leader = r.leader
+    if (!leader || r.isrBusy) return
+    const hw = this.#broker.partitionState(r.topic, r.partition).highWatermark
+    const joining = leader.readyToJoin(hw)
+    if (joining.length === 0) return
+    for (const id of joining) leader.markJoining(id)
+    const isr = [...new Set([...leader.isr, ...joining])].sort((a, b) => a - b)
+    this.#writeIsr(r, leader, isr, () => {
+      for (const id of joining) leader.joinFailed(id)
+    }).then((ok) => {
+      if (ok) this.#logger.info({ topic: r.topic, partition: r.partition, joined: joining, isr }, 'ISR grew')
+    })
+  }
+
+  #checkLaggingFollowers(): void {
+    const now = Date.now()
+    for (const r of this.#replicas.values()) {
+      const leader = r.leader
+      if (r.role !== 'leader' || !leader || r.isrBusy || !this.#meta.leaseValid()) continue
+      const lagging = leader.lagging(now, this.#config.replicaLagMaxMs)
+      if (lagging.length === 0) continue
+      const isr = leader.isr.filter((id) => !lagging.includes(id))
+      this.#writeIsr(r, leader, isr, () => undefined).then((ok) => {
+        if (ok)
+          this.#logger.warn(
+            { topic: r.topic, partition: r.partition, left: lagging, isr },
+            `follower(s) fell more than ${this.#config.replicaLagMaxMs} ms behind and left the ISR`,
+          )
+      })
+    }
+  }
+
+  /** CAS of the ISR, guarded by the record's mod revision (and so by this leader's epoch). */
+  async #writeIsr(r: LocalReplica, leader: LeaderState, isr: number[], onFail: () => void): Promise<boolean> {
+    r.isrBusy = true
+    try {
+      const record: PartitionRecord = { leader: leader.brokerId, leaderEpoch: leader.leaderEpoch, isr }
+      const revision = await this.#meta.updatePartition(r.topic, r.partition, r.modRevision, record)
+      if (revision === undefined || r.leader !== leader) {
+        onFail()
+        return false
+      }
+      r.modRevision = revision
+      leader.setIsr(isr)
+      await this.#pushBound(r)
+      this.#wake(r)
+      return true
+    } catch (err) {
+      onFail()
+      this.#logger.warn({ topic: r.topic, partition: r.partition, err }, 'ISR update failed')
+      return false
+    } finally {
+      r.isrBusy = false
+    }
+  }
+
+  // ---- transitions ----------------------------------------------------------------------------
+
+  #targetOf(d: DesiredReplica): Role {
+    const leader = d.record.leader
+    if (leader === this.#config.brokerId) return d.mayLead ? 'leader' : 'waiting'
+    return leader === NO_LEADER ? 'waiting' : 'follower'
+  }
+
+  #needsTransition(r: LocalReplica): boolean {
+    if (r.removed) return true
+    const d = r.desired
+    return this.#targetOf(d) !== r.role || d.record.leaderEpoch !== r.epoch || d.record.leader !== r.leaderId
+  }
+
+  #enqueue(r: LocalReplica): void {
+    r.chain = r.chain.then(() => this.#transition(r))
+  }
+
+  async #transition(r: LocalReplica): Promise<void> {
+    if (this.#closed || !this.#needsTransition(r)) return
+    r.transitioning = true
+    try {
+      await this.#stopRole(r)
+      if (r.removed) {
+        this.#replicas.delete(r.key)
+        return
+      }
+      const d = r.desired
+      const target = this.#targetOf(d)
+      await this.#broker.router.request({
+        op: 'replicaState',
+        topic: r.topic,
+        partition: r.partition,
+        role: target === 'leader' ? 'leader' : 'follower',
+        leaderEpoch: d.record.leaderEpoch,
+      })
+      r.epoch = d.record.leaderEpoch
+      r.leaderId = d.record.leader
+      r.modRevision = d.modRevision
+      if (target === 'leader') this.#startLeading(r, d)
+      else if (target === 'follower') this.#startFollowing(r, d)
+      r.role = target
+      this.#logger.info(
+        { topic: r.topic, partition: r.partition, role: target, leader: r.leaderId, leaderEpoch: r.epoch },
+        'replica role changed',
+      )
+      if (target === 'leader') await this.#pushBound(r)
+    } catch (err) {
+      r.role = 'none'
+      if (!this.#closed) {
+        this.#logger.warn(
+          { topic: r.topic, partition: r.partition, err },
+          'replica transition failed; retrying',
+        )
+        setTimeout(() => this.#enqueue(r), TRANSITION_RETRY_MS).unref()
+      }
+    } finally {
+      r.transitioning = false
+    }
+  }
+
+  async #stopRole(r: LocalReplica): Promise<void> {
+    const fetcher = r.fetcher
+    r.fetcher = undefined
+    r.leader = undefined
+    r.role = 'none'
+    r.epoch = -1
+    r.leaderId = NO_LEADER
+    r.lastBound = Number.NaN
+    this.#wake(r)
+    await fetcher?.stop()
+  }
+
+  #startLeading(r: LocalReplica, d: DesiredReplica): void {
+    r.leader = new LeaderState({
+      brokerId: this.#config.brokerId,
+      leaderEpoch: d.record.leaderEpoch,
+      replicas: d.replicas,
+      isr: d.record.isr,
+      nowMs: Date.now(),
+    })
+  }
+
+  #startFollowing(r: LocalReplica, d: DesiredReplica): void {
+    const leaderId = d.record.leader
+    r.fetcher = new ReplicaFetcher({
+      topic: r.topic,
+      partition: r.partition,
+      brokerId: this.#config.brokerId,
+      leaderId,
+      leaderEpoch: d.record.leaderEpoch,
+      leaderUrl: () => this.#meta.urlOf(leaderId),
+      router: this.#broker.router,
+      client: this.#client,
+      maxWaitMs: this.#config.replicaFetchWaitMs,
+      maxBytes: this.#config.replicaFetchMaxBytes,
+      logger: this.#logger,
+    })
+    r.fetcher.start()
+  }
+
+  #wake(r: LocalReplica): void {
+    this.#waiters.notify(r.key)
+    this.#broker.waiters.notify(r.key)
+  }
+
+  #onPartitionState(state: PartitionState): void {
+    const r = this.#replicas.get(partitionKey(state.topic, state.partition))
+    if (!r) return
+    if (state.logEndOffset !== r.lastLogEndOffset) {
+      r.lastLogEndOffset = state.logEndOffset
+      if (r.role === 'leader') this.#waiters.notify(r.key)
+    }
+    // A partition worker that restarted re-opened the log without its role: set it again.
+    if (!r.transitioning && r.role !== 'none' && state.replicaRole === undefined) {
+      this.#logger.warn({ topic: r.topic, partition: r.partition }, 'replica lost its role (worker restart)')
+      r.role = 'none'
+      this.#enqueue(r)
+    }
+  }
+}
+
+function newReplica(key: string, d: DesiredReplica): LocalReplica {
+  return {
+    key,
+    topic: d.topic,
+    partition: d.partition,
+    desired: d,
+    role: 'none',
+    epoch: -1,
+    leaderId: NO_LEADER,
+    modRevision: d.modRevision,
+    leader: undefined,
+    fetcher: undefined,
+    lastBound: Number.NaN,
+    lastLogEndOffset: -1,
+    isrBusy: false,
+    transitioning: false,
+    removed: false,
+    chain: Promise.resolve(),
+  }
+}
