@@ -1,7 +1,9 @@
 /** What a figure was measured on: commit, machine, load, and the command that made it. */
 import { execFileSync } from 'node:child_process'
+import { existsSync, readFileSync } from 'node:fs'
 import { cpus, freemem, loadavg, release, totalmem } from 'node:os'
-import { ROOT } from './proc.mjs'
+import { join } from 'node:path'
+import { DIST, ROOT } from './proc.mjs'
 
 function git(args) {
   try {
@@ -16,6 +18,18 @@ function git(args) {
 }
 
 export function commitInfo() {
+  // A clean build of one commit (bench/clean-build.mjs) names its commit beside dist/.
+  const stamp = join(DIST, '..', 'COMMIT')
+  if (existsSync(stamp)) {
+    const sha = readFileSync(stamp, 'utf8').trim()
+    return {
+      sha,
+      short: sha.slice(0, 10),
+      subject: git(['log', '-1', '--format=%s', sha]),
+      dirtySrcFiles: 0,
+      build: 'clean export (bench/clean-build.mjs)',
+    }
+  }
   const sha = git(['rev-parse', 'HEAD'])
   // Others edit the tree while benchmarks run: say whether src/ differed from the commit.
   const dirtySrc = git(['status', '--porcelain', '--', 'src']).split('\n').filter(Boolean).length
