@@ -21,7 +21,7 @@ import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node
 import { join } from 'node:path'
 import { parseArgs } from './lib/cli.mjs'
 import { commandLine, commitInfo, machineInfo } from './lib/env.mjs'
-import { BROKER_MAIN, DIST, ROOT, tempDir } from './lib/proc.mjs'
+import { BROKER_EXTRA_ARGS, BROKER_MAIN, DIST, ROOT, tempDir } from './lib/proc.mjs'
 import { evaluateTargets, renderResults, renderTargets } from './lib/report.mjs'
 
 const MODES = {
@@ -157,6 +157,8 @@ async function main() {
     started: started.toISOString(),
     seconds: Math.round((Date.now() - started.getTime()) / 1000),
     commit,
+    dist: DIST,
+    brokerArgs: ['--log-level', 'warn', ...BROKER_EXTRA_ARGS].join(' '),
     machine: { ...machine, loadavgEnd: machineInfo().loadavg },
     fsyncCounting: trace
       ? 'GET /metrics when served, else strace --seccomp-bpf of the broker'

@@ -17,6 +17,8 @@ export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..')
  */
 export const DIST = resolve(process.env.STRATA_BENCH_DIST ?? join(ROOT, 'dist'))
 export const BROKER_MAIN = join(DIST, 'src/main.js')
+/** More `serve` flags for every broker a benchmark starts, e.g. STRATA_BENCH_BROKER_ARGS="--workers 2". */
+export const BROKER_EXTRA_ARGS = (process.env.STRATA_BENCH_BROKER_ARGS ?? '').split(/\s+/).filter(Boolean)
 
 export async function tempDir(prefix) {
   return mkdtemp(join(tmpdir(), `strata-bench-${prefix}-`))
@@ -122,6 +124,7 @@ export async function startBroker({
     '--log-level',
     'warn',
     ...args,
+    ...BROKER_EXTRA_ARGS,
   ]
   let command = process.execPath
   let argv = brokerArgv
