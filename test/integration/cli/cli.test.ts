@@ -288,11 +288,17 @@ describe('the compiled binary', () => {
   }
 
   test('returns the documented exit codes as a process', async () => {
-    const ok = await run(['topics', 'list', '--url', broker.url])
+    // Run side by side: each start of the binary loads the whole broker too (src/main.ts).
+    const [ok, missing, usage, down] = await Promise.all([
+      run(['topics', 'list', '--url', broker.url]),
+      run(['topics', 'describe', unique('nope'), '--url', broker.url]),
+      run(['topics', 'describe']),
+      deadUrl().then((u) => run(['topics', 'list', '--url', u])),
+    ])
     expect(ok.code).toBe(0)
     expect(ok.stdout).toContain('TOPIC')
-    expect((await run(['topics', 'describe', unique('nope'), '--url', broker.url])).code).toBe(1)
-    expect((await run(['topics', 'describe'])).code).toBe(2)
-    expect((await run(['topics', 'list', '--url', await deadUrl()])).code).toBe(3)
+    expect(missing.code).toBe(1)
+    expect(usage.code).toBe(2)
+    expect(down.code).toBe(3)
   })
 })
