@@ -71,6 +71,8 @@ interface HostedPartition {
   groupPrefix: Buffer
   lastHighWatermark: number
   lastLogStartOffset: number
+  /** The log's flushStats already added to this host's stats: each fsync round is counted once. */
+  counted: { fsyncs: number; fsyncMsTotal: number; recordsFlushed: number }
   /** Cluster mode: role, leader epoch, high watermark and epoch cache (src/replication/replica-log.ts). */
   replica: ReplicaState | undefined
 }
@@ -151,6 +153,7 @@ export class PartitionHost {
       groupPrefix: groupRecordPrefix(req.topic, req.partition),
       lastHighWatermark: log.durableOffset,
       lastLogStartOffset: log.logStartOffset,
+      counted: { ...log.flushStats },
       replica: req.replicated && !log.offlineError ? openReplicaState(log) : undefined,
     }
     this.#partitions.set(key, hosted)
@@ -382,15 +385,19 @@ export class PartitionHost {
   async #flush(hosted: HostedPartition): Promise<void> {
     clearTimeout(hosted.flushTimer)
     hosted.flushTimer = undefined
-    const records = hosted.unflushedRecords
     hosted.unflushedRecords = 0
-    const before = hosted.log.flushStats.fsyncs
-    const started = process.hrtime.bigint()
     try {
       await hosted.log.flush()
     } finally {
-      const ran = hosted.log.flushStats.fsyncs - before
-      if (ran > 0) this.#recordFsync(Number(process.hrtime.bigint() - started) / 1e9 / ran, ran, records)
+      // Concurrent callers share fsync rounds (group commit): count the log's rounds since the last
+      // count, not each caller's wait, or one fdatasync would be counted once per waiting append.
+      const now = hosted.log.flushStats
+      const ran = now.fsyncs - hosted.counted.fsyncs
+      if (ran > 0) {
+        const seconds = (now.fsyncMsTotal - hosted.counted.fsyncMsTotal) / 1000
+        this.#recordFsync(seconds / ran, ran, now.recordsFlushed - hosted.counted.recordsFlushed)
+        hosted.counted = { ...now }
+      }
       this.#maybeEmit(hosted)
     }
   }
