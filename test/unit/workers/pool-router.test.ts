@@ -185,7 +185,8 @@ describe('PoolRouter with 2 workers', () => {
       }
       for (const p of onWorker0) for (let i = 0; i < 5; i++) await append(p, `before-${p}-${i}`)
 
-      await r.crashWorker(0, how)
+      // Dies right after the next append is written, so requests are surely in flight.
+      await r.crashWorker(0, how, 'next-append')
       const inflight = onWorker0.flatMap((p) =>
         Array.from({ length: 20 }, (_, i) => append(p, `during-${p}-${i}`)),
       )
