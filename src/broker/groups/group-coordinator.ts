@@ -548,6 +548,26 @@ export class GroupCoordinator {
     return this.#store.config(groupName)
   }
 
+  /** The partition of `__consumer_offsets` holding a group's records (in a cluster, its leader coordinates the group). */
+  partitionOf(group: string): number {
+    return this.#store.partitionOf(group)
+  }
+
+  /**
+   * Cluster mode: this broker now leads `partition` of the offsets topic, so it coordinates that
+   * partition's groups. Members it may remember from an earlier term are dropped (they join again)
+   * and the committed offsets are reloaded from this broker's replica.
+   */
+  async takeOver(partition: number): Promise<void> {
+    for (const group of [...this.#groups.values()]) {
+      if (this.#store.partitionOf(group.name) !== partition) continue
+      for (const member of group.members.values()) clearTimeout(member.sessionTimer)
+      this.#groups.delete(group.name)
+      this.#broker.waiters.notify(group.waitKey)
+    }
+    await this.#store.loadPartition(partition)
+  }
+
   #checkReady(): void {
     if (!this.ready)
       throw new NotReadyError('consumer groups are loading their committed offsets; retry shortly')

@@ -52,6 +52,8 @@ export class BrokerOffsetLog implements OffsetLog {
   }
 
   async *readAll(partition: number): AsyncIterable<OffsetLogRecord> {
+    // Cluster mode: a partition without a replica here belongs to another coordinator.
+    if (this.#broker.cluster && !this.#broker.cluster.replicates(OFFSETS_TOPIC, partition)) return
     let offset = this.#broker.partitionState(OFFSETS_TOPIC, partition).logStartOffset
     for (;;) {
       const result = await this.#broker.fetch(OFFSETS_TOPIC, partition, {

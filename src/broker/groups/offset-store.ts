@@ -144,6 +144,19 @@ export class OffsetStore {
     }
   }
 
+  /**
+   * Cluster mode: re-reads one partition (its leadership, and so its groups, moved here), replacing
+   * what memory held for its groups.
+   */
+  async loadPartition(partition: number): Promise<void> {
+    const all: OffsetLogRecord[] = []
+    for await (const record of this.#log.readAll(partition)) all.push(record)
+    for (const group of [...this.#groups.keys()]) {
+      if (this.partitionOf(group) === partition) this.#groups.delete(group)
+    }
+    for (const record of compactRecords(all)) this.#apply(parseOffsetRecord(record)!, ++this.#seq)
+  }
+
   /** The partition of the internal topic that holds a group's records. */
   partitionOf(group: string): number {
     return partitionForKey(wirePackr.pack(group), this.#log.partitions())

@@ -7,13 +7,13 @@
  */
 import { execFile } from 'node:child_process'
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
-import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { promisify } from 'node:util'
 import { afterAll, beforeAll, describe, expect, test } from 'vitest'
 import { COMMANDS } from '../../../src/cli/main.js'
 import { type BrokerProcess, startBroker } from '../../helpers/broker-process.js'
+import { deadUrl } from '../../unit/client/fake-broker.js'
 import { cli } from './cli-io.js'
 
 let broker: BrokerProcess
@@ -31,14 +31,6 @@ afterAll(async () => {
   await broker?.stop()
   if (dir) rmSync(dir, { recursive: true, force: true })
 })
-
-async function deadUrl(): Promise<string> {
-  const server = createServer()
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r))
-  const { port } = server.address() as { port: number }
-  await new Promise<void>((r) => server.close(() => r()))
-  return `http://127.0.0.1:${port}`
-}
 
 function ndjson(text: string): any[] {
   return text

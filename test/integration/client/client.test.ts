@@ -5,7 +5,6 @@
  * member resumes right after it, two members split a topic's partitions, close() leaves the
  * group promptly, and a client whose first bootstrap URL is dead works through the second.
  */
-import { createServer } from 'node:net'
 import { afterAll, beforeAll, describe, expect, test } from 'vitest'
 import { Admin } from '../../../src/client/admin.js'
 import { BrokerClient } from '../../../src/client/broker-client.js'
@@ -15,6 +14,7 @@ import { TopicReader } from '../../../src/client/topic-reader.js'
 import type { ConsumerRecord } from '../../../src/client/types.js'
 import { TopicExistsError, TopicNotFoundError } from '../../../src/errors.js'
 import { type BrokerProcess, startBroker } from '../../helpers/broker-process.js'
+import { deadUrl } from '../../unit/client/fake-broker.js'
 
 let broker: BrokerProcess
 let client: BrokerClient
@@ -46,14 +46,6 @@ async function topicWith(partitions: number, perPartition: number): Promise<stri
     ),
   )
   return topic
-}
-
-async function deadUrl(): Promise<string> {
-  const server = createServer()
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
-  const { port } = server.address() as { port: number }
-  await new Promise<void>((resolve) => server.close(() => resolve()))
-  return `http://127.0.0.1:${port}`
 }
 
 async function until(check: () => boolean | Promise<boolean>, timeoutMs = 15_000): Promise<void> {

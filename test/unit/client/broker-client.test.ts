@@ -4,12 +4,11 @@
  * broker names; a non-idempotent request is repeated after a refused connection (nothing was
  * sent) but not after a cut one (it may have landed); programming errors are never retried.
  */
-import { createServer } from 'node:net'
 import { afterEach, beforeEach, describe, expect, test } from 'vitest'
 import { BrokerClient, splitUrls } from '../../../src/client/broker-client.js'
 import { BrokerUnreachableError } from '../../../src/client/client-errors.js'
 import { Producer } from '../../../src/client/producer.js'
-import { cutBeforeWrite, FakeBroker, fail } from './fake-broker.js'
+import { cutBeforeWrite, deadUrl, FakeBroker, fail } from './fake-broker.js'
 
 let a: FakeBroker
 let b: FakeBroker
@@ -25,15 +24,6 @@ afterEach(async () => {
   await a.stop()
   await b.stop()
 })
-
-/** A port nothing listens on: bind, read the port, close. */
-async function deadUrl(): Promise<string> {
-  const server = createServer()
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
-  const { port } = server.address() as { port: number }
-  await new Promise<void>((resolve) => server.close(() => resolve()))
-  return `http://127.0.0.1:${port}`
-}
 
 describe('bootstrap failover', () => {
   test('with the first URL down, produce, fetch and admin calls work through the second', async () => {

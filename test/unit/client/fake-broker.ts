@@ -8,7 +8,7 @@
  * tests count round trips. `faults` is a queue of one-shot injections run before a route, e.g.
  * "do the write, then cut the connection instead of answering".
  */
-import type { AddressInfo } from 'node:net'
+import { type AddressInfo, createServer } from 'node:net'
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify'
 import { Packr } from 'msgpackr'
 
@@ -349,4 +349,13 @@ export const cutBeforeWrite: Fault = (req, reply) => {
 
 export function delay(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms))
+}
+
+/** A loopback URL nothing listens on (a port bound, read and released): a broker that is down. */
+export async function deadUrl(): Promise<string> {
+  const server = createServer()
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  const { port } = server.address() as AddressInfo
+  await new Promise<void>((resolve) => server.close(() => resolve()))
+  return `http://127.0.0.1:${port}`
 }
