@@ -10,7 +10,6 @@ import type { Readable, Writable } from 'node:stream'
 import { BrokerClient } from '../client/broker-client.js'
 import { BrokerUnreachableError } from '../client/client-errors.js'
 import { DEFAULT_URL } from '../client/server-pool.js'
-import { StrataError } from '../errors.js'
 
 export const ExitCodes = {
   /** The command did what it was asked. */
@@ -58,7 +57,7 @@ export class UsageError extends Error {
 export function exitCodeFor(err: unknown): ExitCode {
   if (err instanceof UsageError) return ExitCodes.USAGE
   if (err instanceof BrokerUnreachableError) return ExitCodes.UNREACHABLE
-  if (err instanceof StrataError) return ExitCodes.BROKER_ERROR
+  // A broker's error answer, and anything unexpected, is 1.
   return ExitCodes.BROKER_ERROR
 }
 
