@@ -125,6 +125,7 @@ export class ClusterNode implements BrokerCluster {
     this.#active = true
     this.#synced = true
     await this.#scheduleApply()
+    await this.replication.settled()
     this.#campaign()
   }
 
@@ -447,6 +448,8 @@ export class ClusterNode implements BrokerCluster {
     const revision = this.view.revision
     await this.#applyTopics()
     this.replication.apply(this.#desiredReplicas())
+    // A create or delete is answered once this broker's replicas took their roles.
+    await this.replication.settled()
     if (this.view.controller === undefined && this.#session.isValid()) this.#campaign()
     if (this.view.controller !== this.#config.brokerId) this.#controller.resign()
     this.#controller.reconcile()

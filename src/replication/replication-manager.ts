@@ -153,6 +153,11 @@ export class ReplicationManager {
     }
   }
 
+  /** Resolves once every transition queued so far has run (start-up waits for the first roles). */
+  async settled(): Promise<void> {
+    await Promise.all([...this.#replicas.values()].map((r) => r.chain))
+  }
+
   /** The lease may have lapsed: wake everything waiting so that it re-checks and refuses. */
   suspend(): void {
     for (const r of this.#replicas.values()) this.#wake(r)

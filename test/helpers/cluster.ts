@@ -1,0 +1,384 @@
+/**
+ * A real cluster for tests: one etcd process and N broker processes (test/helpers/broker-process.ts)
+ * on free loopback ports, each with its own temp data directory, torn down by PID.
+ *
+ * Broker i (1-based) runs with `--broker-id i --advertise-url http://127.0.0.1:<its port> --etcd
+ * <etcd url>`. A broker may instead advertise a TCP proxy in front of it (`proxied: true`), which a
+ * test can pause to cut its followers off without stopping the broker. Helpers read segment bytes
+ * so tests can compare replicas byte for byte up to the high watermark.
+ */
+import { type ChildProcess, spawn } from 'node:child_process'
+import { readdirSync, readFileSync, rmSync } from 'node:fs'
+import net from 'node:net'
+import { join } from 'node:path'
+import { type BrokerProcess, startBroker, tempDataDir } from './broker-process.js'
+import { jsonRequest } from './http.js'
+
+export const ETCD_BIN = process.env.STRATA_ETCD_BIN ?? 'etcd'
+
+const liveChildren = new Set<ChildProcess>()
+process.once('exit', () => {
+  for (const child of liveChildren) child.kill('SIGKILL')
+})
+
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer()
+    server.once('error', reject)
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as net.AddressInfo
+      server.close(() => resolve(port))
+    })
+  })
+}
+
+export async function waitUntil<T>(
+  check: () => Promise<T | undefined | false> | T | undefined | false,
+  timeoutMs: number,
+  what: string,
+  intervalMs = 100,
+): Promise<T> {
+  const deadline = Date.now() + timeoutMs
+  let lastError: unknown
+  for (;;) {
+    try {
+      const value = await check()
+      if (value !== undefined && value !== false) return value as T
+    } catch (err) {
+      lastError = err
+    }
+    if (Date.now() > deadline) {
+      throw new Error(
+        `timed out after ${timeoutMs} ms waiting for ${what}${lastError ? `: ${String(lastError)}` : ''}`,
+      )
+    }
+    await new Promise((r) => setTimeout(r, intervalMs))
+  }
+}
+
+// ---- etcd ----------------------------------------------------------------------------------------
+
+export interface EtcdProcess {
+  url: string
+  pid: number
+  dataDir: string
+  /** SIGKILL (default) or another signal; waits for exit unless SIGSTOP/SIGCONT. */
+  kill(signal?: NodeJS.Signals): Promise<void>
+  /** A new etcd on the same data directory and ports (after kill). */
+  restart(): Promise<EtcdProcess>
+  stop(): Promise<void>
+}
+
+export async function startEtcd(
+  opts: { dataDir?: string; clientPort?: number; peerPort?: number } = {},
+): Promise<EtcdProcess> {
+  const dataDir = opts.dataDir ?? tempDataDir('strata-etcd-')
+  const clientPort = opts.clientPort ?? (await freePort())
+  const peerPort = opts.peerPort ?? (await freePort())
+  const client = `http://127.0.0.1:${clientPort}`
+  const peer = `http://127.0.0.1:${peerPort}`
+  const child = spawn(
+    ETCD_BIN,
+    [
+      '--name',
+      'strata-test',
+      '--data-dir',
+      dataDir,
+      '--listen-client-urls',
+      client,
+      '--advertise-client-urls',
+      client,
+      '--listen-peer-urls',
+      peer,
+      '--initial-advertise-peer-urls',
+      peer,
+      '--initial-cluster',
+      `strata-test=${peer}`,
+      '--log-level',
+      'error',
+    ],
+    { stdio: ['ignore', 'ignore', 'pipe'] },
+  )
+  liveChildren.add(child)
+  let stderr = ''
+  child.stderr?.on('data', (d: Buffer) => {
+    stderr = (stderr + d.toString()).slice(-4000)
+  })
+  const exited = new Promise<void>((res) => child.once('exit', () => res()))
+  exited.then(() => liveChildren.delete(child))
+  let failed: Error | undefined
+  child.once('error', (err) => {
+    failed = err
+  })
+  await waitUntil(
+    async () => {
+      if (failed) throw failed
+      if (child.exitCode !== null) throw new Error(`etcd exited with ${child.exitCode}: ${stderr}`)
+      const res = await fetch(`${client}/health`)
+      return res.ok && ((await res.json()) as { health?: string }).health === 'true'
+    },
+    20_000,
+    'etcd to serve',
+  )
+  const proc: EtcdProcess = {
+    url: client,
+    pid: child.pid as number,
+    dataDir,
+    async kill(signal = 'SIGKILL') {
+      child.kill(signal)
+      if (signal !== 'SIGSTOP' && signal !== 'SIGCONT') await exited
+    },
+    restart() {
+      return startEtcd({ dataDir, clientPort, peerPort })
+    },
+    async stop() {
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL')
+      await exited
+      if (opts.dataDir === undefined) rmSync(dataDir, { recursive: true, force: true })
+    },
+  }
+  return proc
+}
+
+// ---- a TCP proxy a test can pause ----------------------------------------------------------------
+
+export interface TcpProxy {
+  port: number
+  url: string
+  setTarget(port: number): void
+  /** Holds all traffic (both directions, existing and new connections) until resume(). */
+  pause(): void
+  resume(): void
+  close(): Promise<void>
+}
+
+export async function startProxy(): Promise<TcpProxy> {
+  let target = 0
+  let paused = false
+  const sockets = new Set<net.Socket>()
+  const pairs: Array<[net.Socket, net.Socket]> = []
+  const server = net.createServer((inbound) => {
+    const outbound = net.connect(target, '127.0.0.1')
+    for (const s of [inbound, outbound]) {
+      sockets.add(s)
+      s.on('error', () => undefined)
+      s.on('close', () => sockets.delete(s))
+    }
+    inbound.pipe(outbound)
+    outbound.pipe(inbound)
+    inbound.on('close', () => outbound.destroy())
+    outbound.on('close', () => inbound.destroy())
+    pairs.push([inbound, outbound])
+    if (paused) {
+      inbound.pause()
+      outbound.pause()
+    }
+  })
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  const port = (server.address() as net.AddressInfo).port
+  return {
+    port,
+    url: `http://127.0.0.1:${port}`,
+    setTarget(p) {
+      target = p
+    },
+    pause() {
+      paused = true
+      for (const s of sockets) s.pause()
+    },
+    resume() {
+      paused = false
+      for (const s of sockets) s.resume()
+    },
+    async close() {
+      for (const s of sockets) s.destroy()
+      await new Promise<void>((resolve) => server.close(() => resolve()))
+    },
+  }
+}
+
+// ---- the cluster ---------------------------------------------------------------------------------
+
+export interface ClusterOptions {
+  brokers?: number
+  /** Extra flags for every broker (e.g. `--replica-lag-max-ms 30000`). */
+  args?: string[]
+  /** Broker ids (1-based) that advertise a pausable proxy instead of their own port. */
+  proxied?: number[]
+  env?: Record<string, string>
+}
+
+export interface TestCluster {
+  etcd: EtcdProcess
+  /** The live process of broker `id` (replaced by restart). */
+  broker(id: number): BrokerProcess
+  /** The URL broker `id` advertises (its proxy's when proxied). */
+  advertised(id: number): string
+  proxy(id: number): TcpProxy | undefined
+  ids: number[]
+  /** Restarts broker `id` on its data directory and port (after kill or stop). */
+  restart(id: number): Promise<BrokerProcess>
+  /** Any broker that answers, for metadata questions. */
+  anyUrl(exclude?: number[]): string
+  close(): Promise<void>
+}
+
+export async function startCluster(opts: ClusterOptions = {}): Promise<TestCluster> {
+  const count = opts.brokers ?? 3
+  const etcd = await startEtcd()
+  const ids = Array.from({ length: count }, (_, i) => i + 1)
+  const ports = new Map<number, number>()
+  const proxies = new Map<number, TcpProxy>()
+  const dataDirs = new Map<number, string>()
+  for (const id of ids) {
+    ports.set(id, await freePort())
+    dataDirs.set(id, tempDataDir(`strata-b${id}-`))
+    if (opts.proxied?.includes(id)) {
+      const proxy = await startProxy()
+      proxy.setTarget(ports.get(id) as number)
+      proxies.set(id, proxy)
+    }
+  }
+  const advertised = (id: number) => proxies.get(id)?.url ?? `http://127.0.0.1:${ports.get(id)}`
+  const argsFor = (id: number) => [
+    '--broker-id',
+    String(id),
+    '--advertise-url',
+    advertised(id),
+    '--etcd',
+    etcd.url,
+    ...(opts.args ?? []),
+  ]
+  const start = (id: number) =>
+    startBroker(
+      { dataDir: dataDirs.get(id) as string, args: argsFor(id), ...(opts.env && { env: opts.env }) },
+      ports.get(id),
+    )
+  const processes = new Map<number, BrokerProcess>()
+  try {
+    const started = await Promise.all(ids.map(start))
+    started.forEach((p, i) => processes.set(ids[i] as number, p))
+  } catch (err) {
+    await etcd.stop()
+    throw err
+  }
+  const cluster: TestCluster = {
+    etcd,
+    ids,
+    broker: (id) => processes.get(id) as BrokerProcess,
+    advertised,
+    proxy: (id) => proxies.get(id),
+    async restart(id) {
+      const p = await start(id)
+      processes.set(id, p)
+      return p
+    },
+    anyUrl(exclude = []) {
+      const id = ids.find((i) => !exclude.includes(i))
+      return `http://127.0.0.1:${ports.get(id as number)}`
+    },
+    async close() {
+      await Promise.allSettled(
+        [...processes.values()].map(async (p) => {
+          await p.kill('SIGCONT').catch(() => undefined)
+          await p.kill('SIGKILL').catch(() => undefined)
+        }),
+      )
+      await Promise.allSettled([...proxies.values()].map((p) => p.close()))
+      await etcd.stop()
+      for (const dir of dataDirs.values()) rmSync(dir, { recursive: true, force: true })
+    },
+  }
+  return cluster
+}
+
+// ---- questions to the cluster --------------------------------------------------------------------
+
+export interface PartitionView {
+  partition: number
+  leader: number
+  replicas: number[]
+  isr: number[]
+  logEndOffset: number
+  highWatermark: number
+}
+
+export async function describePartition(
+  url: string,
+  topic: string,
+  partition: number,
+): Promise<PartitionView> {
+  const res = await jsonRequest(`${url}/v1/topics/${encodeURIComponent(topic)}`, 'GET')
+  if (res.status !== 200)
+    throw new Error(`describe ${topic} on ${url}: ${res.status} ${JSON.stringify(res.body)}`)
+  return res.body.partitions[partition] as PartitionView
+}
+
+/** Waits until `url` reports a live leader (other than `not`) for the partition; returns it. */
+export async function waitForLeader(
+  url: string,
+  topic: string,
+  partition: number,
+  opts: { not?: number; timeoutMs?: number } = {},
+): Promise<PartitionView> {
+  return waitUntil(
+    async () => {
+      const p = await describePartition(url, topic, partition)
+      return p.leader > 0 && p.leader !== opts.not ? p : undefined
+    },
+    opts.timeoutMs ?? 30_000,
+    `a leader of ${topic}/${partition}${opts.not ? ` other than ${opts.not}` : ''}`,
+  )
+}
+
+export async function createTopic(
+  url: string,
+  body: { name: string; partitions?: number; replicationFactor?: number; config?: Record<string, number> },
+): Promise<void> {
+  const res = await jsonRequest(`${url}/v1/topics`, 'POST', body)
+  if (res.status !== 201) throw new Error(`create ${body.name}: ${res.status} ${JSON.stringify(res.body)}`)
+}
+
+/** All `.log` bytes of a partition replica, segments in offset order. */
+export function logBytes(dataDir: string, topic: string, partition: number): Buffer {
+  const dir = join(dataDir, topic, String(partition))
+  const files = readdirSync(dir)
+    .filter((n) => n.endsWith('.log'))
+    .sort()
+  return Buffer.concat(files.map((f) => readFileSync(join(dir, f))))
+}
+
+/** The prefix of a log's bytes holding exactly the batches below `offset` (a batch boundary). */
+export function bytesBelow(log: Buffer, offset: number): Buffer {
+  let pos = 0
+  while (pos + 61 <= log.length) {
+    const base = Number(log.readBigInt64BE(pos))
+    if (base >= offset) break
+    const size = log.readInt32BE(pos + 8) + 12
+    const count = log.readInt32BE(pos + 57)
+    if (base + count > offset) throw new Error(`offset ${offset} is inside the batch at ${base}`)
+    pos += size
+  }
+  return log.subarray(0, pos)
+}
+
+/** Every record of a partition from a leader, offsets 0..highWatermark, as {offset, value}. */
+export async function readAll(
+  url: string,
+  topic: string,
+  partition: number,
+): Promise<Array<{ offset: number; value: unknown }>> {
+  const out: Array<{ offset: number; value: unknown }> = []
+  let offset = 0
+  for (;;) {
+    const res = await jsonRequest(
+      `${url}/v1/topics/${encodeURIComponent(topic)}/partitions/${partition}/records?offset=${offset}&maxRecords=5000`,
+      'GET',
+    )
+    if (res.status !== 200)
+      throw new Error(`fetch ${topic}/${partition}@${offset}: ${res.status} ${JSON.stringify(res.body)}`)
+    for (const r of res.body.records) out.push({ offset: r.offset, value: r.value })
+    if (res.body.records.length === 0 || res.body.nextOffset >= res.body.highWatermark) return out
+    offset = res.body.nextOffset
+  }
+}
