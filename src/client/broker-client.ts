@@ -499,10 +499,15 @@ export class BrokerClient {
     }
     if (err instanceof NotLeaderError && route) {
       const leaderUrl = err.details?.leaderUrl
-      const key = routeKey(route.topic, route.partition)
-      if (typeof leaderUrl === 'string' && leaderUrl !== '')
-        this.#leaders.set(key, this.servers.add(leaderUrl))
-      else this.#leaders.delete(key)
+      // A topic-level request learns the leader of the partition the broker names, too.
+      const named = err.details?.partition
+      const keys = [routeKey(route.topic, route.partition)]
+      if (route.partition === undefined && typeof named === 'number') keys.push(routeKey(route.topic, named))
+      for (const key of keys) {
+        if (typeof leaderUrl === 'string' && leaderUrl !== '')
+          this.#leaders.set(key, this.servers.add(leaderUrl))
+        else this.#leaders.delete(key)
+      }
     }
   }
 
@@ -510,7 +515,10 @@ export class BrokerClient {
     // A named new leader, or another healthy broker to try: no reason to wait.
     if (err instanceof NotLeaderError) {
       const leaderUrl = err.details?.leaderUrl
-      return typeof leaderUrl === 'string' && leaderUrl !== failedUrl ? 0 : undefined
+      // Unless the named leader just failed us: it may be dead and not replaced yet (a failover).
+      const usable =
+        typeof leaderUrl === 'string' && leaderUrl !== failedUrl && !this.servers.isCoolingDown(leaderUrl)
+      return usable ? 0 : undefined
     }
     if (err instanceof BrokerUnreachableError) {
       const next = this.servers.pick()

@@ -245,10 +245,14 @@ export class Producer {
       ids = this.#nextSequence(stream, records.length)
     }
     try {
+      // A batch for one partition takes the partition route, so it goes straight to that
+      // partition's leader once the client knows it (replicated topics).
+      const partition = singlePartition(records)
+      const body = partition === undefined ? records : records.map(withoutPartition)
       const res = await this.client.produce(
         stream.topic,
-        { records, acks, ...ids },
-        undefined,
+        { records: body, acks, ...ids },
+        partition,
         this.#callOptions,
       )
       let at = 0
@@ -302,6 +306,15 @@ export class Producer {
     }
     return count
   }
+}
+
+function singlePartition(records: readonly ProducerRecord[]): number | undefined {
+  const first = records[0]?.partition
+  return first !== undefined && records.every((r) => r.partition === first) ? first : undefined
+}
+
+function withoutPartition({ partition: _, ...record }: ProducerRecord): ProducerRecord {
+  return record
 }
 
 /** A random positive integer below 2^53, so it survives JSON and JavaScript numbers. */

@@ -97,6 +97,23 @@ describe('NOT_LEADER', () => {
     }
   })
 
+  test('a topic-level NOT_LEADER naming a partition teaches that partition its leader', async () => {
+    b.createTopic('t', 2)
+    a.inject('POST', /^\/v1\/topics\/t\/records$/, (_req, reply) => {
+      fail(reply, 421, 'NOT_LEADER', 'not here', { topic: 't', partition: 1, leaderUrl: b.url })
+      return true
+    })
+    const client = new BrokerClient({ urls: [a.url] })
+    try {
+      await client.produce('t', { records: [{ value: 'x', partition: 1 }] })
+      await client.fetch('t', 1, { offset: 0 })
+      expect(b.count('GET', /partitions\/1\/records$/)).toBe(1)
+      expect(a.count('GET', /records$/)).toBe(0)
+    } finally {
+      await client.close()
+    }
+  })
+
   test('without a leader URL the client refreshes metadata and tries again', async () => {
     a.createTopic('t', 1)
     a.inject('GET', /partitions\/0\/records$/, (_req, reply) => {

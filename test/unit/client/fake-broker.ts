@@ -133,6 +133,10 @@ export class FakeBroker {
       const { topic } = req.params as { topic: string }
       return this.#produce(reply, topic, req.body as ProduceBody)
     })
+    app.post('/v1/topics/:topic/partitions/:partition/records', async (req, reply) => {
+      const { topic, partition } = req.params as { topic: string; partition: string }
+      return this.#produce(reply, topic, req.body as ProduceBody, Number(partition))
+    })
     app.get('/v1/topics/:topic/partitions/:partition/records', async (req, reply) => {
       const { topic, partition } = req.params as { topic: string; partition: string }
       const q = req.query as { offset?: string; maxRecords?: string; maxWaitMs?: string }
@@ -217,20 +221,23 @@ export class FakeBroker {
     })
   }
 
-  #produce(reply: FastifyReply, topic: string, body: ProduceBody) {
+  #produce(reply: FastifyReply, topic: string, body: ProduceBody, partition?: number) {
     if (!this.topics.has(topic)) return fail(reply, 404, 'TOPIC_NOT_FOUND', `no topic ${topic}`)
-    return answer(reply, 200, this.write(topic, body))
+    return answer(reply, 200, this.write(topic, body, partition))
   }
 
-  /** Appends a produce body (or finds its earlier write by producerId + sequence) and returns the answer. */
-  write(topic: string, body: ProduceBody): unknown {
+  /**
+   * Appends a produce body (or finds its earlier write by producerId + sequence) and returns the
+   * answer; `partition` is the partition route's, which puts every record there.
+   */
+  write(topic: string, body: ProduceBody, partition?: number): unknown {
     const partitions = this.topics.get(topic) ?? []
     const dedupeKey =
       body.producerId === undefined ? undefined : `${topic}/${body.producerId}/${body.sequence}`
     if (dedupeKey && this.#dedupe.has(dedupeKey)) return this.#dedupe.get(dedupeKey)
     const now = Date.now()
     const offsets = body.records.map((r) => {
-      const p = r.partition ?? 0
+      const p = partition ?? r.partition ?? 0
       const log = partitions[p]
       if (!log) throw new Error(`no partition ${p}`)
       log.push({
@@ -333,8 +340,8 @@ export function fail(reply: FastifyReply, status: number, code: string, message:
 
 /** A fault for produce: do the write, then cut the socket instead of answering. */
 export const cutAfterWrite: Fault = (req, reply, broker) => {
-  const { topic } = req.params as { topic: string }
-  broker.write(topic, req.body as ProduceBody)
+  const { topic, partition } = req.params as { topic: string; partition?: string }
+  broker.write(topic, req.body as ProduceBody, partition === undefined ? undefined : Number(partition))
   reply.hijack()
   req.raw.socket.destroy()
   return true

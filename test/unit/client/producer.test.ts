@@ -10,7 +10,7 @@ import { Producer } from '../../../src/client/producer.js'
 import { TopicNotFoundError } from '../../../src/errors.js'
 import { cutAfterWrite, FakeBroker, fail } from './fake-broker.js'
 
-const PRODUCE = /^\/v1\/topics\/[^/]+\/records$/
+const PRODUCE = /^\/v1\/topics\/[^/]+(\/partitions\/\d+)?\/records$/
 
 let broker: FakeBroker
 let client: BrokerClient
@@ -125,6 +125,18 @@ describe('idempotence', () => {
     expect(b.partition).toBe(a.partition)
     expect(keyed.partition).toBeUndefined()
     expect(explicit.partition).toBe(3)
+  })
+
+  test('a batch for one partition takes the partition route', async () => {
+    broker.createTopic('t', 3)
+    const producer = new Producer(client)
+    await producer.send('t', [{ value: 1 }, { value: 2 }])
+    await producer.send('t', [{ value: 3, partition: 2 }])
+    const [keyless, explicit] = broker.requests.filter((r) => r.method === 'POST' && PRODUCE.test(r.path))
+    expect(keyless?.path).toMatch(/^\/v1\/topics\/t\/partitions\/\d\/records$/)
+    expect(keyless?.body.records).toEqual([{ value: 1 }, { value: 2 }])
+    expect(explicit?.path).toBe('/v1/topics/t/partitions/2/records')
+    expect(broker.topics.get('t')?.[2]?.at(-1)?.value).toBe(3)
   })
 
   test('idempotent: false sends neither id nor sequence, and a cut write is not repeated', async () => {
