@@ -80,8 +80,8 @@ export const produce: CommandSpec = {
       if (partition !== undefined) record.partition = partition
       const sent = producer.send(topic, record).then(
         (offsets) => {
-          summary.add(offsets)
-          progress.tick(offsets.length)
+          summary.add(1, offsets)
+          progress.tick()
         },
         (err: unknown) => {
           failure ??= err
@@ -121,14 +121,17 @@ async function report(
   await write(failed ? ctx.io.stderr : ctx.io.stdout, line)
 }
 
-/** First and last offset written per partition, and the count. */
+/**
+ * Records confirmed, and the first and last offset written per partition. With `--acks 0` the
+ * broker answers before writing and names no offsets, so only the count is known.
+ */
 export class OffsetSummary {
   count = 0
   readonly #byPartition = new Map<number, { partition: number; first: number; last: number; count: number }>()
 
-  add(offsets: readonly RecordOffset[]): void {
+  add(records: number, offsets: readonly RecordOffset[]): void {
+    this.count += records
     for (const o of offsets) {
-      this.count++
       const p = this.#byPartition.get(o.partition)
       if (!p)
         this.#byPartition.set(o.partition, {

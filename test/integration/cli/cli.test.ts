@@ -169,6 +169,14 @@ describe('produce and consume', () => {
     expect(people.stdout).toBe('[1:2] key=c [3]\n')
   })
 
+  test('--acks 0 reports the records sent though the broker names no offsets', async () => {
+    const topic = unique('acks0')
+    await cli(['topics', 'create', topic, ...url()])
+    const run = await cli(['produce', topic, '--acks', '0', '--json', ...url()], { stdin: 'a\nb\n' })
+    expect(run.code).toBe(0)
+    expect(JSON.parse(run.stdout)).toMatchObject({ count: 2, partitions: [] })
+  })
+
   test('a group consumer with --auto-commit does not get the same records twice', async () => {
     const topic = unique('grp')
     await cli(['topics', 'create', topic, '--partitions', '2', ...url()])
