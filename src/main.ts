@@ -2,12 +2,12 @@
  * The `strata` command's entry point: `serve` starts a broker; every other command is the CLI
  * (src/cli/main.ts), which talks to brokers through the client library.
  */
-import { serve } from './cli/commands/serve.js'
-
 export async function main(argv: string[]): Promise<void> {
   const [command, ...rest] = argv
   let code: number
+  // Each side is imported only when used: a CLI command should not load the whole broker.
   if (command === undefined || command === 'serve') {
+    const { serve } = await import('./cli/commands/serve.js')
     code = await serve(command === undefined ? [] : rest)
   } else {
     const { runCli } = await import('./cli/main.js')
