@@ -1,7 +1,7 @@
 /**
  * This broker's etcd lease: its membership, its controllership and its right to lead.
  *
- * The lease is kept alive by our own loop (one keepalive every TTL/3, as etcd's Go client does)
+ * The lease is kept alive by our own loop (a keepalive every TTL/5)
  * rather than etcd3's, because we need to know how long the lease is surely alive: a keepalive
  * SENT at t and answered with TTL s keeps the lease alive in etcd until at least t + s. So
  * `isValid()` is "now < last answered keepalive's send time + TTL − margin", which turns false
@@ -21,6 +21,13 @@ import { type Etcd3, EtcdLeaseInvalidError, type Lease } from 'etcd3'
  * keepalive after we sent it and the event loop's lateness in noticing; the TTL is ≥ 2 s.
  */
 export const LEASE_SAFETY_MARGIN_MS = 500
+
+/**
+ * Keepalives per TTL. etcd's Go client sends three; we send five, so that an event loop stalled for
+ * up to TTL − margin − TTL/5 (1.9 s with the default 3 s) does not cost the lease (start-up on a
+ * busy machine compiles schemas for a second or more).
+ */
+const KEEPALIVES_PER_TTL = 5
 
 export interface SessionListener {
   suspended(): void
@@ -61,7 +68,7 @@ export class BrokerSession {
   /** Grants the first lease (rejects when etcd cannot be reached) and starts the keepalive loop. */
   async start(): Promise<string> {
     const id = await this.#grant()
-    this.#loop = setInterval(() => this.#tick(), (this.#ttlSeconds * 1000) / 3)
+    this.#loop = setInterval(() => this.#tick(), (this.#ttlSeconds * 1000) / KEEPALIVES_PER_TTL)
     this.#loop.unref()
     return id
   }

@@ -73,6 +73,9 @@ export class ClusterNode implements BrokerCluster {
   #watcher: Watcher | undefined
   /** The create revision of our broker key in this session: records older than it we may not lead. */
   #registeredAt = 0
+  /** The lease our broker key is bound to. */
+  #registeredLease: string | undefined
+  #joined = false
   #synced = false
   #active = false
   #closed = false
@@ -105,25 +108,32 @@ export class ClusterNode implements BrokerCluster {
     this.#log = logger
   }
 
-  /** Joins the cluster and loads its metadata; the broker may then open its partitions. */
-  static async join(config: BrokerConfig, broker: Broker): Promise<ClusterNode> {
-    const node = new ClusterNode(config, broker)
+  /** A node that has not joined yet: the server can be built around it before any network call. */
+  static create(config: BrokerConfig, broker: Broker): ClusterNode {
+    return new ClusterNode(config, broker)
+  }
+
+  /** Joins the cluster (lease, registration) and loads its metadata; then the broker opens its partitions. */
+  async join(): Promise<void> {
     try {
-      await node.#session.start()
-      await node.#register()
-      await node.#loadSnapshot()
+      await this.#session.start()
+      await this.#register()
+      await this.#loadSnapshot()
     } catch (err) {
-      await node.close()
+      await this.close()
       throw err
     }
-    return node
+    this.#joined = true
+    // The lease lapsed while we were joining (a busy machine): register again with the new one.
+    if (!this.#session.isValid() || this.#session.leaseId !== this.#registeredLease) this.#resyncSoon()
   }
 
   /** After broker.start(): reconciles the disk with etcd, applies roles, campaigns for controller. */
   async activate(): Promise<void> {
     this.#checkLocalTopics()
     this.#active = true
-    this.#synced = true
+    // Unless the lease lapsed during start-up: then the resync that follows its return sets it.
+    this.#synced = this.#session.isValid() && this.#resync === undefined
     await this.#scheduleApply()
     await this.replication.settled()
     this.#campaign()
@@ -243,7 +253,7 @@ export class ClusterNode implements BrokerCluster {
 
   async createTopic(input: CreateTopicInput): Promise<void> {
     checkTopicName(input.name, { internal: input.internal ?? false })
-    if (!this.leaseValid()) throw new NotReadyError('not connected to the cluster (etcd); retry shortly')
+    await this.#awaitSession()
     const existing = this.view.topics.get(input.name)
     if (existing) {
       if (input.internal) return this.#waitApplied(existing.modRevision)
@@ -292,7 +302,7 @@ export class ClusterNode implements BrokerCluster {
   }
 
   async deleteTopic(name: string): Promise<void> {
-    if (!this.leaseValid()) throw new NotReadyError('not connected to the cluster (etcd); retry shortly')
+    await this.#awaitSession()
     const key = ClusterKeys.topic(name)
     const res = await this.#client
       .if(key, 'Create', '>', 0)
@@ -300,6 +310,15 @@ export class ClusterNode implements BrokerCluster {
       .commit()
     if (!res.succeeded) throw new TopicNotFoundError(`topic "${name}" does not exist`, { topic: name })
     await this.#waitApplied(Number(res.header.revision))
+  }
+
+  /** Metadata changes need a live session; a short lapse (a busy machine) is waited out. */
+  async #awaitSession(): Promise<void> {
+    const deadline = Date.now() + APPLY_WAIT_MS
+    while (!this.leaseValid() && Date.now() < deadline && !this.#closed) {
+      await new Promise((resolve) => setTimeout(resolve, 100))
+    }
+    if (!this.leaseValid()) throw new NotReadyError('not connected to the cluster (etcd); retry shortly')
   }
 
   /**
@@ -373,11 +392,13 @@ export class ClusterNode implements BrokerCluster {
         .commit()
       if (res.succeeded) {
         this.#registeredAt = Number(res.header.revision)
+        this.#registeredLease = leaseId
         break
       }
       const holder = res.responses[0]?.response_range?.kvs[0]
       if (holder && String(holder.lease) === String(leaseId)) {
         this.#registeredAt = Number(holder.create_revision)
+        this.#registeredLease = leaseId
         break
       }
       if (Date.now() > deadline) {
@@ -535,7 +556,7 @@ export class ClusterNode implements BrokerCluster {
   }
 
   #onRestored(): void {
-    if (this.#closed || !this.#active) return
+    if (this.#closed || !this.#joined) return
     this.#resyncSoon()
   }
 

@@ -56,9 +56,10 @@ export async function startBroker(
   const broker = new Broker(config, metrics.meter(inflight.track(router)))
   broker.setProduceAdmission(produceAdmission(alarms, inflight))
   metrics.bind({ broker, router: broker.router, alarms, inflight })
-  // Cluster mode: join (lease, registration, metadata) before the logs open, so that only this
-  // broker's replicas are opened, and opened as replicated partitions.
-  const cluster = config.etcd === '' ? undefined : await ClusterNode.join(config, broker)
+  // Cluster mode: the node joins (lease, registration, metadata) once the server is built (building
+  // it is CPU-heavy; a lease must not lapse meanwhile) and before the logs open, so that only this
+  // broker's replicas are opened, as replicated partitions.
+  const cluster = config.etcd === '' ? undefined : ClusterNode.create(config, broker)
   if (cluster) broker.setCluster(cluster)
   const exchanges = new ExchangeStore(join(config.dataDir, '__metadata', 'exchanges.json'), {
     topicExists: (topic) => broker.topics.has(topic),
@@ -89,6 +90,7 @@ export async function startBroker(
   // Listen first so /healthz answers and /readyz says "recovering" while logs are checked.
   await app.listen({ host: config.host, port: config.port })
   if (cluster) cluster.logger = app.log
+  await cluster?.join()
   await broker.start()
   await cluster?.activate()
   // A crash between a topic's deletion and the exchanges file's rewrite leaves bindings to it.
