@@ -45,7 +45,9 @@ export class BrokerSession {
   #closed = false
   #loop: NodeJS.Timeout | undefined
   #expiry: NodeJS.Timeout | undefined
-  #busy = false
+  /** A grant in flight (keepalives, on the contrary, overlap: a slow answer must not hold the next one back). */
+  #granting = false
+  #keepalivesInFlight = 0
 
   constructor(client: Etcd3, leaseMs: number, listener: SessionListener) {
     this.#client = client
@@ -98,11 +100,20 @@ export class BrokerSession {
   }
 
   #tick(): void {
-    if (this.#busy || this.#closed) return
-    this.#busy = true
-    const run = this.#lease === undefined ? this.#regrant() : this.#keepalive()
-    run.finally(() => {
-      this.#busy = false
+    if (this.#closed) return
+    if (this.#lease === undefined) {
+      if (this.#granting) return
+      this.#granting = true
+      this.#regrant().finally(() => {
+        this.#granting = false
+      })
+      return
+    }
+    // Bounded: with etcd down, calls fail fast; a paused etcd leaves at most this many waiting.
+    if (this.#keepalivesInFlight >= KEEPALIVES_PER_TTL) return
+    this.#keepalivesInFlight++
+    this.#keepalive().finally(() => {
+      this.#keepalivesInFlight--
     })
   }
 

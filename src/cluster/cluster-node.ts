@@ -351,13 +351,15 @@ export class ClusterNode implements BrokerCluster {
     return rf
   }
 
+  /** Another broker created it first: wait until our watch brought it and we applied it. */
   async #waitForTopic(name: string): Promise<void> {
     const deadline = Date.now() + APPLY_WAIT_MS
-    while (!this.#broker.topics.has(name) && Date.now() < deadline) {
+    while (!this.view.topics.has(name) && Date.now() < deadline) {
       await new Promise((resolve) => setTimeout(resolve, 50))
     }
-    if (!this.#broker.topics.has(name))
-      throw new NotReadyError(`topic "${name}" is not applied here yet; retry`)
+    const topic = this.view.topics.get(name)
+    if (!topic) throw new NotReadyError(`topic "${name}" is not applied here yet; retry`)
+    await this.#waitApplied(topic.modRevision)
   }
 
   /** Resolves once everything up to `revision` has been applied on this broker. */
@@ -471,15 +473,19 @@ export class ClusterNode implements BrokerCluster {
     this.replication.apply(this.#desiredReplicas())
     // A create or delete is answered once this broker's replicas took their roles.
     await this.replication.settled()
-    if (this.view.controller === undefined && this.#session.isValid()) this.#campaign()
-    if (this.view.controller !== this.#config.brokerId) this.#controller.resign()
+    const holder = this.view.controller
+    if (holder !== undefined && holder !== this.#config.brokerId) this.#controller.resign()
+    else if (!this.#controller.active && this.#session.isValid()) this.#campaign()
     this.#controller.reconcile()
     this.#appliedRevision = Math.max(this.#appliedRevision, revision)
     this.#settleWaiters()
   }
 
   #settleWaiters(): void {
-    if (!this.#applying) this.#appliedRevision = Math.max(this.#appliedRevision, this.view.revision)
+    // An event that changed nothing moves the applied revision only when nothing is pending.
+    if (this.#active && !this.#applying && !this.#applyAgain) {
+      this.#appliedRevision = Math.max(this.#appliedRevision, this.view.revision)
+    }
     const ready = this.#revisionWaiters.filter((w) => w.revision <= this.#appliedRevision)
     this.#revisionWaiters = this.#revisionWaiters.filter((w) => w.revision > this.#appliedRevision)
     for (const w of ready) w.resolve()
