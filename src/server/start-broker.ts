@@ -78,7 +78,11 @@ export async function startBroker(
     logger: opts.logger === false ? false : { level: config.logLevel },
     metrics,
     alarms,
-    readinessProbes: [() => alarms.reasons(), () => cluster?.notReadyReasons() ?? []],
+    readinessProbes: [
+      () => alarms.reasons(),
+      () => cluster?.notReadyReasons() ?? [],
+      () => (groups.ready ? [] : ['consumer groups are loading their offsets']),
+    ],
     plugins: [
       (app) => clusterRoutes(app, { broker, node: cluster }),
       ...(cluster ? [(app: FastifyInstance) => replicaFetchRoutes(app, { replication: cluster.replication })] : []),
