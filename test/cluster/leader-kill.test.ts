@@ -76,7 +76,11 @@ describe('kill -9 of the leader under continuous acks=all writes', () => {
       timeoutMs: 30_000,
     })
     expect(survivors).toContain(next.leader)
-    await waitUntil(() => confirmed.length >= beforeKill + 300, 60_000, '300 more confirmed records after the kill')
+    await waitUntil(
+      () => confirmed.length >= beforeKill + 300,
+      60_000,
+      '300 more confirmed records after the kill',
+    )
     stop = true
     await writer
     await producer.close()
@@ -102,7 +106,9 @@ describe('kill -9 of the leader under continuous acks=all writes', () => {
     // Quiescent: both survivors at the same log end and high watermark, then compare the bytes.
     const hw = await waitUntil(
       async () => {
-        const views = await Promise.all(survivors.map((id) => describePartition(cluster.advertised(id), TOPIC, 0)))
+        const views = await Promise.all(
+          survivors.map((id) => describePartition(cluster.advertised(id), TOPIC, 0)),
+        )
         const [a, b] = views as [typeof next, typeof next]
         const leaderView = views.find((v) => v.leader === next.leader) ?? a
         return a.logEndOffset === b.logEndOffset &&
