@@ -11,6 +11,7 @@
  */
 import { log, scenarioMain } from '../lib/cli.mjs'
 import { subscribe, within } from '../lib/consume.mjs'
+import { cpuShare } from '../lib/fsync.mjs'
 import { startBroker } from '../lib/proc.mjs'
 import { round } from '../lib/stats.mjs'
 import { loadClient, preload, WireClient } from '../lib/wire.mjs'
@@ -82,6 +83,7 @@ export async function run(opts = {}) {
   const wire = new WireClient(broker.url)
   try {
     const t0 = performance.now()
+    const cpu = cpuShare(broker.pid)
     const sub = await subscribe(lib, broker.url, {
       group: 'bench-drain',
       topic,
@@ -92,6 +94,7 @@ export async function run(opts = {}) {
       maxWaitMs: 100,
     })
     const end = await within(sub.done, 300_000, 'drain')
+    const cpuUsed = cpu()
     await sub.stop()
     let committed
     if (hasGroups) {
@@ -107,11 +110,13 @@ export async function run(opts = {}) {
       MBps: round((records * RECORD_BYTES) / seconds / 1e6, 2),
       seconds: round(seconds, 2),
       committed,
+      cpu: cpuUsed,
       preloadRecordsPerSec: round(records / preloadS, 0),
     }
     log(`drain ${records}: ${result.recordsPerSec} records/s (committed ${committed ?? 'n/a'})`)
     const out = [result]
     if (opts.raw && hasGroups) {
+      const rawCpu = cpuShare(broker.pid)
       const rawSeconds = await rawDrain(wire, 'bench-drain-raw', topic, records, { maxRecords, maxBytes })
       const offsets = await wire.call('GET', '/v1/groups/bench-drain-raw/offsets')
       const rawCommitted = offsets.offsets.find((o) => o.topic === topic)?.committed
@@ -128,6 +133,7 @@ export async function run(opts = {}) {
         MBps: round((records * RECORD_BYTES) / rawSeconds / 1e6, 2),
         seconds: round(rawSeconds, 2),
         committed: rawCommitted,
+        cpu: rawCpu(),
       })
       log(`drain over raw HTTP: ${out[1].recordsPerSec} records/s`)
     }

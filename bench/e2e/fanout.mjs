@@ -8,7 +8,7 @@
  */
 import { log, scenarioMain } from '../lib/cli.mjs'
 import { subscribe, within } from '../lib/consume.mjs'
-import { FsyncMeter } from '../lib/fsync.mjs'
+import { cpuShare, FsyncMeter } from '../lib/fsync.mjs'
 import { startBroker } from '../lib/proc.mjs'
 import { round } from '../lib/stats.mjs'
 import { loadClient, WireClient } from '../lib/wire.mjs'
@@ -52,6 +52,7 @@ export async function run(opts = {}) {
     const batch = Array.from({ length: sendBatch }, () => ({ value }))
     const meter = new FsyncMeter(wire, broker)
     await meter.start()
+    const cpu = cpuShare(broker.pid)
     const t0 = performance.now()
     const window = Math.max(4, Math.ceil(20_000 / sendBatch))
     const inflight = new Set()
@@ -66,6 +67,7 @@ export async function run(opts = {}) {
     const groupCommit = await meter.stop(records)
     const ends = await within(Promise.all(subs.map((s) => s.done)), 120_000, 'fanout delivery')
     const last = Math.max(...ends)
+    const cpuUsed = cpu()
     for (const s of subs) await s.stop()
     await producer.close()
     await client.close()
@@ -85,6 +87,7 @@ export async function run(opts = {}) {
       deliveredPerSec: round((groups * records) / seconds, 0),
       producedPerSec: round(records / ((producedAt - t0) / 1000), 0),
       seconds: round(seconds, 2),
+      cpu: cpuUsed,
       groupEndsS: ends.map((e) => round((e - t0) / 1000, 2)),
       groupCommit,
     }

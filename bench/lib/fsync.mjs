@@ -7,6 +7,7 @@
  * strata_fsync_duration_seconds of src/metrics/broker-metrics.ts). bench/run.js traces whenever
  * strace is installed.
  */
+import { readFileSync } from 'node:fs'
 import { countFsyncs } from './proc.mjs'
 import { round } from './stats.mjs'
 import { parsePrometheus, sumMetric } from './wire.mjs'
@@ -15,6 +16,41 @@ const NAMES = {
   fsyncs: /^strata_fsyncs_total$/,
   records: /^strata_fsync_records_total$/,
   seconds: /^strata_fsync_duration_seconds_sum$/,
+}
+
+/** CPU seconds (user + system, all threads) a process has used, from /proc (Linux). */
+export function processCpuSeconds(pid) {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+    return (Number(fields[11]) + Number(fields[12])) / 100 // utime, stime in clock ticks (USER_HZ = 100)
+  } catch {
+    return undefined
+  }
+}
+
+function selfCpuSeconds() {
+  const u = process.cpuUsage()
+  return (u.user + u.system) / 1e6
+}
+
+/**
+ * Over the same window, how busy each side was, in cores (1 = one core all the time): the
+ * broker process and this load-generating process. Tells what limits a figure: a side near 1 is
+ * CPU-bound on its one JavaScript thread; both well below 1 means waiting (fsync, round trips).
+ */
+export function cpuShare(brokerPid) {
+  const t0 = performance.now()
+  const b0 = processCpuSeconds(brokerPid)
+  const s0 = selfCpuSeconds()
+  return () => {
+    const seconds = (performance.now() - t0) / 1000
+    const b1 = processCpuSeconds(brokerPid)
+    return {
+      brokerCores: b0 === undefined || b1 === undefined ? undefined : round((b1 - b0) / seconds, 2),
+      benchCores: round((selfCpuSeconds() - s0) / seconds, 2),
+    }
+  }
 }
 
 export class FsyncMeter {
@@ -33,6 +69,7 @@ export class FsyncMeter {
   }
 
   async start() {
+    this.cpu = cpuShare(this.broker.pid)
     this.t0 = performance.now()
     this.wall0 = Date.now() / 1000
     this.m0 = await this.#read()
@@ -44,6 +81,11 @@ export class FsyncMeter {
    * are kept beside it under `metrics`: they differ when a counter is wrong.
    */
   async stop(records) {
+    const cpu = this.cpu()
+    return { ...(await this.#stop(records)), cpu }
+  }
+
+  async #stop(records) {
     const seconds = (performance.now() - this.t0) / 1000
     const wall1 = Date.now() / 1000
     const m1 = await this.#read()

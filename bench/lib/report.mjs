@@ -12,6 +12,7 @@ export function table(headers, rows) {
 
 const pct = (x) => (x === undefined ? '–' : `${Math.round(x * 100)}%`)
 const ms = (x) => (x === undefined ? '–' : fmtNum(x, x < 10 ? 2 : 1))
+const cores = (c) => [c?.brokerCores ?? '–', c?.benchCores ?? '–']
 const gc = (g) => [
   g?.fsyncsPerSec === undefined ? '–' : fmtInt(g.fsyncsPerSec),
   g?.recordsPerFsync === undefined ? '–' : fmtNum(g.recordsPerFsync, 1),
@@ -40,6 +41,8 @@ export function renderResults(results) {
           'fsyncs/s',
           'rec/fsync',
           'fsync ms',
+          'broker cores',
+          'bench cores',
         ],
         http.map((r) => [
           r.scenario.slice('http-produce/'.length),
@@ -52,6 +55,7 @@ export function renderResults(results) {
           fmtInt(r.ceiling.reqPerSec),
           pct(r.ratioToCeiling),
           ...gc(r.groupCommit),
+          ...cores(r.groupCommit?.cpu),
         ]),
       ),
     )
@@ -61,7 +65,18 @@ export function renderResults(results) {
     out.push('Client-driven produce (Producer, one send() per record, acks=all)')
     out.push(
       table(
-        ['record', 'records/s', 'MB/s', 'send p50 ms', 'send p99 ms', 'fsyncs/s', 'rec/fsync', 'fsync ms'],
+        [
+          'record',
+          'records/s',
+          'MB/s',
+          'send p50 ms',
+          'send p99 ms',
+          'fsyncs/s',
+          'rec/fsync',
+          'fsync ms',
+          'broker cores',
+          'bench cores',
+        ],
         client.map((r) => [
           `${r.config.recordBytes} B`,
           fmtInt(r.recordsPerSec),
@@ -69,6 +84,7 @@ export function renderResults(results) {
           ms(r.sendLatencyMs.p50),
           ms(r.sendLatencyMs.p99),
           ...gc(r.groupCommit),
+          ...cores(r.groupCommit?.cpu),
         ]),
       ),
     )
@@ -89,6 +105,8 @@ export function renderResults(results) {
           'fsyncs/s',
           'rec/fsync',
           'fsync ms',
+          'broker cores',
+          'bench cores',
         ],
         e2e.map((r) => [
           fmtInt(r.config.rate),
@@ -99,6 +117,7 @@ export function renderResults(results) {
           ms(r.dueToDeliveredMs.max),
           ms(r.sendToDeliveredMs.p99),
           ...gc(r.groupCommit),
+          ...cores(r.groupCommit?.cpu),
         ]),
       ),
     )
@@ -108,13 +127,14 @@ export function renderResults(results) {
     out.push(`Fanout (${fan[0].config.consumer})`)
     out.push(
       table(
-        ['groups', 'records', 'delivered/s', 'producer records/s', 'seconds'],
+        ['groups', 'records', 'delivered/s', 'producer records/s', 'seconds', 'broker cores', 'bench cores'],
         fan.map((r) => [
           r.config.groups,
           fmtInt(r.config.records),
           fmtInt(r.deliveredPerSec),
           fmtInt(r.producedPerSec),
           fmtNum(r.seconds, 2),
+          ...cores(r.cpu),
         ]),
       ),
     )
@@ -126,7 +146,17 @@ export function renderResults(results) {
     )
     out.push(
       table(
-        ['reader', 'records', 'maxRecords/fetch', 'records/s', 'MB/s', 'seconds', 'committed'],
+        [
+          'reader',
+          'records',
+          'maxRecords/fetch',
+          'records/s',
+          'MB/s',
+          'seconds',
+          'committed',
+          'broker cores',
+          'bench cores',
+        ],
         drain.map((r) => [
           r.scenario,
           fmtInt(r.config.records),
@@ -135,6 +165,7 @@ export function renderResults(results) {
           fmtNum(r.MBps, 1),
           fmtNum(r.seconds, 2),
           r.committed === undefined ? '–' : fmtInt(r.committed),
+          ...cores(r.cpu),
         ]),
       ),
     )
