@@ -17,6 +17,8 @@ export interface BrokerProcessOptions {
   env?: Record<string, string>
   /** Keep the data directory after stop() (the test removes it, or inspects it). */
   keepData?: boolean
+  /** How long to wait for the listening line (cluster tests on a busy machine need more). Default 20 s. */
+  startTimeoutMs?: number
 }
 
 export interface BrokerProcess {
@@ -69,7 +71,11 @@ export async function startBroker(opts: BrokerProcessOptions = {}, port = 0): Pr
   exited.then(() => live.delete(child))
   const url = await new Promise<string>((res, rej) => {
     let out = ''
-    const timer = setTimeout(() => rej(new Error(`broker did not start in 20 s\n${stderr}`)), 20_000)
+    const startTimeoutMs = opts.startTimeoutMs ?? 20_000
+    const timer = setTimeout(
+      () => rej(new Error(`broker did not start in ${startTimeoutMs} ms\n${stderr}`)),
+      startTimeoutMs,
+    )
     child.stdout?.on('data', (d: Buffer) => {
       out += d.toString()
       const m = /strata listening on (http:\/\/\S+)/.exec(out)

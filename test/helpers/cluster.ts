@@ -15,6 +15,11 @@ import { type BrokerProcess, startBroker, tempDataDir } from './broker-process.j
 import { jsonRequest } from './http.js'
 
 export const ETCD_BIN = process.env.STRATA_ETCD_BIN ?? 'etcd'
+/**
+ * A broker joins etcd, waits for enough peers to create the internal topic, and opens its logs;
+ * on a loaded 2-core machine node's own start-up alone can take over 10 s.
+ */
+const BROKER_START_TIMEOUT_MS = 60_000
 
 const liveChildren = new Set<ChildProcess>()
 process.once('exit', () => {
@@ -251,16 +256,27 @@ export async function startCluster(opts: ClusterOptions = {}): Promise<TestClust
   ]
   const start = (id: number) =>
     startBroker(
-      { dataDir: dataDirs.get(id) as string, args: argsFor(id), ...(opts.env && { env: opts.env }) },
+      {
+        dataDir: dataDirs.get(id) as string,
+        args: argsFor(id),
+        startTimeoutMs: BROKER_START_TIMEOUT_MS,
+        ...(opts.env && { env: opts.env }),
+      },
       ports.get(id),
     )
   const processes = new Map<number, BrokerProcess>()
-  try {
-    const started = await Promise.all(ids.map(start))
-    started.forEach((p, i) => processes.set(ids[i] as number, p))
-  } catch (err) {
+  const started = await Promise.allSettled(ids.map(start))
+  started.forEach((p, i) => {
+    if (p.status === 'fulfilled') processes.set(ids[i] as number, p.value)
+  })
+  const failed = started.find((p) => p.status === 'rejected')
+  if (failed) {
+    // Never leave a broker behind: it would keep a core busy for every later test.
+    await Promise.allSettled([...processes.values()].map((p) => p.kill('SIGKILL')))
+    await Promise.allSettled([...proxies.values()].map((p) => p.close()))
     await etcd.stop()
-    throw err
+    for (const dir of dataDirs.values()) rmSync(dir, { recursive: true, force: true })
+    throw failed.reason
   }
   const cluster: TestCluster = {
     etcd,
