@@ -10,6 +10,7 @@
 import type { BrokerConfig } from '../config/schema.js'
 import {
   InvalidRequestError,
+  InvalidTopicNameError,
   NotReadyError,
   PartitionNotFoundError,
   PartitionOfflineError,
@@ -30,7 +31,13 @@ import type { PartitionRouter } from '../workers/worker-router.js'
 import { partitionForKey, StickyPartitioner } from './partition-placement.js'
 import { PartitionWaiters } from './partition-waiters.js'
 import { encodeRecordBody, type RecordInput, wirePackr } from './record-codec.js'
-import { checkTopicName, type TopicConfig, type TopicMetadata, TopicRegistry } from './topic-registry.js'
+import {
+  checkTopicName,
+  INTERNAL_PREFIX,
+  type TopicConfig,
+  type TopicMetadata,
+  TopicRegistry,
+} from './topic-registry.js'
 
 export interface ProduceRecord extends RecordInput {
   partition?: number | undefined
@@ -42,6 +49,12 @@ export interface ProduceOptions {
   sequence?: number | undefined
   /** All records to this partition (the partition route). */
   partition?: number | undefined
+  /**
+   * The broker's own writes that acknowledge consumption (committed offsets, dead letters). They
+   * pass the memory and disk alarms, as RabbitMQ lets consumers ack during an alarm: blocking
+   * acks would only make the backlog, and memory, grow.
+   */
+  internal?: boolean | undefined
 }
 
 export interface ProduceResult {
@@ -266,6 +279,9 @@ export class Broker {
   }
 
   async deleteTopic(name: string): Promise<void> {
+    if (name.startsWith(INTERNAL_PREFIX)) {
+      throw new InvalidTopicNameError(`"${name}" is an internal topic and cannot be deleted`, { topic: name })
+    }
     if (this.#cluster) return this.#cluster.deleteTopic(name)
     await this.removeTopic(name)
   }
@@ -354,7 +370,7 @@ export class Broker {
       })
       this.#cluster?.checkProduce(topic, partition, opts.acks)
       this.#checkWritable(topic, partition)
-      this.#admission?.(topic, partition, batch.length)
+      if (!opts.internal) this.#admission?.(topic, partition, batch.length)
       return { partition, batch, indexes: g.indexes }
     })
     const results = await Promise.all(

@@ -105,6 +105,22 @@ export function encodeRecordBody(record: RecordInput, defaultTimestamp: number):
   ])
 }
 
+/** Reads a msgpack unsigned integer (any width) at `pos`. */
+export function readUint(buf: Buffer, pos: number): number {
+  const tag = buf[pos] as number
+  if (tag < 0x80) return tag
+  if (tag === 0xcc) return buf.readUInt8(pos + 1)
+  if (tag === 0xcd) return buf.readUInt16BE(pos + 1)
+  if (tag === 0xce) return buf.readUInt32BE(pos + 1)
+  if (tag === 0xcf) return Number(buf.readBigUInt64BE(pos + 1))
+  throw new RangeError(`not a msgpack unsigned integer: 0x${tag.toString(16)}`)
+}
+
+/** A stored record body's timestamp, without decoding the rest (it is always the first entry). */
+export function recordTimestamp(body: Buffer): number {
+  return readUint(body, KEY_TIMESTAMP.length)
+}
+
 /** The pre-encoded `"topic" <str> "partition" <uint>` entries a group fetch adds to each record. */
 export function groupRecordPrefix(topic: string, partition: number): Buffer {
   const topicBytes = wirePackr.pack(topic)

@@ -15,6 +15,7 @@ import {
   buildPartitionFetchBody,
   groupRecordPrefix,
   type RecordSlice,
+  recordTimestamp,
 } from '../broker/record-codec.js'
 import {
   InvalidRequestError,
@@ -243,7 +244,22 @@ export class PartitionHost {
     const highWatermark = this.#highWatermark(hosted)
     if (req.at === 'earliest') return { offset: hosted.log.logStartOffset }
     if (req.at === 'latest') return { offset: highWatermark }
-    return { offset: Math.min(hosted.log.offsetForTimestamp(req.at), highWatermark) }
+    return { offset: this.#offsetForTimestamp(hosted, req.at, highWatermark) }
+  }
+
+  /**
+   * Kafka's ListOffsets by time: the first record whose timestamp is ≥ `ts`. The time index finds
+   * the batch; the records' own timestamps (the first entry of each body) find the record in it.
+   */
+  #offsetForTimestamp(hosted: HostedPartition, ts: number, highWatermark: number): number {
+    const batchStart = hosted.log.offsetForTimestamp(ts)
+    if (batchStart >= highWatermark) return highWatermark
+    for (const batch of hosted.log.read(batchStart, 1, highWatermark)) {
+      for (const rec of recordSlices(batch))
+        if (rec.offset >= batchStart && recordTimestamp(rec.bytes) >= ts) return rec.offset
+    }
+    // Unreachable while batch maxTimestamp is the max of its records; the batch start is a safe answer.
+    return batchStart
   }
 
   stats(): HostStats {

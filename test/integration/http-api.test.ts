@@ -104,6 +104,12 @@ describe('topics', () => {
     },
   )
 
+  it('refuses to delete an internal topic (every group\'s committed offsets live there)', async () => {
+    const res = await json(`${broker.url}/v1/topics/__consumer_offsets`, 'DELETE')
+    expect(res.status).toBe(400)
+    expect(res.body.error.code).toBe('INVALID_TOPIC_NAME')
+  })
+
   it('validates the body: bad partitions, unknown fields', async () => {
     const bad = await json(`${broker.url}/v1/topics`, 'POST', { name: uniqueTopic(), partitions: 0 })
     expect(bad.status).toBe(400)
@@ -293,6 +299,8 @@ describe('produce and fetch', () => {
       (await json(`${broker.url}/v1/topics/${topic}/partitions/0/offsets?at=${q}`, 'GET')).body.offset
     expect(await at('earliest')).toBe(0)
     expect(await at('latest')).toBe(3)
+    expect(await at('1500')).toBe(1)
+    expect(await at('2000')).toBe(1)
     expect(await at('2500')).toBe(2)
     expect(await at('99999')).toBe(3)
   })

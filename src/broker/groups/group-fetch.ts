@@ -263,7 +263,7 @@ export class GroupReader {
           [DeadLetterHeaders.group]: group.name,
         },
       }))
-      await this.#broker.produce(config.deadLetterTopic, copies, { acks: 'all' })
+      await this.#broker.produce(config.deadLetterTopic, copies, { acks: 'all', internal: true })
       return last.offset + 1
     } catch (err) {
       // The dead-letter topic is gone or refuses writes: keep delivering rather than lose records.

@@ -48,7 +48,7 @@ export class BrokerOffsetLog implements OffsetLog {
   }
 
   async append(partition: number, records: OffsetLogRecord[]): Promise<void> {
-    await this.#broker.produce(OFFSETS_TOPIC, records, { acks: 'all', partition })
+    await this.#broker.produce(OFFSETS_TOPIC, records, { acks: 'all', partition, internal: true })
   }
 
   async *readAll(partition: number): AsyncIterable<OffsetLogRecord> {
