@@ -2,28 +2,42 @@
  * The worker side of a partition pool: one piscina thread that holds one `PartitionHost`.
  *
  * The pool router (pool-router.ts) pins every partition to one single-thread pool, so this thread
- * is the only writer of the partitions it was asked to open. It first receives an `init` task
- * carrying a MessagePort: the host's state events (high watermark moves, log start moves) flow
- * back over it to the HTTP thread, where long polls wait. Every later task carries the pool
- * generation it was sent for; a thread that piscina started to replace a dead one has not been
- * initialised for that generation and refuses stale tasks, so a request queued before a crash
- * never reaches a partition that has not been recovered yet.
+ * is the only writer of the partitions it was asked to open. Its first task, `init`, carries a
+ * MessagePort (the reply port); every later task carries the pool generation it was sent for. A
+ * thread that piscina started to replace a dead one has not been initialised for that generation
+ * and refuses stale tasks, so a request queued before a crash never reaches a partition that has
+ * not been recovered yet.
  *
- * Errors from the host come back as values (`{ok: false, error}`), never as rejections: a
- * rejected piscina task therefore always means the thread died, which is how the router tells a
- * crash from an ordinary error such as OFFSET_OUT_OF_RANGE. Fetch bodies are allocated whole
- * (allocUnsafeSlow) by the record codec and are transferred back, not copied.
+ * Requests arrive in batches (`requests`: everything the HTTP thread routed here during one turn
+ * of its event loop) and the piscina task answers as soon as they are started. Each request's
+ * answer goes back over the reply port when that request is done, so a fetch never waits for the
+ * fsync of an append that travelled in the same batch. Answers and the host's state events (high
+ * watermark and log start moves, which wake long polls) are queued in order and posted once per
+ * turn of this thread's event loop: a state event always reaches the HTTP thread before the answer
+ * of the append it covers. One message per turn instead of one per request is what makes worker
+ * threads cheaper than a per-request handoff (bench/RESULTS.md, "Workers").
+ *
+ * Errors from the host come back as values (`{ok: false, error}`), never as rejections: a rejected
+ * piscina task therefore always means the thread died. Record batches arrive transferred; fetch
+ * bodies (allocated whole by the record codec) are transferred back, not copied.
  */
 import type { MessagePort } from 'node:worker_threads'
-import { move, transferableSymbol, valueSymbol } from 'piscina'
 import { type ErrorDetails, serializeError } from '../errors.js'
 import { PartitionHost } from './partition-host.js'
 import type { HostEvent, HostRequest, HostResponses } from './worker-messages.js'
 
+export type CrashHow = 'throw' | 'exit'
+
+/** One request in a batch; `id` pairs it with its answer on the reply port. */
+export interface RequestItem {
+  id: number
+  req: HostRequest
+}
+
 /** The tasks a pool thread accepts. */
 export type PoolTask =
-  | { kind: 'init'; generation: number; events: MessagePort }
-  | { kind: 'request'; generation: number; req: HostRequest }
+  | { kind: 'init'; generation: number; port: MessagePort }
+  | { kind: 'requests'; generation: number; items: RequestItem[] }
   | { kind: 'shutdown'; generation: number }
   /**
    * Test hook (only with STRATA_TEST_HOOKS=1): kill this thread as a bug would, to test recovery.
@@ -40,15 +54,19 @@ export interface SerializedError {
 
 export type PoolReply<T = unknown> = { ok: true; value: T } | { ok: false; error: SerializedError }
 
+/** What the reply port carries, in order, as one array per turn of the worker's event loop. */
+export type PortMessage = HostEvent | { type: 'reply'; id: number; reply: PoolReply }
+
 /** Why a thread refused a task: it belongs to an earlier incarnation of this pool. */
 export const STALE_GENERATION_REASON = 'stale-generation'
-
-export type CrashHow = 'throw' | 'exit'
 
 let host: PartitionHost | undefined
 let crashOnAppend: CrashHow | undefined
 let generation = 0
-let events: MessagePort | undefined
+let port: MessagePort | undefined
+let outbox: PortMessage[] = []
+let outboxTransfers: ArrayBuffer[] = []
+let flushScheduled = false
 
 /** Structured clone turns a Buffer into a plain Uint8Array; this views the same bytes as a Buffer again. */
 export function asBuffer(bytes: Uint8Array): Buffer {
@@ -56,7 +74,7 @@ export function asBuffer(bytes: Uint8Array): Buffer {
 }
 
 /** True when `buf` owns its whole ArrayBuffer, so transferring it detaches nothing else. */
-export function ownsWholeBuffer(buf: Buffer): boolean {
+export function ownsWholeBuffer(buf: Uint8Array): boolean {
   return buf.byteOffset === 0 && buf.byteLength === buf.buffer.byteLength && buf.buffer instanceof ArrayBuffer
 }
 
@@ -71,18 +89,30 @@ function stale(task: PoolTask): PoolReply<never> {
   }
 }
 
-/** A fetch answer whose body's ArrayBuffer moves to the HTTP thread instead of being cloned. */
-function movable(reply: PoolReply<HostResponses['fetch']>): unknown {
-  if (!reply.ok || !ownsWholeBuffer(reply.value.body)) return reply
-  return move({ [transferableSymbol]: [reply.value.body.buffer], [valueSymbol]: reply } as never)
+function post(message: PortMessage, transfer?: ArrayBuffer): void {
+  outbox.push(message)
+  if (transfer) outboxTransfers.push(transfer)
+  if (flushScheduled) return
+  flushScheduled = true
+  // After this turn's I/O callbacks: every answer and event of the turn travels in one message.
+  setImmediate(flushOutbox)
+}
+
+function flushOutbox(): void {
+  flushScheduled = false
+  const messages = outbox
+  const transfers = outboxTransfers
+  outbox = []
+  outboxTransfers = []
+  port?.postMessage(messages, transfers)
 }
 
 function init(task: Extract<PoolTask, { kind: 'init' }>): PoolReply<{ threadGeneration: number }> {
-  events?.close()
-  events = task.events
+  if (port !== undefined) flushOutbox()
+  port?.close()
+  port = task.port
   generation = task.generation
-  const port = task.events
-  host ??= new PartitionHost((event: HostEvent) => port.postMessage(event))
+  host ??= new PartitionHost((event: HostEvent) => post(event))
   return { ok: true, value: { threadGeneration: generation } }
 }
 
@@ -106,8 +136,25 @@ function crash(task: Extract<PoolTask, { kind: 'crash' }>): PoolReply<null> {
   return { ok: true, value: null }
 }
 
+/** Serves one request and queues its answer; a fetch body's buffer is transferred with it. */
+async function serve(h: PartitionHost, { id, req }: RequestItem): Promise<void> {
+  try {
+    if (req.op === 'append') req.batch = asBuffer(req.batch)
+    const pending = h.handle(req)
+    if (crashOnAppend !== undefined && req.op === 'append') dieSoon(crashOnAppend)
+    const value = await pending
+    const body = req.op === 'fetch' ? (value as HostResponses['fetch']).body : undefined
+    post(
+      { type: 'reply', id, reply: { ok: true, value } },
+      body && ownsWholeBuffer(body) ? (body.buffer as ArrayBuffer) : undefined,
+    )
+  } catch (err) {
+    post({ type: 'reply', id, reply: { ok: false, error: serializeError(err) } })
+  }
+}
+
 /** The task handler piscina calls (the pool names it with its `name` option). */
-export async function handleTask(task: PoolTask): Promise<unknown> {
+export async function handleTask(task: PoolTask): Promise<PoolReply> {
   if (task.kind === 'init') return init(task)
   if (host === undefined || task.generation !== generation) return stale(task)
   switch (task.kind) {
@@ -115,17 +162,11 @@ export async function handleTask(task: PoolTask): Promise<unknown> {
       return crash(task)
     case 'shutdown':
       await host.closeAll()
+      flushOutbox()
       return { ok: true, value: null }
-    case 'request':
-      try {
-        if (task.req.op === 'append') task.req.batch = asBuffer(task.req.batch)
-        const pending = host.handle(task.req)
-        if (crashOnAppend !== undefined && task.req.op === 'append') dieSoon(crashOnAppend)
-        const value = await pending
-        const reply: PoolReply = { ok: true, value }
-        return task.req.op === 'fetch' ? movable(reply as PoolReply<HostResponses['fetch']>) : reply
-      } catch (err) {
-        return { ok: false, error: serializeError(err) } satisfies PoolReply
-      }
+    case 'requests':
+      // Started in order (each append is written before the next starts); answered as each completes.
+      for (const item of task.items) void serve(host, item)
+      return { ok: true, value: null }
   }
 }

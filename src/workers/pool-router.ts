@@ -7,28 +7,34 @@
  * partitions land round-robin on the pools), and that pool's one thread is its only writer.
  *
  * Pool settings, each deliberate:
- * - `concurrentTasksPerWorker` high: many appends must be in flight in one thread so that one
- *   group-commit fsync covers them all; piscina's default of 1 would serialise produce on fsync.
  * - `atomics: 'disabled'`: an idle piscina thread otherwise parks in `Atomics.wait`, which freezes
  *   its event loop, and with it the flush timers of acks=0/1 writes and fsync completions.
  * - `idleTimeout: Infinity`: the thread holds open logs; it must never be retired for idleness.
+ * - `concurrentTasksPerWorker` above 1: a `requests` task answers as soon as its requests are
+ *   started, but init, shutdown and a slow stats call must not queue behind one another.
+ *
+ * The request path is batched both ways, because a cross-thread handoff costs about as much CPU
+ * as a whole small produce request (bench/RESULTS.md, "Workers"): the requests routed to a worker
+ * during one turn of the HTTP thread's event loop go as ONE piscina task, and the worker posts the
+ * answers and state events of one of its turns as ONE message on the reply port. Appends in flight
+ * are therefore bounded by maxInflightBytesPerPartition, not by piscina, and every append waiting
+ * for an fsync is in flight at once, so one group-commit fsync covers them all.
  *
  * Record batches cross to the worker transferred (their ArrayBuffer moves; the caller's Buffer is
  * left detached, so the caller must not read a batch after sending it), and fetch bodies come
  * back the same way.
  *
  * A worker that dies (uncaught error, exit) is replaced by piscina; this router notices (the
- * pool's `workerDestroy` event), fails the requests that were in flight with WORKER_FAILED (503,
- * retriable: an append in flight may or may not have been written, and a retry with producerId
- * and sequence is idempotent), re-opens the pool's partitions in the new thread (which runs log
- * recovery), logs it and counts it. Requests that arrive meanwhile wait for the recovery, at
- * most RECOVERY_WAIT_MS, then fail with WORKER_FAILED: nothing waits forever.
+ * pool's `workerDestroy` event, or a task rejected by piscina), fails the requests in flight on it
+ * with WORKER_FAILED (503, retriable: an append in flight may or may not have been written, and a
+ * retry with producerId and sequence is idempotent), re-opens the pool's partitions in the new
+ * thread (which runs log recovery), logs it and counts it. Requests that arrive meanwhile wait for
+ * the recovery, at most RECOVERY_WAIT_MS, then fail with WORKER_FAILED: nothing waits forever.
  */
-
 import { fileURLToPath } from 'node:url'
 import { MessageChannel, type MessagePort } from 'node:worker_threads'
 import { Piscina } from 'piscina'
-import { errorFromEnvelope, StrataError, WorkerFailedError } from '../errors.js'
+import { errorFromEnvelope, WorkerFailedError } from '../errors.js'
 import { emptyHostStats } from '../metrics/worker-metrics.js'
 import { partitionKey } from './partition-host.js'
 import {
@@ -37,17 +43,15 @@ import {
   ownsWholeBuffer,
   type PoolReply,
   type PoolTask,
+  type PortMessage,
+  type RequestItem,
   STALE_GENERATION_REASON,
 } from './partition-worker.js'
 import type { HostEvent, HostRequest, HostResponses, HostStats, OpenRequest } from './worker-messages.js'
 import type { OwnerLoad, PartitionRouter } from './worker-router.js'
 
-/**
- * Tasks in flight in one thread. Appends waiting for the same fsync are all in flight at once,
- * so this caps a group commit at 512 requests; past it piscina queues (its queue depth is a
- * metric). Memory stays bounded by maxInflightBytesPerPartition, not by this number.
- */
-export const CONCURRENT_TASKS_PER_WORKER = 512
+/** Tasks one thread runs at once: a batch, an init, a shutdown, a crash hook (requests are not tasks). */
+export const CONCURRENT_TASKS_PER_WORKER = 16
 /** How long a request waits for a crashed worker's partitions to be recovered before WORKER_FAILED. */
 export const RECOVERY_WAIT_MS = 15_000
 /** A new thread must load the worker module and answer `init` within this time, or its pool is replaced. */
@@ -75,20 +79,33 @@ export interface PoolRouterOptions {
   testHooks?: boolean
 }
 
+interface Pending {
+  req: HostRequest
+  resolve(value: unknown): void
+  reject(err: unknown): void
+}
+
 interface PoolSlot {
   readonly index: number
-  pool: Piscina<PoolTask, unknown>
+  pool: Piscina<PoolTask, PoolReply>
   /** Incremented on every restart; tasks carry it so a replacement thread refuses stale ones. */
   generation: number
-  /** The receiving end of the current thread's state events. */
-  events: MessagePort | undefined
+  /** The receiving end of the current thread's reply port (answers and state events). */
+  port: MessagePort | undefined
+  /** Requests sent (or about to be) and not answered, by id. */
+  readonly pending: Map<number, Pending>
+  /** Requests of this turn of the event loop, sent together by `#flush`. */
+  outbox: RequestItem[]
+  outboxTransfers: ArrayBuffer[]
+  flushScheduled: boolean
   /** Partitions pinned here, with the request that re-opens (recovers) each one after a restart. */
   readonly owned: Map<string, OpenRequest>
   recovering: Promise<void> | undefined
   /** The first error seen for the failure being recovered from (for the log line). */
   failureCause: unknown
+  /** An uncaught error piscina reported just before the thread's exit. */
+  lastError: unknown
   restarts: number
-  inflight: number
   lastStats: HostStats | undefined
 }
 
@@ -108,13 +125,18 @@ export function workerIndexFor(topic: string, partition: number, workers: number
   return (stableHash(topic) + partition) % workers
 }
 
+function workerFailed(
+  message: string,
+  details: Record<string, unknown> = {},
+  cause?: unknown,
+): WorkerFailedError {
+  return new WorkerFailedError(message, { ...details, retryAfterMs: WORKER_FAILED_RETRY_MS }, { cause })
+}
+
 function withTimeout<T>(promise: Promise<T>, ms: number, message: string): Promise<T> {
   let timer: NodeJS.Timeout | undefined
   const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(
-      () => reject(new WorkerFailedError(message, { retryAfterMs: WORKER_FAILED_RETRY_MS })),
-      ms,
-    )
+    timer = setTimeout(() => reject(workerFailed(message)), ms)
   })
   return Promise.race([promise, timeout]).finally(() => clearTimeout(timer))
 }
@@ -128,6 +150,7 @@ export class PoolRouter implements PartitionRouter {
   readonly #listeners: Array<(event: HostEvent) => void> = []
   readonly #testHooks: boolean
   #logger: RouterLogger
+  #nextId = 1
   #closed = false
   #closing: Promise<void> | undefined
 
@@ -145,14 +168,18 @@ export class PoolRouter implements PartitionRouter {
     for (let index = 0; index < opts.workers; index++) {
       const slot: PoolSlot = {
         index,
-        pool: undefined as unknown as Piscina<PoolTask, unknown>,
+        pool: undefined as unknown as Piscina<PoolTask, PoolReply>,
         generation: 1,
-        events: undefined,
+        port: undefined,
+        pending: new Map(),
+        outbox: [],
+        outboxTransfers: [],
+        flushScheduled: false,
         owned: new Map(),
         recovering: undefined,
         failureCause: undefined,
+        lastError: undefined,
         restarts: 0,
-        inflight: 0,
         lastStats: undefined,
       }
       slot.pool = router.#createPool(slot)
@@ -187,7 +214,7 @@ export class PoolRouter implements PartitionRouter {
     if (req.op === 'open') slot.owned.set(key, req)
     if (req.op === 'close') slot.owned.delete(key)
     try {
-      return (await this.#send(slot, { kind: 'request', generation: 0, req })) as HostResponses[R['op']]
+      return (await this.#send(slot, req)) as HostResponses[R['op']]
     } catch (err) {
       if (req.op === 'open' && !(err instanceof WorkerFailedError)) slot.owned.delete(key)
       throw err
@@ -200,13 +227,9 @@ export class PoolRouter implements PartitionRouter {
       this.#slots.map(async (slot) => {
         if (slot.recovering === undefined) {
           try {
-            slot.lastStats = (await this.#send(slot, {
-              kind: 'request',
-              generation: 0,
-              req: { op: 'stats' },
-            })) as HostStats
+            slot.lastStats = (await this.#send(slot, { op: 'stats' })) as HostStats
           } catch {
-            // Counted and logged as a worker failure by #send; the last known stats stand in.
+            // A dead worker is counted and logged by the recovery; the last known stats stand in.
           }
         }
         return slot.lastStats ?? emptyHostStats()
@@ -218,12 +241,8 @@ export class PoolRouter implements PartitionRouter {
     const deleted = await Promise.all(
       this.#slots.map(async (slot) => {
         if (slot.recovering !== undefined) return 0
-        const out = await this.#send(slot, {
-          kind: 'request',
-          generation: 0,
-          req: { op: 'retention', nowMs },
-        })
-        return (out as HostResponses['retention']).deletedSegments
+        const out = (await this.#send(slot, { op: 'retention', nowMs })) as HostResponses['retention']
+        return out.deletedSegments
       }),
     )
     return deleted.reduce((a, b) => a + b, 0)
@@ -236,8 +255,8 @@ export class PoolRouter implements PartitionRouter {
   load(): OwnerLoad[] {
     return this.#slots.map((slot) => ({
       worker: slot.index,
-      inflight: slot.inflight,
-      queued: slot.pool.queueSize,
+      inflight: slot.pending.size - slot.outbox.length,
+      queued: slot.outbox.length + slot.pool.queueSize,
       partitions: slot.owned.size,
       restarts: slot.restarts,
       recovering: slot.recovering !== undefined,
@@ -255,7 +274,9 @@ export class PoolRouter implements PartitionRouter {
   ): Promise<void> {
     const slot = this.#slots[index]
     if (!slot) throw new RangeError(`no worker ${index}`)
-    await this.#send(slot, { kind: 'crash', generation: 0, how, at })
+    this.#flush(slot)
+    const reply = await slot.pool.run({ kind: 'crash', generation: slot.generation, how, at })
+    if (!reply.ok) throw errorFromEnvelope({ error: reply.error })
   }
 
   close(): Promise<void> {
@@ -269,7 +290,8 @@ export class PoolRouter implements PartitionRouter {
     await Promise.allSettled(
       this.#slots.map(async (slot) => {
         try {
-          if (slot.recovering === undefined && slot.events !== undefined) {
+          if (slot.recovering === undefined && slot.port !== undefined) {
+            this.#flush(slot)
             // Flushes and checkpoints every partition of the thread, so the next start is clean.
             await withTimeout(
               slot.pool.run({ kind: 'shutdown', generation: slot.generation }),
@@ -280,7 +302,8 @@ export class PoolRouter implements PartitionRouter {
         } catch (err) {
           this.#logger.error({ err, worker: slot.index }, 'partition worker did not shut down cleanly')
         } finally {
-          slot.events?.close()
+          this.#rejectPending(slot, workerFailed('the broker is shutting down'))
+          slot.port?.close()
           await slot.pool.destroy()
         }
       }),
@@ -293,8 +316,8 @@ export class PoolRouter implements PartitionRouter {
     )
   }
 
-  #createPool(slot: PoolSlot): Piscina<PoolTask, unknown> {
-    const pool = new Piscina<PoolTask, unknown>({
+  #createPool(slot: PoolSlot): Piscina<PoolTask, PoolReply> {
+    const pool = new Piscina<PoolTask, PoolReply>({
       filename: this.#filename,
       name: 'handleTask',
       minThreads: 1,
@@ -304,80 +327,128 @@ export class PoolRouter implements PartitionRouter {
       idleTimeout: Number.POSITIVE_INFINITY,
       recordTiming: false,
     })
-    // 'workerDestroy' fires once per dead thread (uncaught error, exit, or our own destroy);
-    // 'error' carries the uncaught error of a thread that had no task in flight.
-    pool.on('workerDestroy', () => {
-      if (slot.pool === pool) this.#failed(slot, slot.generation, undefined)
-    })
+    // The uncaught error of a thread that had no task in flight; its death follows ('exit', seen
+    // by #init's listener), and the recovery's log line names this error as the cause.
     pool.on('error', (err: unknown) => {
-      if (slot.pool === pool) this.#failed(slot, slot.generation - (slot.recovering ? 1 : 0), err)
+      if (slot.pool !== pool) return
+      if (slot.recovering !== undefined) this.#noteCause(slot, err)
+      else slot.lastError = err
     })
     return pool
   }
 
-  /** Hands the thread its generation and a fresh port for its state events. */
+  /** Hands the thread its generation and a fresh reply port. */
   async #init(slot: PoolSlot): Promise<void> {
     const { port1, port2 } = new MessageChannel()
-    port1.on('message', (event: HostEvent) => this.#emit(event))
+    port1.on('message', (messages: PortMessage[]) => this.#receive(slot, messages))
     port1.unref()
     try {
-      await withTimeout(
-        slot.pool.run(
-          { kind: 'init', generation: slot.generation, events: port2 },
-          { transferList: [port2] },
-        ),
+      const reply = await withTimeout(
+        slot.pool.run({ kind: 'init', generation: slot.generation, port: port2 }, { transferList: [port2] }),
         INIT_TIMEOUT_MS,
         `partition worker ${slot.index} did not start in ${INIT_TIMEOUT_MS} ms`,
       )
+      if (!reply.ok) throw errorFromEnvelope({ error: reply.error })
     } catch (err) {
       port1.close()
       throw err
     }
-    slot.events?.close()
-    slot.events = port1
-  }
-
-  #emit(event: HostEvent): void {
-    for (const listener of this.#listeners) listener(event)
-  }
-
-  /** Sends one task to the slot's thread, waiting out a recovery; rebuilds typed errors from replies. */
-  async #send(slot: PoolSlot, task: PoolTask): Promise<unknown> {
-    if (slot.recovering !== undefined) await this.#awaitRecovery(slot)
-    if (this.#closed)
-      throw new WorkerFailedError('the broker is shutting down', { retryAfterMs: WORKER_FAILED_RETRY_MS })
+    slot.port?.close()
+    slot.port = port1
+    // The thread's 'exit' is the one signal every death gives (uncaught error, process.exit,
+    // terminate); piscina replaces the thread, and this starts the recovery of its partitions.
     const generation = slot.generation
-    const stamped = { ...task, generation } as PoolTask
-    const req = task.kind === 'request' ? task.req : undefined
-    const transferList =
-      req?.op === 'append' && ownsWholeBuffer(req.batch) ? [req.batch.buffer as ArrayBuffer] : undefined
-    // Scrapes (stats) are not load: only partition requests count as in flight.
-    const counted = req !== undefined && req.op !== 'stats'
-    if (counted) slot.inflight++
-    let reply: PoolReply
-    try {
-      reply = (await slot.pool.run(stamped, transferList ? { transferList } : {})) as PoolReply
-    } catch (err) {
-      // Task errors come back as replies, so a rejection means the thread is gone.
-      this.#failed(slot, generation, err)
-      throw new WorkerFailedError(
-        `partition worker ${slot.index} failed while serving this request; it is being restarted, retry`,
-        { worker: slot.index, retryAfterMs: WORKER_FAILED_RETRY_MS },
-        { cause: err },
-      )
-    } finally {
-      if (counted) slot.inflight--
+    slot.pool.threads[0]?.once('exit', (code: number) => {
+      this.#failed(slot, generation, new Error(`partition worker thread exited with code ${code}`))
+    })
+  }
+
+  /** One turn of the worker's answers and state events, in the order the worker produced them. */
+  #receive(slot: PoolSlot, messages: PortMessage[]): void {
+    for (const message of messages) {
+      if (message.type === 'state') {
+        for (const listener of this.#listeners) listener(message)
+        continue
+      }
+      const pending = slot.pending.get(message.id)
+      if (pending === undefined) continue // failed already (worker restart) and answered then
+      slot.pending.delete(message.id)
+      const { reply } = message
+      if (!reply.ok) {
+        pending.reject(errorFromEnvelope({ error: reply.error }))
+        continue
+      }
+      if (pending.req.op === 'fetch') {
+        const fetched = reply.value as HostResponses['fetch']
+        fetched.body = asBuffer(fetched.body)
+      }
+      pending.resolve(reply.value)
     }
-    if (!reply.ok) {
-      // A thread that does not know our generation was started behind our back: recover it.
-      if (reply.error.details?.reason === STALE_GENERATION_REASON) this.#failed(slot, generation, undefined)
-      throw errorFromEnvelope({ error: reply.error })
+  }
+
+  /** Queues one request for the slot's thread, waiting out a recovery first. */
+  async #send(slot: PoolSlot, req: HostRequest): Promise<unknown> {
+    if (slot.recovering !== undefined) await this.#awaitRecovery(slot)
+    if (this.#closed) throw workerFailed('the broker is shutting down')
+    return this.#enqueue(slot, req)
+  }
+
+  #enqueue(slot: PoolSlot, req: HostRequest): Promise<unknown> {
+    const id = this.#nextId++
+    const answer = new Promise<unknown>((resolve, reject) => {
+      slot.pending.set(id, { req, resolve, reject })
+    })
+    slot.outbox.push({ id, req })
+    if (req.op === 'append' && ownsWholeBuffer(req.batch))
+      slot.outboxTransfers.push(req.batch.buffer as ArrayBuffer)
+    if (!slot.flushScheduled) {
+      slot.flushScheduled = true
+      // After this turn's I/O callbacks: every request routed here in this turn travels in one task.
+      setImmediate(() => this.#flush(slot))
     }
-    if (req?.op === 'fetch') {
-      const fetched = reply.value as HostResponses['fetch']
-      fetched.body = asBuffer(fetched.body)
-    }
-    return reply.value
+    return answer
+  }
+
+  /** Sends the queued requests as one task; a rejected task means the thread died. */
+  #flush(slot: PoolSlot): void {
+    slot.flushScheduled = false
+    if (slot.outbox.length === 0) return
+    const items = slot.outbox
+    const transferList = slot.outboxTransfers
+    slot.outbox = []
+    slot.outboxTransfers = []
+    const generation = slot.generation
+    slot.pool.run({ kind: 'requests', generation, items }, { transferList }).then(
+      (reply) => {
+        if (reply.ok) return
+        // The thread refused the whole batch: it is not (yet) the one these requests were for.
+        if (reply.error.details?.reason === STALE_GENERATION_REASON) this.#failed(slot, generation, undefined)
+        const err = errorFromEnvelope({ error: reply.error })
+        for (const item of items) this.#settle(slot, item.id, err)
+      },
+      (err: unknown) => {
+        this.#failed(slot, generation, err)
+        const failure = workerFailed(`partition worker ${slot.index} failed; it is being restarted, retry`, {
+          worker: slot.index,
+        })
+        for (const item of items) this.#settle(slot, item.id, failure)
+      },
+    )
+  }
+
+  #settle(slot: PoolSlot, id: number, err: unknown): void {
+    const pending = slot.pending.get(id)
+    if (pending === undefined) return
+    slot.pending.delete(id)
+    pending.reject(err)
+  }
+
+  #rejectPending(slot: PoolSlot, err: WorkerFailedError): void {
+    const all = [...slot.pending.values()]
+    slot.pending.clear()
+    slot.outbox = []
+    slot.outboxTransfers = []
+    for (const p of all) p.reject(err)
   }
 
   async #awaitRecovery(slot: PoolSlot): Promise<void> {
@@ -388,11 +459,8 @@ export class PoolRouter implements PartitionRouter {
         `partition worker ${slot.index} is still recovering its partitions; retry`,
       )
     } catch (err) {
-      if (err instanceof StrataError) throw err
-      throw new WorkerFailedError(`partition worker ${slot.index} could not be restarted`, {
-        worker: slot.index,
-        retryAfterMs: WORKER_FAILED_RETRY_MS,
-      })
+      if (err instanceof WorkerFailedError) throw err
+      throw workerFailed(`partition worker ${slot.index} could not be restarted`, { worker: slot.index }, err)
     }
   }
 
@@ -400,14 +468,22 @@ export class PoolRouter implements PartitionRouter {
   #failed(slot: PoolSlot, generation: number, cause: unknown): void {
     if (this.#closed) return
     if (generation !== slot.generation) {
-      if (generation === slot.generation - 1 && slot.failureCause === undefined) slot.failureCause = cause
+      this.#noteCause(slot, cause)
       return
     }
     slot.generation++
     slot.restarts++
-    slot.failureCause = cause
-    slot.events?.close()
-    slot.events = undefined
+    slot.failureCause = slot.lastError ?? cause
+    slot.lastError = undefined
+    slot.port?.close()
+    slot.port = undefined
+    // Whatever was in flight on the dead thread gets its answer now: an error, never silence.
+    this.#rejectPending(
+      slot,
+      workerFailed(`partition worker ${slot.index} died while serving this request; retry`, {
+        worker: slot.index,
+      }),
+    )
     // Deferred one macrotask: piscina finishes its own bookkeeping (rejecting the dead thread's
     // tasks, starting the replacement) before we queue the init task behind it.
     const recovering = new Promise<void>((resolve) => setImmediate(resolve)).then(() => this.#recover(slot))
@@ -419,6 +495,13 @@ export class PoolRouter implements PartitionRouter {
       })
   }
 
+  /** Keeps the first cause seen for the death being recovered from, for its log line. */
+  #noteCause(slot: PoolSlot, cause: unknown): void {
+    if (slot.recovering !== undefined && slot.failureCause === undefined && cause !== undefined) {
+      slot.failureCause = cause
+    }
+  }
+
   async #recover(slot: PoolSlot): Promise<void> {
     const started = Date.now()
     this.#logger.error(
@@ -426,7 +509,7 @@ export class PoolRouter implements PartitionRouter {
       'partition worker died; restarting it and recovering its partitions',
     )
     for (let attempt = 1; ; attempt++) {
-      if (this.#closed) throw new WorkerFailedError('the broker is shutting down')
+      if (this.#closed) throw workerFailed('the broker is shutting down')
       try {
         await this.#init(slot)
         break
@@ -441,15 +524,11 @@ export class PoolRouter implements PartitionRouter {
         await sleep(Math.min(250 * attempt, 5000))
       }
     }
-    const generation = slot.generation
     const results = await Promise.allSettled(
       [...slot.owned.values()].map(async (open) => {
-        const reply = (await slot.pool.run({ kind: 'request', generation, req: open })) as PoolReply<
-          HostResponses['open']
-        >
-        if (!reply.ok) throw errorFromEnvelope({ error: reply.error })
+        const state = (await this.#enqueue(slot, open)) as HostResponses['open']
         // Offsets may have moved back (an unflushed tail cut by recovery): tell the broker.
-        this.#emit({ type: 'state', state: reply.value })
+        for (const listener of this.#listeners) listener({ type: 'state', state })
       }),
     )
     const failed = results.filter((r) => r.status === 'rejected')

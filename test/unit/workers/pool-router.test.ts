@@ -106,10 +106,9 @@ describe('PoolRouter with 2 workers', () => {
         for (let i = 0; i < 20; i++) {
           const values = [`p${p}-${i}-a`, `p${p}-${i}-b`, `p${p}-${i}-c`]
           const batch = batchOf(values)
-          const pending = r.request({ op: 'append', topic: 'dense', partition: p, batch, acks: 'all' })
+          const result = await r.request({ op: 'append', topic: 'dense', partition: p, batch, acks: 'all' })
           // Transferred, not copied: the sender's view of the bytes is detached.
           expect(batch.byteLength).toBe(0)
-          const result = await pending
           expect(result.durability).toBe('fsynced')
           const list = confirmed.get(p) ?? []
           values.forEach((value, k) => {
