@@ -17,10 +17,10 @@
  * Load: a missing file is an empty registry. A file that is not valid JSON or not this shape
  * throws STORAGE_ERROR naming the file, rather than starting with exchanges silently missing.
  */
-import { closeSync, fsyncSync, openSync } from 'node:fs'
-import { mkdir, readFile, rename, writeFile } from 'node:fs/promises'
+import { mkdir, readFile } from 'node:fs/promises'
 import { dirname } from 'node:path'
 import { StorageError } from '../../errors.js'
+import { writeFileAtomic } from '../topic-registry.js'
 import type {
   BindingRequest,
   CreateExchangeRequest,
@@ -29,15 +29,6 @@ import type {
   ExchangeRegistrySnapshot,
 } from './exchange-registry.js'
 import { ExchangeRegistry } from './exchange-registry.js'
-
-function fsyncPath(path: string): void {
-  const fd = openSync(path, 'r')
-  try {
-    fsyncSync(fd)
-  } finally {
-    closeSync(fd)
-  }
-}
 
 /** Reads a snapshot file; a missing file is the empty snapshot, a malformed one throws STORAGE_ERROR. */
 export async function readExchangesFile(file: string): Promise<ExchangeRegistrySnapshot> {
@@ -63,13 +54,8 @@ export async function readExchangesFile(file: string): Promise<ExchangeRegistryS
 
 /** Writes a snapshot atomically: temp file, fsync, rename over, fsync the directory. */
 export async function writeExchangesFile(file: string, snapshot: ExchangeRegistrySnapshot): Promise<void> {
-  const dir = dirname(file)
-  const tmp = `${file}.tmp`
-  await mkdir(dir, { recursive: true })
-  await writeFile(tmp, `${JSON.stringify(snapshot, null, 2)}\n`)
-  fsyncPath(tmp)
-  await rename(tmp, file)
-  fsyncPath(dir)
+  await mkdir(dirname(file), { recursive: true })
+  await writeFileAtomic(file, `${JSON.stringify(snapshot, null, 2)}\n`)
 }
 
 /** The first thing wrong with a parsed file's shape, or undefined; names and keys are checked on restore. */
