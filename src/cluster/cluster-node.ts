@@ -94,6 +94,8 @@ export class ClusterNode implements BrokerCluster {
         .map((h) => h.trim())
         .filter((h) => h !== ''),
       defaultCallOptions: (ctx) => (ctx.isStream ? {} : { deadline: Date.now() + ETCD_CALL_TIMEOUT_MS }),
+      // gRPC's reconnect backoff grows to 2 minutes; etcd coming back must be noticed in a second.
+      grpcOptions: { 'grpc.initial_reconnect_backoff_ms': 100, 'grpc.max_reconnect_backoff_ms': 1000 },
     })
     this.#session = new BrokerSession(this.#client, config.brokerLeaseMs, {
       suspended: () => this.#onSuspended(),
@@ -144,7 +146,7 @@ export class ClusterNode implements BrokerCluster {
     this.#closed = true
     this.#active = false
     this.#controller.resign()
-    await this.#watcher?.cancel().catch(() => undefined)
+    await settleWithin(this.#watcher?.cancel(), ETCD_CALL_TIMEOUT_MS)
     await this.replication.close()
     await this.#session.close()
     this.#client.close()
@@ -424,7 +426,8 @@ export class ClusterNode implements BrokerCluster {
   async #watch(fromRevision: number): Promise<void> {
     const old = this.#watcher
     this.#watcher = undefined
-    await old?.cancel().catch(() => undefined)
+    // A cancel waits for etcd's answer, which a dead connection never brings.
+    await settleWithin(old?.cancel(), ETCD_CALL_TIMEOUT_MS)
     const watcher = await this.#client
       .watch()
       .prefix(ClusterKeys.root)
@@ -590,6 +593,19 @@ export class ClusterNode implements BrokerCluster {
       }
     }
   }
+}
+
+/** Waits for `promise` (ignoring its outcome) at most `ms`. */
+async function settleWithin(promise: Promise<unknown> | undefined, ms: number): Promise<void> {
+  if (!promise) return
+  let timer: NodeJS.Timeout | undefined
+  await Promise.race([
+    promise.catch(() => undefined),
+    new Promise((resolve) => {
+      timer = setTimeout(resolve, ms)
+    }),
+  ])
+  clearTimeout(timer)
 }
 
 const stderrLogger: ReplicationLogger = {

@@ -214,9 +214,13 @@ export class ReplicationManager {
     return (r.leader?.isr.length ?? 1) > 1 ? 'replicated' : 'fsynced'
   }
 
-  /** Consumers read from the leader only. */
+  /**
+   * Consumers read from the leader only. Without a valid lease (etcd unreachable) the last known
+   * leader goes on serving reads: they stop at the high watermark, so they return only committed data.
+   */
   checkFetch(topic: string, partition: number): void {
-    this.#leading(topic, partition)
+    const r = this.#replicas.get(partitionKey(topic, partition))
+    if (r?.role !== 'leader' || r.removed) throw this.#meta.notLeader(topic, partition)
   }
 
   /** True when this broker holds a replica with a known high watermark (reads of committed data). */

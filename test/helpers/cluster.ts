@@ -301,7 +301,9 @@ export async function startCluster(opts: ClusterOptions = {}): Promise<TestClust
         }),
       )
       await Promise.allSettled([...proxies.values()].map((p) => p.close()))
-      await etcd.stop()
+      // A test may have replaced etcd (kill, then restart on the same data directory).
+      await cluster.etcd.stop()
+      rmSync(cluster.etcd.dataDir, { recursive: true, force: true })
       for (const dir of dataDirs.values()) rmSync(dir, { recursive: true, force: true })
     },
   }
