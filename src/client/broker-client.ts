@@ -431,10 +431,12 @@ export class BrokerClient {
     if (this.#closed) throw new ClientClosedError('client')
     const policy = call.options?.retry ? { ...this.#retry, ...call.options.retry } : this.#retry
     let lastUrl = ''
+    // A group's requests belong to its coordinator (in a cluster, NOT_LEADER names it): route them.
+    const route = call.route ?? groupRoute(call.path)
     return withRetry(
       async () => {
         if (this.#closed) throw new ClientClosedError('client')
-        lastUrl = this.#target(call.route)
+        lastUrl = this.#target(route)
         try {
           const res = await this.#transport.request<T>(lastUrl, {
             method: call.method,
@@ -447,7 +449,7 @@ export class BrokerClient {
           this.servers.markSuccess(lastUrl)
           return res.body
         } catch (err) {
-          this.#observeFailure(lastUrl, err, call.route)
+          this.#observeFailure(lastUrl, err, route)
           throw err
         }
       },
@@ -457,7 +459,7 @@ export class BrokerClient {
         shouldRetry: (err) =>
           call.idempotent || !(err instanceof BrokerUnreachableError && err.maybeDelivered),
         delayHintMs: (err) => this.#delayHint(err, lastUrl),
-        beforeRetry: (err) => this.#beforeRetry(err, call.route),
+        beforeRetry: (err) => this.#beforeRetry(err, route),
       },
     )
   }
@@ -531,7 +533,8 @@ export class BrokerClient {
     const named = err instanceof NotLeaderError && typeof err.details?.leaderUrl === 'string'
     if (named) return
     if (err instanceof BrokerUnreachableError || err instanceof NotLeaderError) {
-      await this.refreshMetadata(route?.topic)
+      // A group route has no topic to describe; the brokers list is all there is to learn.
+      await this.refreshMetadata(route?.topic.startsWith('\u0000') ? undefined : route?.topic)
     }
   }
 
@@ -553,6 +556,12 @@ export function splitUrls(urls: string | readonly string[] | undefined): string[
 /** True when an error is one the broker answered with (as opposed to a network or client error). */
 export function isBrokerError(err: unknown): err is StrataError {
   return err instanceof StrataError
+}
+
+/** `/v1/groups/<group>/…` → a route keyed by the group (no topic can start with a NUL). */
+function groupRoute(path: string): Call['route'] {
+  const m = /^\/v1\/groups\/([^/]+)/.exec(path)
+  return m ? { topic: `\u0000group:${m[1]}` } : undefined
 }
 
 function routeKey(topic: string, partition?: number): string {

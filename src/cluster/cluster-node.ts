@@ -110,6 +110,10 @@ export class ClusterNode implements BrokerCluster {
     this.#log = logger
   }
 
+  get logger(): ReplicationLogger {
+    return this.#logger
+  }
+
   /** A node that has not joined yet: the server can be built around it before any network call. */
   static create(config: BrokerConfig, broker: Broker): ClusterNode {
     return new ClusterNode(config, broker)

@@ -77,7 +77,14 @@ export interface ReplicationLogger extends FetcherLogger {
   error(obj: object, msg: string): void
 }
 
-type Role = 'none' | 'leader' | 'follower' | 'waiting'
+export type Role = 'none' | 'leader' | 'follower' | 'waiting'
+
+export interface RoleChange {
+  topic: string
+  partition: number
+  role: Role
+  leaderEpoch: number
+}
 
 interface LocalReplica {
   readonly key: string
@@ -108,6 +115,7 @@ export class ReplicationManager {
   /** Followers' long polls wait here for the leader's log end offset to move. */
   readonly #waiters = new PartitionWaiters()
   readonly #isrTimer: NodeJS.Timeout
+  readonly #roleListeners: Array<(change: RoleChange) => void> = []
   #closed = false
 
   constructor(config: BrokerConfig, broker: Broker, meta: ClusterMetadata, logger: ReplicationLogger) {
@@ -119,6 +127,11 @@ export class ReplicationManager {
     const every = Math.min(ISR_CHECK_MAX_INTERVAL_MS, Math.max(50, config.replicaLagMaxMs / 2))
     this.#isrTimer = setInterval(() => this.#checkLaggingFollowers(), every)
     this.#isrTimer.unref()
+  }
+
+  /** Called after every role change of a local replica (the group coordinator hand-off listens). */
+  onRoleChange(listener: (change: RoleChange) => void): void {
+    this.#roleListeners.push(listener)
   }
 
   /** The role of a local replica (tests, /v1/cluster diagnostics). */
@@ -438,6 +451,13 @@ export class ReplicationManager {
         'replica role changed',
       )
       if (target === 'leader') await this.#pushBound(r)
+      const change: RoleChange = {
+        topic: r.topic,
+        partition: r.partition,
+        role: target,
+        leaderEpoch: r.epoch,
+      }
+      for (const listener of this.#roleListeners) listener(change)
     } catch (err) {
       r.role = 'none'
       if (!this.#closed) {
@@ -453,6 +473,15 @@ export class ReplicationManager {
   }
 
   async #stopRole(r: LocalReplica): Promise<void> {
+    if (r.role !== 'none') {
+      const change: RoleChange = {
+        topic: r.topic,
+        partition: r.partition,
+        role: 'none',
+        leaderEpoch: r.epoch,
+      }
+      for (const listener of this.#roleListeners) listener(change)
+    }
     const fetcher = r.fetcher
     r.fetcher = undefined
     r.leader = undefined

@@ -18,12 +18,13 @@ import { Broker } from '../broker/broker.js'
 import { ExchangeStore } from '../broker/exchanges/index.js'
 import { GroupCoordinator } from '../broker/groups/index.js'
 import { ClusterNode } from '../cluster/cluster-node.js'
+import { CoordinatorHandoff } from '../cluster/coordinator-handoff.js'
 import type { BrokerConfig } from '../config/schema.js'
 import { BrokerMetrics } from '../metrics/broker-metrics.js'
 import { PoolRouter } from '../workers/pool-router.js'
 import { InProcessRouter, type PartitionRouter } from '../workers/worker-router.js'
 import { buildServer } from './build-server.js'
-import { clusterRoutes } from './routes/cluster.js'
+import { clusterRoutes, groupCoordinatorGate } from './routes/cluster.js'
 import { exchangeRoutes } from './routes/exchanges.js'
 import { groupRoutes } from './routes/groups.js'
 import { replicaFetchRoutes } from './routes/replica-fetch.js'
@@ -73,6 +74,8 @@ export async function startBroker(
     broker,
     logger: { warn: (details, message) => app.log.warn(details, message) },
   })
+  // Cluster mode: a group's coordinator is the leader of its offsets partition (coordinator-handoff.ts).
+  const handoff = cluster ? new CoordinatorHandoff(cluster, broker, groups, cluster.logger) : undefined
   const app = await buildServer({
     broker,
     logger: opts.logger === false ? false : { level: config.logLevel },
@@ -85,8 +88,11 @@ export async function startBroker(
     ],
     plugins: [
       (app) => clusterRoutes(app, { broker, node: cluster }),
-      ...(cluster ? [(app: FastifyInstance) => replicaFetchRoutes(app, { replication: cluster.replication })] : []),
+      ...(cluster
+        ? [(app: FastifyInstance) => replicaFetchRoutes(app, { replication: cluster.replication })]
+        : []),
       (app) => exchangeRoutes(app, { broker, store: exchanges }),
+      ...(handoff ? [groupCoordinatorGate(handoff)] : []),
       (app) => groupRoutes(app, { groups, maxWaitMsLimit: config.maxWaitMsLimit }),
     ],
   })
