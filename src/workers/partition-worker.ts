@@ -24,7 +24,7 @@
 import type { MessagePort } from 'node:worker_threads'
 import { type ErrorDetails, serializeError } from '../errors.js'
 import { PartitionHost } from './partition-host.js'
-import type { HostEvent, HostRequest, HostResponses } from './worker-messages.js'
+import type { HostEvent, HostRequest } from './worker-messages.js'
 
 export type CrashHow = 'throw' | 'exit'
 
@@ -76,6 +76,46 @@ export function asBuffer(bytes: Uint8Array): Buffer {
 /** True when `buf` owns its whole ArrayBuffer, so transferring it detaches nothing else. */
 export function ownsWholeBuffer(buf: Uint8Array): boolean {
   return buf.byteOffset === 0 && buf.byteLength === buf.buffer.byteLength && buf.buffer instanceof ArrayBuffer
+}
+
+/**
+ * The record bytes a request or an answer carries, by op. They cross threads transferred, and
+ * arrive as a plain Uint8Array (structured clone), so the receiver views them as a Buffer again.
+ */
+const REQUEST_BYTES = { append: 'batch', replicaAppend: 'batches' } as const
+const ANSWER_BYTES = { fetch: 'body', replicaRead: 'batches' } as const
+
+type Fields = Record<string, Uint8Array>
+
+function bytesField(table: Record<string, string>, op: string): string | undefined {
+  return Object.hasOwn(table, op) ? table[op] : undefined
+}
+
+/** The request's record bytes, to transfer with it (undefined when it has none or shares its buffer). */
+export function requestTransfer(req: HostRequest): ArrayBuffer | undefined {
+  const field = bytesField(REQUEST_BYTES, req.op)
+  const bytes = field === undefined ? undefined : (req as unknown as Fields)[field]
+  return bytes && ownsWholeBuffer(bytes) ? (bytes.buffer as ArrayBuffer) : undefined
+}
+
+/** Views a received request's record bytes as a Buffer. */
+export function restoreRequestBytes(req: HostRequest): void {
+  const field = bytesField(REQUEST_BYTES, req.op)
+  if (field !== undefined)
+    (req as unknown as Fields)[field] = asBuffer((req as unknown as Fields)[field] as Uint8Array)
+}
+
+/** The answer's record bytes, to transfer with it. */
+function answerTransfer(op: string, value: unknown): ArrayBuffer | undefined {
+  const field = bytesField(ANSWER_BYTES, op)
+  const bytes = field === undefined ? undefined : (value as Fields)[field]
+  return bytes && ownsWholeBuffer(bytes) ? (bytes.buffer as ArrayBuffer) : undefined
+}
+
+/** Views a received answer's record bytes as a Buffer. */
+export function restoreAnswerBytes(op: string, value: unknown): void {
+  const field = bytesField(ANSWER_BYTES, op)
+  if (field !== undefined) (value as Fields)[field] = asBuffer((value as Fields)[field] as Uint8Array)
 }
 
 function stale(task: PoolTask): PoolReply<never> {
@@ -136,18 +176,14 @@ function crash(task: Extract<PoolTask, { kind: 'crash' }>): PoolReply<null> {
   return { ok: true, value: null }
 }
 
-/** Serves one request and queues its answer; a fetch body's buffer is transferred with it. */
+/** Serves one request and queues its answer; record bytes in the answer are transferred with it. */
 async function serve(h: PartitionHost, { id, req }: RequestItem): Promise<void> {
   try {
-    if (req.op === 'append') req.batch = asBuffer(req.batch)
+    restoreRequestBytes(req)
     const pending = h.handle(req)
     if (crashOnAppend !== undefined && req.op === 'append') dieSoon(crashOnAppend)
     const value = await pending
-    const body = req.op === 'fetch' ? (value as HostResponses['fetch']).body : undefined
-    post(
-      { type: 'reply', id, reply: { ok: true, value } },
-      body && ownsWholeBuffer(body) ? (body.buffer as ArrayBuffer) : undefined,
-    )
+    post({ type: 'reply', id, reply: { ok: true, value } }, answerTransfer(req.op, value))
   } catch (err) {
     post({ type: 'reply', id, reply: { ok: false, error: serializeError(err) } })
   }

@@ -38,13 +38,13 @@ import { errorFromEnvelope, WorkerFailedError } from '../errors.js'
 import { emptyHostStats } from '../metrics/worker-metrics.js'
 import { partitionKey } from './partition-host.js'
 import {
-  asBuffer,
   type CrashHow,
-  ownsWholeBuffer,
   type PoolReply,
   type PoolTask,
   type PortMessage,
   type RequestItem,
+  requestTransfer,
+  restoreAnswerBytes,
   STALE_GENERATION_REASON,
 } from './partition-worker.js'
 import type { HostEvent, HostRequest, HostResponses, HostStats, OpenRequest } from './worker-messages.js'
@@ -141,6 +141,16 @@ function withTimeout<T>(promise: Promise<T>, ms: number, message: string): Promi
   return Promise.race([promise, timeout]).finally(() => clearTimeout(timer))
 }
 
+/**
+ * The compiled worker module beside this file; when this file runs from TypeScript source (tests
+ * importing src/), the build's copy (`npm test` builds first): a worker thread cannot load .ts.
+ */
+function defaultWorkerFile(): string {
+  const here = new URL('./partition-worker.js', import.meta.url)
+  if (!import.meta.url.endsWith('.ts')) return fileURLToPath(here)
+  return fileURLToPath(new URL('../../dist/src/workers/partition-worker.js', import.meta.url))
+}
+
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms))
 
 export class PoolRouter implements PartitionRouter {
@@ -157,7 +167,7 @@ export class PoolRouter implements PartitionRouter {
   private constructor(opts: PoolRouterOptions) {
     if (!Number.isInteger(opts.workers) || opts.workers < 1)
       throw new RangeError('PoolRouter needs workers >= 1')
-    this.#filename = opts.filename ?? fileURLToPath(new URL('./partition-worker.js', import.meta.url))
+    this.#filename = opts.filename ?? defaultWorkerFile()
     this.#logger = opts.logger ?? silentLogger
     this.#testHooks = opts.testHooks === true
   }
@@ -378,10 +388,7 @@ export class PoolRouter implements PartitionRouter {
         pending.reject(errorFromEnvelope({ error: reply.error }))
         continue
       }
-      if (pending.req.op === 'fetch') {
-        const fetched = reply.value as HostResponses['fetch']
-        fetched.body = asBuffer(fetched.body)
-      }
+      restoreAnswerBytes(pending.req.op, reply.value)
       pending.resolve(reply.value)
     }
   }
@@ -399,8 +406,8 @@ export class PoolRouter implements PartitionRouter {
       slot.pending.set(id, { req, resolve, reject })
     })
     slot.outbox.push({ id, req })
-    if (req.op === 'append' && ownsWholeBuffer(req.batch))
-      slot.outboxTransfers.push(req.batch.buffer as ArrayBuffer)
+    const transfer = requestTransfer(req)
+    if (transfer) slot.outboxTransfers.push(transfer)
     if (!slot.flushScheduled) {
       slot.flushScheduled = true
       // After this turn's I/O callbacks: every request routed here in this turn travels in one task.
