@@ -403,7 +403,7 @@ export class BrokerMetrics {
     )
     byWorker(
       MetricNames.workerQueueDepth,
-      'Requests queued in front of a worker thread at its concurrency limit.',
+      'Requests routed to a worker thread and not handed to it yet.',
       (l) => l.queued,
     )
     byWorker(
