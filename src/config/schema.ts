@@ -6,6 +6,7 @@
  * kebab-case name (`--segment-bytes`), the environment variable `STRATA_` + UPPER_SNAKE.
  */
 
+import { availableParallelism } from 'node:os'
 import type { Static } from 'typebox'
 import { Type } from 'typebox'
 
@@ -24,9 +25,11 @@ export const optionDocs = {
   dataDir: { default: './segments', description: 'Where topics, segments and metadata live.' },
   logLevel: { default: 'info', description: 'fatal | error | warn | info | debug | trace | silent.' },
   workers: {
-    default: 0,
+    // Measured (bench/workers/compare.mjs, bench/RESULTS.md "Workers"): on 2 cores, 1 worker beats
+    // in-process and 2 workers lose to both, since the HTTP thread needs a core of its own.
+    default: Math.max(1, availableParallelism() - 1),
     description:
-      'Partition worker threads (one single-thread pool each); 0 runs partitions in the main thread.',
+      'Partition worker threads (one single-thread pool each; default: cores − 1, the HTTP thread keeps one); 0 runs partitions in the main thread.',
   },
   flushIntervalMs: {
     default: 0,
