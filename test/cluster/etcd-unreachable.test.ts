@@ -9,7 +9,14 @@
  * cluster and take writes again.
  */
 import { afterAll, beforeAll, describe, expect, test } from 'vitest'
-import { createTopic, startCluster, type TestCluster, waitForLeader, waitUntil } from '../helpers/cluster.js'
+import {
+  createTopic,
+  produceRetrying,
+  startCluster,
+  type TestCluster,
+  waitForLeader,
+  waitUntil,
+} from '../helpers/cluster.js'
 import { jsonRequest } from '../helpers/http.js'
 
 const TOPIC = 'etcd-outage'
@@ -31,7 +38,7 @@ describe('etcd unreachable', () => {
     const leaderUrl = cluster.advertised(leader)
     const produce = (url: string, acks: 1 | 'all', value: unknown) =>
       jsonRequest(`${url}/v1/topics/${TOPIC}/partitions/0/records`, 'POST', { records: [{ value }], acks })
-    for (let i = 0; i < 10; i++) expect((await produce(leaderUrl, 'all', i)).status).toBe(200)
+    for (let i = 0; i < 10; i++) expect((await produceRetrying(leaderUrl, TOPIC, 0, [i])).status).toBe(200)
 
     await cluster.etcd.kill('SIGKILL')
     const notReady = await waitUntil(
@@ -49,22 +56,19 @@ describe('etcd unreachable', () => {
       expect(res.status, JSON.stringify(res.body)).toBe(421)
       expect(res.body.error.code).toBe('NOT_LEADER')
     }
-    const read = await jsonRequest(`${leaderUrl}/v1/topics/${TOPIC}/partitions/0/records?offset=0&maxRecords=100`, 'GET')
+    const read = await jsonRequest(
+      `${leaderUrl}/v1/topics/${TOPIC}/partitions/0/records?offset=0&maxRecords=100`,
+      'GET',
+    )
     expect(read.status).toBe(200)
     expect(read.body.records.map((r: { value: unknown }) => r.value)).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8, 9])
     expect(read.body.highWatermark).toBe(10)
 
     cluster.etcd = await cluster.etcd.restart()
-    const resumed = await waitUntil(
-      async () => {
-        const { leader: now } = await waitForLeader(cluster.advertised(1), TOPIC, 0)
-        const res = await produce(cluster.advertised(now), 'all', 'after')
-        return res.status === 200 ? res.body : undefined
-      },
-      60_000,
-      'acks=all to be confirmed again',
-      500,
-    )
+    // One idempotent write, repeated (and following NOT_LEADER) until the cluster takes it.
+    const res = await produceRetrying(leaderUrl, TOPIC, 0, ['after'], { retryMs: 60_000 })
+    expect(res.status, JSON.stringify(res.body)).toBe(200)
+    const resumed = res.body
     expect(resumed.offsets[0].offset).toBe(10)
     expect(resumed.durability).toBe('replicated')
     await waitUntil(

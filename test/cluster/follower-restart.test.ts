@@ -10,24 +10,19 @@ import {
   createTopic,
   describePartition,
   logBytes,
+  produceRetrying,
   startCluster,
   type TestCluster,
   waitForLeader,
   waitUntil,
 } from '../helpers/cluster.js'
-import { jsonRequest } from '../helpers/http.js'
 
 const TOPIC = 'follower-restart'
 
 async function produceAll(url: string, from: number, count: number): Promise<void> {
   for (let i = from; i < from + count; i += 10) {
-    const records = Array.from({ length: Math.min(10, from + count - i) }, (_, k) => ({
-      value: { n: i + k },
-    }))
-    const res = await jsonRequest(`${url}/v1/topics/${TOPIC}/partitions/0/records`, 'POST', {
-      records,
-      acks: 'all',
-    })
+    const values = Array.from({ length: Math.min(10, from + count - i) }, (_, k) => ({ n: i + k }))
+    const res = await produceRetrying(url, TOPIC, 0, values, { retryMs: 30_000 })
     expect(res.status, JSON.stringify(res.body)).toBe(200)
     expect(res.body.durability).toBe('replicated')
   }

@@ -14,8 +14,14 @@ import { partitionForKey } from '../../src/broker/partition-placement.js'
 import { wirePackr } from '../../src/broker/record-codec.js'
 import { BrokerClient } from '../../src/client/broker-client.js'
 import { Consumer } from '../../src/client/consumer.js'
-import { createTopic, startCluster, type TestCluster, waitForLeader, waitUntil } from '../helpers/cluster.js'
-import { jsonRequest } from '../helpers/http.js'
+import {
+  createTopic,
+  produceRetrying,
+  startCluster,
+  type TestCluster,
+  waitForLeader,
+  waitUntil,
+} from '../helpers/cluster.js'
 
 const TOPIC = 'group-events'
 const GROUP = 'billing'
@@ -40,15 +46,8 @@ describe('a consumer group reading while its coordinator is killed', () => {
     for (let p = 0; p < PARTITIONS; p++) {
       const { leader } = await waitForLeader(urls[0] as string, TOPIC, p)
       for (let i = 0; i < PER_PARTITION; i += 50) {
-        const records = Array.from({ length: 50 }, (_, k) => ({ value: { p, i: i + k } }))
-        const res = await jsonRequest(
-          `${cluster.advertised(leader)}/v1/topics/${TOPIC}/partitions/${p}/records`,
-          'POST',
-          {
-            records,
-            acks: 'all',
-          },
-        )
+        const values = Array.from({ length: 50 }, (_, k) => ({ p, i: i + k }))
+        const res = await produceRetrying(cluster.advertised(leader), TOPIC, p, values)
         expect(res.status).toBe(200)
       }
     }

@@ -9,6 +9,7 @@ import { afterAll, beforeAll, describe, expect, test } from 'vitest'
 import {
   createTopic,
   describePartition,
+  produceRetrying,
   startCluster,
   type TestCluster,
   waitForLeader,
@@ -39,7 +40,7 @@ describe('two of three brokers down', () => {
         records: [{ value: n }],
         acks,
       })
-    expect((await produce('all', 0)).status).toBe(200)
+    expect((await produceRetrying(leaderUrl, TOPIC, 0, [0])).status).toBe(200)
 
     const followers = cluster.ids.filter((id) => id !== leader)
     await Promise.all(followers.map((id) => cluster.broker(id).kill('SIGKILL')))
@@ -68,7 +69,7 @@ describe('two of three brokers down', () => {
       30_000,
       'a follower to rejoin the ISR',
     )
-    const again = await produce('all', 400)
+    const again = await produceRetrying(leaderUrl, TOPIC, 0, [400])
     expect(again.status, JSON.stringify(again.body)).toBe(200)
     expect(again.body.durability).toBe('replicated')
   })

@@ -15,6 +15,7 @@ import {
   createTopic,
   describePartition,
   logBytes,
+  produceRetrying,
   readAll,
   startCluster,
   type TestCluster,
@@ -51,11 +52,11 @@ describe('a leader paused past its lease', () => {
         acks,
       })
 
-    for (let i = 0; i < 10; i++) expect((await produce(direct, 'all', [`a${i}`])).status).toBe(200)
+    for (let i = 0; i < 10; i++) expect((await produceRetrying(direct, TOPIC, 0, [`a${i}`])).status).toBe(200)
 
     // Cut the followers off, then give the leader a tail they will never see.
     cluster.proxy(old)?.pause()
-    const tail = await produce(direct, 1, ['x0', 'x1', 'x2', 'x3', 'x4'])
+    const tail = await produceRetrying(direct, TOPIC, 0, ['x0', 'x1', 'x2', 'x3', 'x4'], { acks: 1 })
     expect(tail.status).toBe(200)
     expect(tail.body.durability).not.toBe('replicated')
     const pending = produce(direct, 'all', ['pending'])
@@ -64,7 +65,8 @@ describe('a leader paused past its lease', () => {
     const survivor = cluster.ids.find((id) => id !== old) as number
     const next = await waitForLeader(cluster.advertised(survivor), TOPIC, 0, { not: old, timeoutMs: 30_000 })
     const newLeaderUrl = cluster.advertised(next.leader)
-    for (let i = 0; i < 3; i++) expect((await produce(newLeaderUrl, 'all', [`b${i}`])).status).toBe(200)
+    for (let i = 0; i < 3; i++)
+      expect((await produceRetrying(newLeaderUrl, TOPIC, 0, [`b${i}`])).status).toBe(200)
 
     await cluster.broker(old).kill('SIGCONT')
     cluster.proxy(old)?.resume()

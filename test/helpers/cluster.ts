@@ -253,6 +253,8 @@ export async function startCluster(opts: ClusterOptions = {}): Promise<TestClust
     '--etcd',
     etcd.url,
     ...(opts.args ?? []),
+    // e.g. STRATA_CLUSTER_ARGS='--workers 2' runs the cluster suite on partition worker threads.
+    ...(process.env.STRATA_CLUSTER_ARGS?.split(/\s+/).filter((a) => a !== '') ?? []),
   ]
   const start = (id: number) =>
     startBroker(
@@ -332,7 +334,10 @@ export async function describePartition(
   return res.body.partitions[partition] as PartitionView
 }
 
-/** Waits until `url` reports a live leader (other than `not`) for the partition; returns it. */
+/**
+ * Waits until `url` reports a live leader (other than `not`) for the partition and that leader
+ * serves it (a fetch there succeeds, so its role change is done); returns the description.
+ */
 export async function waitForLeader(
   url: string,
   topic: string,
@@ -342,11 +347,58 @@ export async function waitForLeader(
   return waitUntil(
     async () => {
       const p = await describePartition(url, topic, partition)
-      return p.leader > 0 && p.leader !== opts.not ? p : undefined
+      if (p.leader <= 0 || p.leader === opts.not) return undefined
+      const cluster = await jsonRequest(`${url}/v1/cluster`, 'GET')
+      const leaderUrl = (cluster.body.brokers as Array<{ id: number; url: string }>).find(
+        (b) => b.id === p.leader,
+      )?.url
+      if (!leaderUrl) return undefined
+      const probe = await jsonRequest(
+        `${leaderUrl}/v1/topics/${encodeURIComponent(topic)}/partitions/${partition}/records?offset=0&maxRecords=1`,
+        'GET',
+      )
+      return probe.status === 200 ? p : undefined
     },
     opts.timeoutMs ?? 30_000,
-    `a leader of ${topic}/${partition}${opts.not ? ` other than ${opts.not}` : ''}`,
+    `a serving leader of ${topic}/${partition}${opts.not ? ` other than ${opts.not}` : ''}`,
   )
+}
+
+let nextProducerId = Math.floor(Math.random() * 2 ** 40)
+
+/**
+ * Produces `values` to one partition as one idempotent request (a fresh producer id), repeating it
+ * on transient answers (NOT_LEADER while a leader takes over, NOT_READY) for up to `retryMs`,
+ * following a leader that NOT_LEADER names: the producer id and sequence make a repeat of a write
+ * that landed return its first offsets.
+ */
+export async function produceRetrying(
+  url: string,
+  topic: string,
+  partition: number,
+  values: unknown[],
+  opts: { acks?: 1 | 'all'; retryMs?: number } = {},
+): Promise<{ status: number; body: any }> {
+  const body = {
+    records: values.map((value) => ({ value })),
+    acks: opts.acks ?? 'all',
+    producerId: nextProducerId++,
+    sequence: 0,
+  }
+  const deadline = Date.now() + (opts.retryMs ?? 15_000)
+  let target = url
+  for (;;) {
+    const res = await jsonRequest(
+      `${target}/v1/topics/${encodeURIComponent(topic)}/partitions/${partition}/records`,
+      'POST',
+      body,
+    ).catch((err: unknown) => ({ status: 0, body: { error: { code: 'UNREACHABLE', message: String(err) } } }))
+    const transient = res.status === 0 || ['NOT_LEADER', 'NOT_READY'].includes(res.body?.error?.code)
+    if (!transient || Date.now() > deadline) return res
+    const named = res.body?.error?.details?.leaderUrl
+    if (typeof named === 'string') target = named
+    await new Promise((r) => setTimeout(r, 200))
+  }
 }
 
 export async function createTopic(
