@@ -476,9 +476,12 @@ export class ClusterNode implements BrokerCluster {
 
   async #applyNow(): Promise<void> {
     const revision = this.view.revision
+    // Replicas of deleted (or re-created) topics stop before their logs close; new topics' logs
+    // open before their replicas take roles. A create or delete is answered once roles are taken.
+    this.replication.apply(this.#desiredReplicas())
+    await this.replication.settled()
     await this.#applyTopics()
     this.replication.apply(this.#desiredReplicas())
-    // A create or delete is answered once this broker's replicas took their roles.
     await this.replication.settled()
     const holder = this.view.controller
     if (holder !== undefined && holder !== this.#config.brokerId) this.#controller.resign()
@@ -531,6 +534,7 @@ export class ClusterNode implements BrokerCluster {
     for (const { value: topic } of this.view.topics.values()) {
       topic.assignment.forEach((replicas, partition) => {
         if (!replicas.includes(me) || !this.#broker.topics.has(topic.name)) return
+        if (this.#broker.topics.get(topic.name).createdAt !== topic.createdAt) return
         const current = this.view.partition(topic.name, partition)
         if (!current) return
         out.push({
