@@ -244,7 +244,7 @@ export class ReplicationManager {
 
   #leading(topic: string, partition: number): LocalReplica & { leader: LeaderState } {
     const r = this.#replicas.get(partitionKey(topic, partition))
-    if (!r || r.role !== 'leader' || !r.leader || r.removed || !this.#meta.leaseValid()) {
+    if (r?.role !== 'leader' || !r.leader || r.removed || !this.#meta.leaseValid()) {
       throw this.#meta.notLeader(topic, partition)
     }
     return r as LocalReplica & { leader: LeaderState }
