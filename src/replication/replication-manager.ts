@@ -23,7 +23,6 @@ import {
   InvalidRequestError,
   NotEnoughReplicasError,
   NotLeaderError,
-  OffsetOutOfRangeError,
   type StrataError,
 } from '../errors.js'
 import { partitionKey } from '../workers/partition-host.js'
@@ -37,6 +36,7 @@ import { type FetcherLogger, ReplicaFetcher } from './replica-fetcher.js'
 const ISR_CHECK_MAX_INTERVAL_MS = 1_000
 /** A failed transition (partition not open yet, worker restarting) is tried again after this. */
 const TRANSITION_RETRY_MS = 500
+const MAX_TRANSITION_RETRY_MS = 10_000
 
 /** What etcd says about one partition this broker replicates. */
 export interface DesiredReplica {
@@ -101,6 +101,7 @@ interface LocalReplica {
   lastLogEndOffset: number
   isrBusy: boolean
   transitioning: boolean
+  retryMs: number
   removed: boolean
   chain: Promise<void>
 }
@@ -276,12 +277,12 @@ export class ReplicationManager {
   ): Promise<ReplicaReadResult & { leaderEpoch: number }> {
     const r = this.#leaderFor(topic, partition, q.leaderEpoch, q.replicaId)
     const leader = r.leader
-    const logEndOffset = this.#broker.partitionState(topic, partition).logEndOffset
+    let logEndOffset = this.#broker.partitionState(topic, partition).logEndOffset
     if (q.offset > logEndOffset) {
-      throw new OffsetOutOfRangeError(
-        `replica ${q.replicaId} fetches ${topic}/${partition} at ${q.offset}, past the leader's log end ${logEndOffset}`,
-        { offset: q.offset, logEndOffset },
-      )
+      // With partition workers this thread learns of appends by events, which may trail the reads a
+      // follower already got: ask the owner (it throws OFFSET_OUT_OF_RANGE if the offset is past its end).
+      const probe = { op: 'replicaRead', topic, partition, offset: q.offset, maxBytes: 1 } as const
+      logEndOffset = (await this.#broker.router.request(probe)).logEndOffset
     }
     leader.recordFetch(q.replicaId, q.offset, logEndOffset, Date.now())
     await this.#pushBound(r)
@@ -446,6 +447,7 @@ export class ReplicationManager {
       if (target === 'leader') this.#startLeading(r, d)
       else if (target === 'follower') this.#startFollowing(r, d)
       r.role = target
+      r.retryMs = 0
       this.#logger.info(
         { topic: r.topic, partition: r.partition, role: target, leader: r.leaderId, leaderEpoch: r.epoch },
         'replica role changed',
@@ -461,11 +463,13 @@ export class ReplicationManager {
     } catch (err) {
       r.role = 'none'
       if (!this.#closed) {
+        // Doubling waits: an offline log fails every time and must not flood the log.
+        r.retryMs = Math.min(MAX_TRANSITION_RETRY_MS, r.retryMs * 2 || TRANSITION_RETRY_MS)
         this.#logger.warn(
-          { topic: r.topic, partition: r.partition, err },
+          { topic: r.topic, partition: r.partition, err, retryInMs: r.retryMs },
           'replica transition failed; retrying',
         )
-        setTimeout(() => this.#enqueue(r), TRANSITION_RETRY_MS).unref()
+        setTimeout(() => this.#enqueue(r), r.retryMs).unref()
       }
     } finally {
       r.transitioning = false
@@ -558,6 +562,7 @@ function newReplica(key: string, d: DesiredReplica): LocalReplica {
     lastLogEndOffset: -1,
     isrBusy: false,
     transitioning: false,
+    retryMs: 0,
     removed: false,
     chain: Promise.resolve(),
   }
