@@ -10,6 +10,8 @@
  * Each broker gets a fresh data dir and a warm-up run per scenario. Settings are measured in
  * interleaved rounds (0, 1, 2, 0, 1, 2, …) and the median round is reported, so load from other
  * work on the machine falls on every setting alike; the load average is printed at start and end.
+ * Two ratios: of the medians, and "paired", the median of each round's ratio to `--workers 0` in
+ * that same round (the steadier of the two on a shared machine).
  * Beside throughput: p50/p99 latency (microsecond hdr histogram of autocannon's responses), the
  * broker process's CPU time per 1,000 records (all threads, from /proc) and records per fsync
  * (the broker's own metrics). Honesty check: the high watermarks of the topic must account for
@@ -159,6 +161,7 @@ async function main() {
   const loadEnd = machineInfo().loadavg
 
   const names = scenarios(opts).map((s) => s.name)
+  const base = settings.includes(0) ? 0 : settings[0]
   const summary = {}
   for (const w of settings) {
     summary[w] = {}
@@ -173,10 +176,12 @@ async function main() {
         recordsPerFsync: median(rs.map((r) => r.recordsPerFsync)),
         errors: rs.reduce((n, r) => n + r.errors, 0),
         rounds: rs.map((r) => round(r.recordsPerSec, 0)),
+        // Each round's ratio to the base setting measured minutes apart at most: load from other
+        // work drifts slowly, so pairing within a round cancels most of it.
+        pairedRatio: median(rs.map((r, i) => r.recordsPerSec / runs.get(base)[i][name].recordsPerSec)),
       }
     }
   }
-  const base = settings.includes(0) ? 0 : settings[0]
   const rows = []
   for (const name of names) {
     for (const w of settings) {
@@ -187,6 +192,7 @@ async function main() {
         fmtInt(s.reqPerSec),
         fmtInt(s.recordsPerSec),
         `${fmtNum(s.recordsPerSec / summary[base][name].recordsPerSec, 2)}×`,
+        `${fmtNum(s.pairedRatio, 2)}×`,
         fmtNum(s.p50, 2),
         fmtNum(s.p99, 2),
         fmtNum(s.cpuMsPer1kRecords, 1),
@@ -216,6 +222,7 @@ async function main() {
         'req/s',
         'records/s',
         `vs --workers ${base}`,
+        'paired',
         'p50 ms',
         'p99 ms',
         'CPU ms/1k rec',
