@@ -124,9 +124,7 @@ async function main() {
     return out
   }
   const nodeArgs = (key) =>
-    args.cpuProf
-      ? ['--cpu-prof', '--cpu-prof-dir', String(args.cpuProf), '--cpu-prof-name', `bench-${key}.cpuprofile`]
-      : []
+    args.cpuProf ? ['--cpu-prof', '--cpu-prof-dir', `${String(args.cpuProf)}/bench-${key}`] : []
   const results = []
   const failed = []
   for (const s of SCENARIOS) {

@@ -67,9 +67,7 @@ export async function run(opts = {}) {
   const warmup = opts.warmup ?? 1
   const window = opts.window ?? 20_000
   const broker = await startBroker({
-    nodeArgs: opts.cpuProf
-      ? ['--cpu-prof', '--cpu-prof-dir', opts.cpuProf, '--cpu-prof-name', 'broker-client-produce.cpuprofile']
-      : [],
+    nodeArgs: opts.cpuProf ? ['--cpu-prof', '--cpu-prof-dir', `${opts.cpuProf}/broker-client-produce`] : [],
     traceFsync: Boolean(opts.traceFsync),
   })
   const wire = new WireClient(broker.url)

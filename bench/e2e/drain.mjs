@@ -76,9 +76,7 @@ export async function run(opts = {}) {
   }
   const broker = await startBroker({
     dataDir: writer.dataDir,
-    nodeArgs: opts.cpuProf
-      ? ['--cpu-prof', '--cpu-prof-dir', opts.cpuProf, '--cpu-prof-name', 'broker-drain.cpuprofile']
-      : [],
+    nodeArgs: opts.cpuProf ? ['--cpu-prof', '--cpu-prof-dir', `${opts.cpuProf}/broker-drain`] : [],
   })
   const wire = new WireClient(broker.url)
   try {

@@ -23,9 +23,7 @@ export async function run(opts = {}) {
   const sendBatch = opts.sendBatch ?? 100
   const maxRecords = opts.maxRecords ?? 2000
   const broker = await startBroker({
-    nodeArgs: opts.cpuProf
-      ? ['--cpu-prof', '--cpu-prof-dir', opts.cpuProf, '--cpu-prof-name', 'broker-fanout.cpuprofile']
-      : [],
+    nodeArgs: opts.cpuProf ? ['--cpu-prof', '--cpu-prof-dir', `${opts.cpuProf}/broker-fanout`] : [],
     traceFsync: Boolean(opts.traceFsync),
   })
   const wire = new WireClient(broker.url)

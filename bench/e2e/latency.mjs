@@ -106,9 +106,7 @@ export async function run(opts = {}) {
   const seconds = opts.duration ?? 10
   const warmup = opts.warmup ?? 2
   const broker = await startBroker({
-    nodeArgs: opts.cpuProf
-      ? ['--cpu-prof', '--cpu-prof-dir', opts.cpuProf, '--cpu-prof-name', 'broker-e2e.cpuprofile']
-      : [],
+    nodeArgs: opts.cpuProf ? ['--cpu-prof', '--cpu-prof-dir', `${opts.cpuProf}/broker-e2e`] : [],
     traceFsync: Boolean(opts.traceFsync),
   })
   const wire = new WireClient(broker.url)

@@ -86,9 +86,7 @@ export async function run(opts = {}) {
   const connFor = (b) => (b.records === 1 ? (opts.connections ?? 50) : (opts.batchConnections ?? 10))
 
   // 1. The ceiling: bare fastify, same bodies.
-  const ceilingArgs = opts.cpuProf
-    ? ['--cpu-prof', '--cpu-prof-dir', opts.cpuProf, '--cpu-prof-name', 'ceiling.cpuprofile']
-    : []
+  const ceilingArgs = opts.cpuProf ? ['--cpu-prof', '--cpu-prof-dir', `${opts.cpuProf}/ceiling`] : []
   const ceiling = await startProcess(
     process.execPath,
     [...ceilingArgs, `${ROOT}/bench/http/ceiling-server.mjs`],
@@ -113,9 +111,7 @@ export async function run(opts = {}) {
 
   // 2. The broker, same bodies, acks=all.
   const broker = await startBroker({
-    nodeArgs: opts.cpuProf
-      ? ['--cpu-prof', '--cpu-prof-dir', opts.cpuProf, '--cpu-prof-name', 'broker-http-produce.cpuprofile']
-      : [],
+    nodeArgs: opts.cpuProf ? ['--cpu-prof', '--cpu-prof-dir', `${opts.cpuProf}/broker-http-produce`] : [],
     traceFsync: Boolean(opts.traceFsync),
   })
   const wire = new WireClient(broker.url)
