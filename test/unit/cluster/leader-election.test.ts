@@ -4,7 +4,12 @@
  * and drops dead followers from the ISR without a new epoch.
  */
 import { describe, expect, test } from 'vitest'
-import { NO_LEADER, parseKey, parsePartitionRecord, parseTopicRecord } from '../../../src/cluster/cluster-records.js'
+import {
+  NO_LEADER,
+  parseKey,
+  parsePartitionRecord,
+  parseTopicRecord,
+} from '../../../src/cluster/cluster-records.js'
 import { electLeader } from '../../../src/cluster/leader-election.js'
 import { assignReplicas } from '../../../src/cluster/replica-assignment.js'
 
@@ -26,7 +31,9 @@ describe('electLeader', () => {
   const live = (...ids: number[]) => new Set(ids)
 
   test('a live leader with a live ISR changes nothing', () => {
-    expect(electLeader({ leader: 1, leaderEpoch: 4, isr: [1, 2, 3] }, replicas, live(1, 2, 3))).toBeUndefined()
+    expect(
+      electLeader({ leader: 1, leaderEpoch: 4, isr: [1, 2, 3] }, replicas, live(1, 2, 3)),
+    ).toBeUndefined()
   })
 
   test('dead followers leave the ISR, same epoch', () => {
@@ -56,7 +63,11 @@ describe('electLeader', () => {
 describe('cluster records', () => {
   test('keys parse back', () => {
     expect(parseKey('/strata/brokers/7')).toEqual({ kind: 'broker', id: 7 })
-    expect(parseKey('/strata/partitions/a.b-c/12')).toEqual({ kind: 'partition', topic: 'a.b-c', partition: 12 })
+    expect(parseKey('/strata/partitions/a.b-c/12')).toEqual({
+      kind: 'partition',
+      topic: 'a.b-c',
+      partition: 12,
+    })
     expect(parseKey('/strata/topics/x')).toEqual({ kind: 'topic', name: 'x' })
     expect(parseKey('/strata/controller')).toEqual({ kind: 'controller' })
     expect(parseKey('/other/brokers/1')).toBeUndefined()
