@@ -76,14 +76,11 @@ async function scrape(wire) {
 
 /** One broker with `--workers N`: both scenarios, each warmed up then measured. */
 async function measureBroker(workers, opts) {
+  // One directory per setting and round: Node writes one profile per thread (the HTTP thread and
+  // each worker), so a fixed --cpu-prof-name would let the threads overwrite each other.
+  opts.profileRun = (opts.profileRun ?? 0) + 1
   const cpuProf = opts.cpuProf
-    ? [
-        '--cpu-prof',
-        '--cpu-prof-dir',
-        opts.cpuProf,
-        '--cpu-prof-name',
-        `broker-workers-${workers}.cpuprofile`,
-      ]
+    ? ['--cpu-prof', '--cpu-prof-dir', join(opts.cpuProf, `workers-${workers}-run-${opts.profileRun}`)]
     : []
   const broker = await startBroker({ args: ['--workers', String(workers)], nodeArgs: cpuProf })
   const wire = new WireClient(broker.url)
