@@ -16,7 +16,7 @@ import {
   PartitionOfflineError,
   PayloadTooLargeError,
 } from '../errors.js'
-import { buildBatch } from '../storage/index.js'
+import { BATCH_HEADER_SIZE, buildBatch } from '../storage/index.js'
 import { partitionKey } from '../workers/partition-host.js'
 import type {
   Acks,
@@ -30,7 +30,7 @@ import type {
 import type { PartitionRouter } from '../workers/worker-router.js'
 import { partitionForKey, StickyPartitioner } from './partition-placement.js'
 import { PartitionWaiters } from './partition-waiters.js'
-import { encodeRecordBody, type RecordInput, wirePackr } from './record-codec.js'
+import { encodeKey, encodeRecordBody, type RecordInput, wirePackr } from './record-codec.js'
 import {
   checkTopicName,
   INTERNAL_PREFIX,
@@ -122,6 +122,9 @@ export interface BrokerCluster {
   /** Throws NOT_LEADER unless this broker may serve reads of the partition. */
   checkFetch(topic: string, partition: number, format: FetchFormat): void
 }
+
+/** Sequences are int32 in the batch header (Kafka's); a request's last one must fit. */
+const MAX_SEQUENCE = 2 ** 31 - 1
 
 const DURABILITY_RANK: Record<Durability, number> = { none: 0, written: 1, fsynced: 2, replicated: 3 }
 
@@ -336,13 +339,17 @@ export class Broker {
   ): Promise<ProduceResult> {
     if (!this.ready) throw new NotReadyError('the broker is recovering its logs; retry shortly')
     const meta = this.topics.get(topic)
-    const placement = this.#place(meta, records, opts.partition)
+    const keys = records.map((r) => encodeKey(r.key))
+    const placement = this.#place(meta, records, keys, opts)
     const now = Date.now()
-    const groups = new Map<number, { indexes: number[]; bodies: Buffer[]; first: number; max: number }>()
+    const groups = new Map<
+      number,
+      { indexes: number[]; bodies: Buffer[]; first: number; max: number; bytes: number }
+    >()
     for (let i = 0; i < records.length; i++) {
       const record = records[i] as ProduceRecord
       const p = placement[i] as number
-      const body = encodeRecordBody(record, now)
+      const body = encodeRecordBody(record, now, keys[i])
       if (body.length > this.config.maxRecordBytes) {
         throw new PayloadTooLargeError(
           `record ${i} is ${body.length} bytes encoded; the limit is ${this.config.maxRecordBytes}`,
@@ -352,12 +359,22 @@ export class Broker {
       const ts = record.timestamp ?? now
       let g = groups.get(p)
       if (!g) {
-        g = { indexes: [], bodies: [], first: ts, max: ts }
+        g = { indexes: [], bodies: [], first: ts, max: ts, bytes: 0 }
         groups.set(p, g)
       }
       g.indexes.push(i)
       g.bodies.push(body)
+      g.bytes += body.length
       if (ts > g.max) g.max = ts
+    }
+    this.#checkBatchSizes(meta, groups.values())
+    if (opts.producerId !== undefined && (opts.sequence ?? 0) + records.length > MAX_SEQUENCE) {
+      throw new InvalidRequestError(
+        `sequence + record count must stay below 2^31 (sequence ${opts.sequence})`,
+        {
+          field: 'sequence',
+        },
+      )
     }
     const batches = [...groups].map(([partition, g]) => {
       const batch = buildBatch({
@@ -422,23 +439,56 @@ export class Broker {
     }
   }
 
-  /** The partition of each record: explicit, else by key hash, else one sticky partition per request. */
-  #place(meta: TopicMetadata, records: readonly ProduceRecord[], forced: number | undefined): number[] {
+  /**
+   * A batch larger than the segment size is refused by the log; check it for every partition
+   * before any is written, so a request fails whole instead of half-written.
+   */
+  #checkBatchSizes(meta: TopicMetadata, groups: Iterable<{ bodies: Buffer[]; bytes: number }>): void {
+    const segmentBytes = meta.config.segmentBytes ?? this.config.segmentBytes
+    for (const g of groups) {
+      const size = BATCH_HEADER_SIZE + 4 * g.bodies.length + g.bytes
+      if (size > segmentBytes) {
+        throw new PayloadTooLargeError(
+          `a batch of ${size} bytes does not fit a segment of ${segmentBytes} bytes`,
+          {
+            bytes: size,
+            segmentBytes,
+          },
+        )
+      }
+    }
+  }
+
+  /**
+   * The partition of each record: explicit, else by key hash, else one partition per request.
+   * Keyless records of an idempotent request (producerId + sequence) go to a partition derived
+   * from that pair, so a retry lands where the original did and is deduplicated there; other
+   * keyless requests move round-robin.
+   */
+  #place(
+    meta: TopicMetadata,
+    records: readonly ProduceRecord[],
+    keys: Buffer[],
+    opts: ProduceOptions,
+  ): number[] {
+    const forced = opts.partition
     if (forced !== undefined) {
       this.#checkPartition(meta, forced)
       return records.map(() => forced)
     }
-    let sticky: number | undefined
-    return records.map((record) => {
+    let keyless: number | undefined
+    return records.map((record, i) => {
       if (record.partition !== undefined) {
         this.#checkPartition(meta, record.partition)
         return record.partition
       }
-      if (record.key !== undefined && record.key !== null) {
-        return partitionForKey(wirePackr.pack(record.key), meta.partitions)
-      }
-      if (sticky === undefined) sticky = this.#sticky.next(meta.name, meta.partitions)
-      return sticky
+      if (record.key !== undefined && record.key !== null)
+        return partitionForKey(keys[i] as Buffer, meta.partitions)
+      keyless ??=
+        opts.producerId === undefined
+          ? this.#sticky.next(meta.name, meta.partitions)
+          : partitionForKey(wirePackr.pack([opts.producerId, opts.sequence ?? 0]), meta.partitions)
+      return keyless
     })
   }
 

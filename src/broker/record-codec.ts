@@ -88,9 +88,14 @@ function packTimestamp(ts: number): Buffer {
   return out
 }
 
+/** A record key's MessagePack bytes (nil when absent): the partitioner hashes these very bytes. */
+export function encodeKey(key: unknown): Buffer {
+  return key === undefined || key === null ? NIL : wirePackr.pack(key)
+}
+
 /** Encodes one record body (the four entries, no map header) as it will sit in the log. */
-export function encodeRecordBody(record: RecordInput, defaultTimestamp: number): Buffer {
-  const key = record.key === undefined || record.key === null ? NIL : wirePackr.pack(record.key)
+export function encodeRecordBody(record: RecordInput, defaultTimestamp: number, keyBytes?: Buffer): Buffer {
+  const key = keyBytes ?? encodeKey(record.key)
   const value = wirePackr.pack(record.value)
   const headers = record.headers === undefined ? EMPTY_MAP : wirePackr.pack(record.headers)
   return Buffer.concat([

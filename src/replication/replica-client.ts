@@ -39,7 +39,8 @@ export class ReplicaClient {
   readonly #agent = new Agent({
     connect: { timeout: CONNECT_TIMEOUT_MS },
     keepAliveTimeout: 30_000,
-    connections: 8,
+    // No cap: each followed partition keeps one long poll parked on the leader, and a cap below the
+    // partition count would make new data wait behind idle polls (the 8 offsets partitions alone).
   })
 
   async fetch(

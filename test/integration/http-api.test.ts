@@ -104,7 +104,7 @@ describe('topics', () => {
     },
   )
 
-  it('refuses to delete an internal topic (every group\'s committed offsets live there)', async () => {
+  it("refuses to delete an internal topic (every group's committed offsets live there)", async () => {
     const res = await json(`${broker.url}/v1/topics/__consumer_offsets`, 'DELETE')
     expect(res.status).toBe(400)
     expect(res.body.error.code).toBe('INVALID_TOPIC_NAME')
@@ -345,6 +345,27 @@ describe('produce and fetch', () => {
   })
 })
 
+describe('idempotent keyless retries', () => {
+  it('land on the partition of the original and are stored once', async () => {
+    const topic = await createTopic(8)
+    const body = { records: [{ value: 'x' }, { value: 'y' }], producerId: 777, sequence: 40 }
+    const first = await json(`${broker.url}/v1/topics/${topic}/records`, 'POST', body)
+    // Other keyless requests in between move the round-robin on; the retry must not follow it.
+    for (let i = 0; i < 3; i++)
+      await json(`${broker.url}/v1/topics/${topic}/records`, 'POST', { records: [{ value: i }] })
+    const retry = await json(`${broker.url}/v1/topics/${topic}/records`, 'POST', body)
+    expect(retry.body.offsets).toEqual(first.body.offsets)
+    const total = await Promise.all(
+      Array.from({ length: 8 }, (_, p) =>
+        json(`${broker.url}/v1/topics/${topic}/partitions/${p}/offsets?at=latest`, 'GET').then(
+          (r) => r.body.offset,
+        ),
+      ),
+    )
+    expect(total.reduce((a: number, b: number) => a + b, 0)).toBe(5)
+  })
+})
+
 describe('bad input writes nothing', () => {
   const latest = async (topic: string) =>
     (await json(`${broker.url}/v1/topics/${topic}/partitions/0/offsets?at=latest`, 'GET')).body.offset
@@ -417,6 +438,35 @@ describe('bad input writes nothing', () => {
     )
     expect(ext.status).toBe(400)
     expect((await json(`${broker.url}/healthz`, 'GET')).status).toBe(200)
+    expect(await latest(topic)).toBe(0)
+  })
+
+  it('refuses a request whose batch for one partition cannot fit a segment, writing no partition', async () => {
+    const name = uniqueTopic()
+    await json(`${broker.url}/v1/topics`, 'POST', { name, partitions: 2, config: { segmentBytes: 4096 } })
+    const res = await json(`${broker.url}/v1/topics/${name}/records`, 'POST', {
+      records: [
+        { value: 'small', partition: 0 },
+        ...Array.from({ length: 5 }, () => ({ value: 'z'.repeat(1000), partition: 1 })),
+      ],
+    })
+    expect(res.status).toBe(413)
+    expect(res.body.error.details.segmentBytes).toBe(4096)
+    for (const p of [0, 1]) {
+      const latest = await json(`${broker.url}/v1/topics/${name}/partitions/${p}/offsets?at=latest`, 'GET')
+      expect(latest.body.offset).toBe(0)
+    }
+  })
+
+  it('refuses a sequence that would overflow int32 with 400, not 500', async () => {
+    const topic = await createTopic()
+    const res = await json(`${broker.url}/v1/topics/${topic}/records`, 'POST', {
+      records: [{ value: 1 }, { value: 2 }],
+      producerId: 5,
+      sequence: 2 ** 31 - 2,
+    })
+    expect(res.status).toBe(400)
+    expect(res.body.error.details.field).toBe('sequence')
     expect(await latest(topic)).toBe(0)
   })
 

@@ -2,12 +2,16 @@
  * The web console: one static page (src/console/index.html) that uses the public JSON API, so
  * it shows nothing the CLI could not. Read once at start; `/` redirects to it.
  */
-import { readFileSync } from 'node:fs'
+import { existsSync, readFileSync } from 'node:fs'
 import { resolve } from 'node:path'
 import type { FastifyInstance } from 'fastify'
 
-// dist/src/server/routes → the package root's src/console (the page is not compiled).
-const PAGE = resolve(import.meta.dirname, '../../../../src/console/index.html')
+// The page is not compiled: from dist/src/server/routes or from src/server/routes (tests that
+// import the TypeScript), it is the package root's src/console/index.html.
+const PAGE = [
+  resolve(import.meta.dirname, '../../../../src/console/index.html'),
+  resolve(import.meta.dirname, '../../console/index.html'),
+].find((path) => existsSync(path)) as string
 
 export async function consoleRoutes(app: FastifyInstance) {
   const html = readFileSync(PAGE)
