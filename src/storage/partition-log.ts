@@ -28,7 +28,13 @@ import {
 import { writeCheckpoint, writeMarker } from './checkpoint-file.js'
 import { recoverLog, segmentIndexFor } from './log-recovery.js'
 import { LogSegment, type SegmentOptions, shouldRoll } from './log-segment.js'
-import { loadLatestSnapshot, ProducerStateManager, pruneSnapshots, writeSnapshot } from './producer-state.js'
+import {
+  DEFAULT_PRODUCER_ID_EXPIRATION_MS,
+  loadLatestSnapshot,
+  ProducerStateManager,
+  pruneSnapshots,
+  writeSnapshot,
+} from './producer-state.js'
 import {
   BATCH_HEADER_SIZE,
   type BatchHeader,
@@ -54,6 +60,12 @@ export interface LogConfig {
   indexIntervalBytes: number
   /** Bound on sealed segments with open fds and loaded indexes (LRU); default 64. */
   maxOpenSegments?: number
+  /**
+   * Producers idle (since their last append, by the broker's clock) longer than this are dropped
+   * when a producer snapshot is written and when the state is loaded (Kafka's
+   * producer.id.expiration.ms, default 1 day).
+   */
+  producerIdExpirationMs?: number
 }
 
 export interface AppendInfo {
@@ -519,6 +531,7 @@ export class PartitionLog {
     const active = this.#active
     active.finalizeTimeIndex()
     active.syncNow()
+    this.#expireProducers()
     writeSnapshot(this.dir, this.#producers, this.#logEndOffset)
     writeCheckpoint(this.#file(RECOVERY_POINT_FILE), this.#logEndOffset, { durable: true })
     writeMarker(this.#file(CLEAN_SHUTDOWN_FILE))
@@ -528,6 +541,15 @@ export class PartitionLog {
   #loadProducerState(snapshotOffsets: readonly number[]): void {
     this.#snapshots = pruneSnapshots(this.dir, snapshotOffsets, this.#logEndOffset, SNAPSHOTS_KEPT)
     this.#rebuildProducerState(this.#snapshots)
+    this.#expireProducers()
+  }
+
+  /** Drops producers idle longer than producerIdExpirationMs, so the state stays bounded. */
+  #expireProducers(): void {
+    this.#producers.removeExpired(
+      Date.now(),
+      this.#config.producerIdExpirationMs ?? DEFAULT_PRODUCER_ID_EXPIRATION_MS,
+    )
   }
 
   /** The newest usable snapshot at or below logEndOffset, then every batch header after it. */
@@ -556,6 +578,7 @@ export class PartitionLog {
 
   #writeProducerSnapshot(): void {
     try {
+      this.#expireProducers()
       writeSnapshot(this.dir, this.#producers, this.#logEndOffset)
       this.#snapshots = pruneSnapshots(
         this.dir,
@@ -643,6 +666,8 @@ function checkConfig(config: LogConfig): void {
   if (!(config.indexIntervalBytes >= 0)) problems.push('indexIntervalBytes must be ≥ 0')
   if (config.maxOpenSegments !== undefined && !(config.maxOpenSegments >= 1))
     problems.push('maxOpenSegments must be ≥ 1')
+  if (config.producerIdExpirationMs !== undefined && !(config.producerIdExpirationMs > 0))
+    problems.push('producerIdExpirationMs must be > 0')
   if (problems.length > 0)
     throw new InvalidConfigError(`invalid log config: ${problems.join('; ')}`, { problems })
 }

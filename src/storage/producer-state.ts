@@ -6,8 +6,15 @@
  * On disk (`<20-digit offset>.snapshot`, the state as of that log end offset): a uint32 CRC32C of
  * the body, then the body, MessagePack:
  *   { version: 1, offset, producers: [[producerId, producerEpoch, [[baseSequence, lastSequence,
- *     baseOffset, lastOffset, firstTimestamp, maxTimestamp, sizeInBytes], ...]], ...] }
+ *     baseOffset, lastOffset, firstTimestamp, maxTimestamp, sizeInBytes], ...], lastTimestamp], ...] }
+ * (a producer without lastTimestamp, from an older snapshot, takes its batches' newest maxTimestamp).
  * Written at each roll and at a clean close; the partition keeps the newest few.
+ *
+ * Expiry (Kafka's producer.id.expiration.ms): each producer keeps the broker's wall clock at its
+ * last append (not the client-set batch timestamps, which may be skewed); `removeExpired` drops
+ * those idle longer than the expiration, so the state stays bounded. The partition calls it before
+ * writing a snapshot and after loading the state. Batches replayed at recovery count as written at
+ * the replay: a producer is then kept longer than needed, never dropped early.
  *
  * Invariants: a batch without a producer (producerId −1) is never tracked; a higher epoch resets
  * the producer's batches; the state after loading equals the state after replaying every batch
@@ -44,7 +51,12 @@ export interface ProducerEntry {
   producerEpoch: number
   /** Oldest first, at most PRODUCER_BATCH_CACHE_SIZE. */
   batches: ProducerBatch[]
+  /** Wall clock (ms) of the producer's last append, for expiry. */
+  lastTimestamp: number
 }
+
+/** Kafka's default producer.id.expiration.ms: 1 day. */
+export const DEFAULT_PRODUCER_ID_EXPIRATION_MS = 86_400_000
 
 export type SequenceDecision =
   | { kind: 'append' }
@@ -54,7 +66,7 @@ export type SequenceDecision =
 
 /** Pure: what to do with a batch from this producer, given what the log already holds. */
 export function checkSequence(
-  entry: ProducerEntry | undefined,
+  entry: Pick<ProducerEntry, 'producerEpoch' | 'batches'> | undefined,
   producerEpoch: number,
   baseSequence: number,
 ): SequenceDecision {
@@ -117,14 +129,18 @@ export class ProducerStateManager {
     }
   }
 
-  /** Records a batch that is now in the log (stamped header: baseOffset is final). */
-  update(header: BatchHeader, sizeInBytes: number): void {
+  /**
+   * Records a batch that is now in the log (stamped header: baseOffset is final), appended at
+   * `nowMs`.
+   */
+  update(header: BatchHeader, sizeInBytes: number, nowMs: number = Date.now()): void {
     if (!isIdempotent(header)) return
     let entry = this.#producers.get(header.producerId)
     if (entry === undefined || header.producerEpoch > entry.producerEpoch) {
-      entry = { producerEpoch: header.producerEpoch, batches: [] }
+      entry = { producerEpoch: header.producerEpoch, batches: [], lastTimestamp: nowMs }
       this.#producers.set(header.producerId, entry)
     }
+    entry.lastTimestamp = nowMs
     entry.batches.push({
       baseSequence: header.baseSequence,
       lastSequence: header.baseSequence + header.lastOffsetDelta,
@@ -141,8 +157,25 @@ export class ProducerStateManager {
     this.#producers.clear()
   }
 
+  /** Drops producers whose last write is more than `expirationMs` before `nowMs`; returns how many. */
+  removeExpired(nowMs: number, expirationMs: number): number {
+    let removed = 0
+    for (const [id, entry] of this.#producers) {
+      if (nowMs - entry.lastTimestamp > expirationMs) {
+        this.#producers.delete(id)
+        removed++
+      }
+    }
+    return removed
+  }
+
   encode(offset: number): Buffer {
-    const producers = [...this.#producers].map(([id, e]) => [id, e.producerEpoch, e.batches.map(batchTuple)])
+    const producers = [...this.#producers].map(([id, e]) => [
+      id,
+      e.producerEpoch,
+      e.batches.map(batchTuple),
+      e.lastTimestamp,
+    ])
     const body = pack({ version: SNAPSHOT_VERSION, offset, producers })
     const out = Buffer.allocUnsafe(CRC_SIZE + body.length)
     out.writeUInt32BE(crc32c(body) >>> 0, 0)
@@ -182,12 +215,17 @@ function parseSnapshot(bytes: Buffer, expectedOffset: number): Map<number, Produ
     const data = unpack(body) as {
       version: number
       offset: number
-      producers: [number, number, BatchTuple[]][]
+      producers: [number, number, BatchTuple[], number?][]
     }
     if (data.version !== SNAPSHOT_VERSION || data.offset !== expectedOffset) return undefined
     const out = new Map<number, ProducerEntry>()
-    for (const [id, producerEpoch, tuples] of data.producers) {
-      out.set(id, { producerEpoch, batches: tuples.map(fromTuple) })
+    for (const [id, producerEpoch, tuples, lastTimestamp] of data.producers) {
+      const batches = tuples.map(fromTuple)
+      out.set(id, {
+        producerEpoch,
+        batches,
+        lastTimestamp: lastTimestamp ?? Math.max(...batches.map((b) => b.maxTimestamp)),
+      })
     }
     return out
   } catch {

@@ -130,6 +130,24 @@ describe('snapshot files', () => {
     expect(loaded.producerCount).toBe(0)
   })
 
+  test('expired producers are dropped: no longer deduplicated nor carried by the snapshot', ({ dir }) => {
+    const day = 86_400_000
+    const now = 10 * day
+    const state = new ProducerStateManager()
+    state.update(header(1, 0, 0, 0), 70, now - day - 1)
+    state.update(header(2, 0, 0, 1), 70, now - 1000)
+    expect(state.findDuplicate(header(1, 0, 0, 5))?.baseOffset).toBe(0)
+    expect(state.removeExpired(now, day)).toBe(1)
+    expect(state.findDuplicate(header(1, 0, 0, 5))).toBeUndefined()
+    expect(state.findDuplicate(header(2, 0, 0, 5))?.baseOffset).toBe(1)
+    writeSnapshot(dir, state, 2)
+    const loaded = new ProducerStateManager()
+    expect(loadLatestSnapshot(dir, [2], 2, loaded)).toBe(2)
+    expect(loaded.entry(1)).toBeUndefined()
+    expect(loaded.entry(2)).toEqual(state.entry(2))
+    expect(loaded.producerCount).toBe(1)
+  })
+
   test('prune drops snapshots past the end and all but the newest few', ({ dir }) => {
     const state = new ProducerStateManager()
     for (const offset of [1, 2, 3, 4, 5]) writeSnapshot(dir, state, offset)
