@@ -4,7 +4,6 @@
  * On disk, invariants, thread and crash behaviour: see README.md and partition-log.ts. Everything
  * else in this folder is internal and may change without notice.
  */
-export { type FlushPolicy, type FlushState, flushDelayMs, shouldFlush } from './flush-policy.js'
 export {
   type AppendInfo,
   DEFAULT_MAX_OPEN_SEGMENTS,

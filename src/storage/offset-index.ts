@@ -121,12 +121,6 @@ export class OffsetIndex {
     if (this.#fd !== undefined) this.#writeEntry(this.#count - 1)
   }
 
-  /** Drops every entry at or past `offset`. */
-  truncateTo(offset: number): void {
-    this.#count = floorIndex(this.#relOffsets, this.#count, offset - this.baseOffset - 1) + 1
-    if (this.#fd !== undefined) fs.ftruncateSync(this.#fd, this.#count * OFFSET_INDEX_ENTRY_SIZE)
-  }
-
   /** Writes the whole file from memory and keeps it open for appends. */
   openForAppend(): void {
     this.writeFile()

@@ -137,14 +137,6 @@ export class TimeIndex {
     return true
   }
 
-  /** Drops every entry whose offset is at or past `offset`. */
-  truncateTo(offset: number): void {
-    while (this.#count > 0 && this.baseOffset + (this.#relOffsets[this.#count - 1] ?? 0) >= offset) {
-      this.#count--
-    }
-    if (this.#fd !== undefined) fs.ftruncateSync(this.#fd, this.#count * TIME_INDEX_ENTRY_SIZE)
-  }
-
   openForAppend(): void {
     this.writeFile()
     this.#fd = fs.openSync(this.file, 'r+')

@@ -68,18 +68,6 @@ describe('OffsetIndex', () => {
     expect(() => index.append(121, 1300)).toThrow(RangeError)
   })
 
-  test('truncateTo drops entries at or past the offset, in memory and in the file', ({ dir }) => {
-    const index = sampleIndex(dir)
-    index.openForAppend()
-    index.truncateTo(110)
-    expect(index.entryCount).toBe(1)
-    expect(index.lookup(115)).toEqual({ offset: 105, position: 400 })
-    expect(fs.statSync(index.file).size).toBe(8)
-    index.truncateTo(100)
-    expect(index.entryCount).toBe(0)
-    index.close()
-  })
-
   test('writes big-endian (relativeOffset, position) entries and loads them back', ({ dir }) => {
     const index = sampleIndex(dir)
     index.writeFile()

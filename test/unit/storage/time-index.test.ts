@@ -52,13 +52,6 @@ describe('TimeIndex', () => {
     expect(() => index.maybeAppend(4000, 79)).toThrow(RangeError)
   })
 
-  test('truncateTo drops entries at or past the offset', ({ dir }) => {
-    const index = sampleIndex(dir)
-    index.truncateTo(60)
-    expect(index.entryCount).toBe(1)
-    expect(index.lastEntry()).toEqual({ timestamp: 1000, offset: 52 })
-  })
-
   test('writes big-endian (timestamp, relativeOffset) entries and loads them back', ({ dir }) => {
     const index = sampleIndex(dir)
     index.writeFile()
