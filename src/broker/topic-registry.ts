@@ -15,6 +15,7 @@ import { closeSync, fsyncSync, openSync } from 'node:fs'
 import { mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises'
 import { join, resolve, sep } from 'node:path'
 import { InvalidTopicNameError, TopicExistsError, TopicNotFoundError } from '../errors.js'
+import { fsyncDirSync } from '../storage/index.js'
 
 export interface TopicConfig {
   retentionMs?: number
@@ -55,16 +56,6 @@ export function checkTopicName(name: string, opts: { internal?: boolean } = {}):
   }
 }
 
-/** fsync a directory so a created, renamed or deleted entry survives a crash. */
-export function fsyncDir(dir: string): void {
-  const fd = openSync(dir, 'r')
-  try {
-    fsyncSync(fd)
-  } finally {
-    closeSync(fd)
-  }
-}
-
 /** Writes a small file atomically: temp file, fsync, rename, fsync the directory. */
 export async function writeFileAtomic(path: string, data: string | Buffer): Promise<void> {
   const tmp = `${path}.tmp`
@@ -76,7 +67,7 @@ export async function writeFileAtomic(path: string, data: string | Buffer): Prom
     closeSync(fd)
   }
   await rename(tmp, path)
-  fsyncDir(resolve(path, '..'))
+  fsyncDirSync(resolve(path, '..'))
 }
 
 export class TopicRegistry {
@@ -155,9 +146,9 @@ export class TopicRegistry {
     try {
       await mkdir(dir, { recursive: true })
       for (let p = 0; p < meta.partitions; p++) await mkdir(join(dir, String(p)), { recursive: true })
-      fsyncDir(dir)
+      fsyncDirSync(dir)
       await writeFileAtomic(join(dir, 'topic.json'), JSON.stringify(meta, null, 2))
-      fsyncDir(this.#dataDir)
+      fsyncDirSync(this.#dataDir)
     } catch (err) {
       this.#topics.delete(meta.name)
       await rm(dir, { recursive: true, force: true })
@@ -174,7 +165,7 @@ export class TopicRegistry {
     await mkdir(trash, { recursive: true })
     const target = join(trash, `${name}.${Date.now()}`)
     await rename(this.topicDir(name), target)
-    fsyncDir(this.#dataDir)
+    fsyncDirSync(this.#dataDir)
     rm(target, { recursive: true, force: true }).catch(() => undefined)
   }
 }

@@ -38,3 +38,4 @@ export {
   writeBatchHeader,
 } from './record-batch.js'
 export { type RetentionPolicy, type RetentionSegment, segmentsToDelete } from './retention.js'
+export { fsyncDirSync } from './segment-files.js'
