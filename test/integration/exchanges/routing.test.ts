@@ -10,7 +10,7 @@
  * - unroutable records go to `alternateTopic`, or without one are answered `routed: []`, written
  *   nowhere and counted in the exchange's stats;
  * - deleting a topic drops its bindings (and clears it as an alternate), so publishes stop going there;
- * - a consumer group member reads what the exchange routed (skipped while the group routes are absent).
+ * - a consumer group member reads what the exchange routed.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { type BrokerProcess, startBroker } from '../../helpers/broker-process.js'
@@ -544,12 +544,11 @@ describe('consumer groups', () => {
 
   /**
    * Joins a new group on the topics, reads and commits until `count` records came, leaves, and
-   * returns what it was handed; undefined when the broker has no group routes yet.
+   * returns what it was handed.
    */
-  async function consumeWithGroup(topics: string[], count: number): Promise<Delivered[] | undefined> {
+  async function consumeWithGroup(topics: string[], count: number): Promise<Delivered[]> {
     const group = uniqueName('grp')
     const join = await json(`${url}/v1/groups/${group}/members`, 'POST', { topics })
-    if (join.status === 404 && join.body?.error?.code === 'NOT_FOUND') return undefined
     expect(join.status, JSON.stringify(join.body)).toBeLessThan(300)
     const { memberId } = join.body
     const partitions = await Promise.all(
@@ -596,9 +595,7 @@ describe('consumer groups', () => {
     return got.sort(order)
   }
 
-  const noGroups = 'the consumer group routes (POST /v1/groups/:group/members) are not built yet'
-
-  it('direct: a member reads exactly the records routed to its topics', async (ctx) => {
+  it('direct: a member reads exactly the records routed to its topics', async () => {
     const hi = await createTopic(url, 'g-hi', 2)
     const lo = await createTopic(url, 'g-lo')
     const x = await createExchange(url, 'direct')
@@ -615,11 +612,10 @@ describe('consumer groups', () => {
     const expected = expectedDeliveries(routed, records)
     expect(expected).toHaveLength(5)
     const got = await consumeWithGroup([hi, lo], expected.length)
-    if (got === undefined) return ctx.skip(noGroups)
     expect(got).toEqual(expected)
   })
 
-  it('topic: a member reads exactly the records routed to its topics', async (ctx) => {
+  it('topic: a member reads exactly the records routed to its topics', async () => {
     const eu = await createTopic(url, 'g-eu', 2)
     const us = await createTopic(url, 'g-us')
     const x = await createExchange(url, 'topic')
@@ -636,11 +632,10 @@ describe('consumer groups', () => {
     const expected = expectedDeliveries(routed, records)
     expect(expected).toHaveLength(3)
     const got = await consumeWithGroup([eu, us], expected.length)
-    if (got === undefined) return ctx.skip(noGroups)
     expect(got).toEqual(expected)
   })
 
-  it('fanout: one group per bound topic, each reading every record', async (ctx) => {
+  it('fanout: one group per bound topic, each reading every record', async () => {
     const mail = await createTopic(url, 'g-mail')
     const sms = await createTopic(url, 'g-sms', 3)
     const x = await createExchange(url, 'fanout')
@@ -653,7 +648,6 @@ describe('consumer groups', () => {
       const want = expected.filter((d) => d.topic === topic)
       expect(want).toHaveLength(4)
       const got = await consumeWithGroup([topic], want.length)
-      if (got === undefined) return ctx.skip(noGroups)
       expect(got).toEqual(want)
     }
   })
