@@ -160,7 +160,18 @@ describe('produce and consume', () => {
     )
     expect(run.code).toBe(0)
     expect(run.stdout).toContain('produced 3 records')
-    const consumed = await cli(['consume', topic, '--partition', '1', '--max', '2', '--json', ...url()])
+    // acks=1 answers before the fsync, and readers see records once durable: follow until they are.
+    const consumed = await cli([
+      'consume',
+      topic,
+      '--partition',
+      '1',
+      '--max',
+      '2',
+      '--follow',
+      '--json',
+      ...url(),
+    ])
     expect(ndjson(consumed.stdout)).toEqual([
       expect.objectContaining({ partition: 1, offset: 0, key: 'a', value: { n: 1 } }),
       expect.objectContaining({ partition: 1, offset: 1, key: 'b', value: { n: 2 } }),
