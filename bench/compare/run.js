@@ -13,7 +13,7 @@ import { mkdirSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { log, parseArgs } from '../lib/cli.mjs'
 import { commandLine, commitInfo, machineInfo } from '../lib/env.mjs'
-import { ROOT, startBroker } from '../lib/proc.mjs'
+import { DIST, ROOT, startBroker } from '../lib/proc.mjs'
 import { table } from '../lib/report.mjs'
 import { fmtInt, fmtNum, histogram, recordMs, round, sleep, summarize } from '../lib/stats.mjs'
 import { loadClient, WireClient } from '../lib/wire.mjs'
@@ -300,7 +300,7 @@ async function main() {
     const file = join(dir, `compare-${stamp}-${commit.short || 'nogit'}.json`)
     writeFileSync(
       file,
-      `${JSON.stringify({ command: commandLine(), commit, machine, options: o, systems, failed, table: text }, null, 2)}\n`,
+      `${JSON.stringify({ command: commandLine(), commit, dist: DIST, machine: { ...machine, loadavgEnd: machineInfo().loadavg }, options: o, systems, failed, table: text }, null, 2)}\n`,
     )
     process.stdout.write(`results: ${file.replace(`${ROOT}/`, '')}\n`)
   }
