@@ -23,6 +23,7 @@ import {
   PartitionNotFoundError,
   PartitionOfflineError,
 } from '../errors.js'
+import { emptyHostStats } from '../metrics/worker-metrics.js'
 import {
   appendReplicaBatches,
   epochsOf,
@@ -86,16 +87,7 @@ export class PartitionHost {
   readonly #partitions = new Map<string, HostedPartition>()
   readonly #emit: (event: HostEvent) => void
   readonly #stats: HostStats = {
-    partitions: 0,
-    fsyncs: 0,
-    fsyncSecondsTotal: 0,
-    recordsFlushed: 0,
-    appendBatches: 0,
-    appendRecords: 0,
-    appendBytes: 0,
-    fetchRecords: 0,
-    fetchBytes: 0,
-    segmentsDeleted: 0,
+    ...emptyHostStats(),
     fsyncBuckets: FSYNC_BUCKETS,
     fsyncCounts: FSYNC_BUCKETS.map(() => 0),
   }
