@@ -13,7 +13,7 @@
  * recovery rebuilds it for every segment it validates, and `load` rejects a file that fails the
  * sanity checks (size, order, bounds). A file missing its last entries is still correct, only sparser.
  */
-import fs from 'node:fs'
+import { IndexFile, readEntries } from './index-file.js'
 
 export const OFFSET_INDEX_ENTRY_SIZE = 8
 
@@ -52,22 +52,18 @@ export class OffsetIndex {
   #relOffsets = new Int32Array(16)
   #positions = new Int32Array(16)
   #count = 0
-  #fd: number | undefined
+  readonly #out: IndexFile
 
   constructor(file: string, baseOffset: number) {
     this.file = file
     this.baseOffset = baseOffset
+    this.#out = new IndexFile(file, OFFSET_INDEX_ENTRY_SIZE)
   }
 
   /** Reads and sanity-checks the file; undefined if it is missing or fails a check. */
   static load(file: string, baseOffset: number, bounds: IndexBounds): OffsetIndex | undefined {
-    let bytes: Buffer
-    try {
-      bytes = fs.readFileSync(file)
-    } catch {
-      return undefined
-    }
-    if (bytes.length % OFFSET_INDEX_ENTRY_SIZE !== 0) return undefined
+    const bytes = readEntries(file, OFFSET_INDEX_ENTRY_SIZE)
+    if (bytes === undefined) return undefined
     const index = new OffsetIndex(file, baseOffset)
     for (let pos = 0; pos < bytes.length; pos += OFFSET_INDEX_ENTRY_SIZE) {
       const offset = baseOffset + bytes.readInt32BE(pos)
@@ -118,17 +114,16 @@ export class OffsetIndex {
     this.#relOffsets[this.#count] = offset - this.baseOffset
     this.#positions[this.#count] = position
     this.#count++
-    if (this.#fd !== undefined) this.#writeEntry(this.#count - 1)
+    if (this.#out.isOpen) this.#writeEntry(this.#count - 1)
   }
 
   /** Writes the whole file from memory and keeps it open for appends. */
   openForAppend(): void {
-    this.writeFile()
-    this.#fd = fs.openSync(this.file, 'r+')
+    this.#out.open(this.encode())
   }
 
   writeFile(): void {
-    fs.writeFileSync(this.file, this.encode())
+    this.#out.rewrite(this.encode())
   }
 
   encode(): Buffer {
@@ -141,20 +136,18 @@ export class OffsetIndex {
   }
 
   fsync(): void {
-    if (this.#fd !== undefined) fs.fsyncSync(this.#fd)
+    this.#out.fsync()
   }
 
   close(): void {
-    if (this.#fd === undefined) return
-    fs.closeSync(this.#fd)
-    this.#fd = undefined
+    this.#out.close()
   }
 
   #writeEntry(i: number): void {
     const bytes = Buffer.allocUnsafe(OFFSET_INDEX_ENTRY_SIZE)
     bytes.writeInt32BE(this.#relOffsets[i] ?? 0, 0)
     bytes.writeInt32BE(this.#positions[i] ?? 0, 4)
-    fs.writeSync(this.#fd as number, bytes, 0, OFFSET_INDEX_ENTRY_SIZE, i * OFFSET_INDEX_ENTRY_SIZE)
+    this.#out.writeEntry(i, bytes)
   }
 
   #grow(): void {

@@ -14,6 +14,7 @@
  * validated segment and rejected by `load` when its shape is wrong.
  */
 import fs from 'node:fs'
+import { IndexFile, readEntries } from './index-file.js'
 import type { IndexBounds } from './offset-index.js'
 
 export const TIME_INDEX_ENTRY_SIZE = 12
@@ -68,22 +69,18 @@ export class TimeIndex {
   #timestamps = new Float64Array(16)
   #relOffsets = new Int32Array(16)
   #count = 0
-  #fd: number | undefined
+  readonly #out: IndexFile
 
   constructor(file: string, baseOffset: number) {
     this.file = file
     this.baseOffset = baseOffset
+    this.#out = new IndexFile(file, TIME_INDEX_ENTRY_SIZE)
   }
 
   /** Reads and sanity-checks the file; undefined if it is missing or fails a check. */
   static load(file: string, baseOffset: number, bounds: IndexBounds): TimeIndex | undefined {
-    let bytes: Buffer
-    try {
-      bytes = fs.readFileSync(file)
-    } catch {
-      return undefined
-    }
-    if (bytes.length % TIME_INDEX_ENTRY_SIZE !== 0) return undefined
+    const bytes = readEntries(file, TIME_INDEX_ENTRY_SIZE)
+    if (bytes === undefined) return undefined
     const index = new TimeIndex(file, baseOffset)
     for (let pos = 0; pos < bytes.length; pos += TIME_INDEX_ENTRY_SIZE) {
       const timestamp = Number(bytes.readBigInt64BE(pos))
@@ -133,17 +130,16 @@ export class TimeIndex {
     this.#timestamps[this.#count] = timestamp
     this.#relOffsets[this.#count] = offset - this.baseOffset
     this.#count++
-    if (this.#fd !== undefined) this.#writeEntry(this.#count - 1)
+    if (this.#out.isOpen) this.#writeEntry(this.#count - 1)
     return true
   }
 
   openForAppend(): void {
-    this.writeFile()
-    this.#fd = fs.openSync(this.file, 'r+')
+    this.#out.open(this.encode())
   }
 
   writeFile(): void {
-    fs.writeFileSync(this.file, this.encode())
+    this.#out.rewrite(this.encode())
   }
 
   encode(): Buffer {
@@ -153,13 +149,11 @@ export class TimeIndex {
   }
 
   fsync(): void {
-    if (this.#fd !== undefined) fs.fsyncSync(this.#fd)
+    this.#out.fsync()
   }
 
   close(): void {
-    if (this.#fd === undefined) return
-    fs.closeSync(this.#fd)
-    this.#fd = undefined
+    this.#out.close()
   }
 
   #encodeEntry(bytes: Buffer, i: number, pos: number): void {
@@ -170,7 +164,7 @@ export class TimeIndex {
   #writeEntry(i: number): void {
     const bytes = Buffer.allocUnsafe(TIME_INDEX_ENTRY_SIZE)
     this.#encodeEntry(bytes, i, 0)
-    fs.writeSync(this.#fd as number, bytes, 0, TIME_INDEX_ENTRY_SIZE, i * TIME_INDEX_ENTRY_SIZE)
+    this.#out.writeEntry(i, bytes)
   }
 
   #grow(): void {
