@@ -37,6 +37,11 @@ export const ErrorCodes = {
   ACK_TIMEOUT: { status: 504, retriable: true },
   REQUEST_TIMEOUT: { status: 408, retriable: true },
   INTERNAL: { status: 500, retriable: false },
+  UNAUTHENTICATED: { status: 401, retriable: false },
+  FORBIDDEN: { status: 403, retriable: false },
+  URI_TOO_LONG: { status: 414, retriable: false },
+  GROUP_MAX_SIZE_REACHED: { status: 409, retriable: false },
+  PARTITION_LIMIT_REACHED: { status: 409, retriable: false },
 } as const satisfies Record<string, { status: number; retriable: boolean }>
 
 export type ErrorCode = keyof typeof ErrorCodes
@@ -143,6 +148,16 @@ export const RequestTimeoutError = defineError('REQUEST_TIMEOUT', 'RequestTimeou
 export type RequestTimeoutError = InstanceType<typeof RequestTimeoutError>
 export const InternalError = defineError('INTERNAL', 'InternalError')
 export type InternalError = InstanceType<typeof InternalError>
+export const UnauthenticatedError = defineError('UNAUTHENTICATED', 'UnauthenticatedError')
+export type UnauthenticatedError = InstanceType<typeof UnauthenticatedError>
+export const ForbiddenError = defineError('FORBIDDEN', 'ForbiddenError')
+export type ForbiddenError = InstanceType<typeof ForbiddenError>
+export const UriTooLongError = defineError('URI_TOO_LONG', 'UriTooLongError')
+export type UriTooLongError = InstanceType<typeof UriTooLongError>
+export const GroupMaxSizeReachedError = defineError('GROUP_MAX_SIZE_REACHED', 'GroupMaxSizeReachedError')
+export type GroupMaxSizeReachedError = InstanceType<typeof GroupMaxSizeReachedError>
+export const PartitionLimitReachedError = defineError('PARTITION_LIMIT_REACHED', 'PartitionLimitReachedError')
+export type PartitionLimitReachedError = InstanceType<typeof PartitionLimitReachedError>
 
 /** Every class by its code: the client's way back from a wire envelope to a typed error. */
 export const errorClassesByCode: { [C in ErrorCode]: ReturnType<typeof defineError<C>> } = {
@@ -176,6 +191,11 @@ export const errorClassesByCode: { [C in ErrorCode]: ReturnType<typeof defineErr
   ACK_TIMEOUT: AckTimeoutError,
   REQUEST_TIMEOUT: RequestTimeoutError,
   INTERNAL: InternalError,
+  UNAUTHENTICATED: UnauthenticatedError,
+  FORBIDDEN: ForbiddenError,
+  URI_TOO_LONG: UriTooLongError,
+  GROUP_MAX_SIZE_REACHED: GroupMaxSizeReachedError,
+  PARTITION_LIMIT_REACHED: PartitionLimitReachedError,
 }
 
 /**
