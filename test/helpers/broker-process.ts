@@ -78,7 +78,7 @@ export async function startBroker(opts: BrokerProcessOptions = {}, port = 0): Pr
     )
     child.stdout?.on('data', (d: Buffer) => {
       out += d.toString()
-      const m = /strata listening on (http:\/\/\S+)/.exec(out)
+      const m = /strata listening on (https?:\/\/\S+)/.exec(out)
       if (m) {
         clearTimeout(timer)
         res(m[1] as string)
