@@ -104,6 +104,7 @@ export async function startBroker(
   if (router instanceof PoolRouter) router.logger = app.log
   // Listen first so /healthz answers and /readyz says "recovering" while logs are checked.
   await app.listen({ host: config.host, port: config.port })
+  // New certificates on SIGHUP or a change of the files; calls to leaders take the new key pair too.
   const tlsReloader = https
     ? new TlsReloader(app.server as unknown as TlsServer, config, app.log, () => {
         try {
@@ -113,7 +114,7 @@ export async function startBroker(
         }
       })
     : undefined
-  tlsReloader?.start()
+  if (https) tlsReloader?.start(https)
   if (cluster) cluster.logger = app.log
   await cluster?.join()
   await broker.start()

@@ -18,7 +18,7 @@
  * certificate when the peer asks for one, so mutual TLS works between brokers with one key pair.
  */
 
-import { X509Certificate } from 'node:crypto'
+import { createHash, X509Certificate } from 'node:crypto'
 import { readFileSync, unwatchFile, watchFile } from 'node:fs'
 import type { ServerOptions as HttpsServerOptions } from 'node:https'
 import { createSecureContext, type Server as TlsServer } from 'node:tls'
@@ -61,6 +61,12 @@ export function readListenerTls(config: TlsConfig): HttpsServerOptions {
   return options
 }
 
+function pemFingerprint(options: HttpsServerOptions): string {
+  const hash = createHash('sha256')
+  for (const part of [options.cert, options.key, options.ca]) hash.update(String(part ?? '')).update('\0')
+  return hash.digest('hex')
+}
+
 /** Serial, subject and expiry of a PEM certificate (the first of a chain), for the log. */
 export function describeCertificate(pem: Buffer | string): {
   serial: string
@@ -86,8 +92,10 @@ export class TlsReloader {
   readonly #log: TlsReloadLogger
   readonly #onReload: (config: TlsConfig) => void
   readonly #onSignal = () => this.reload('SIGHUP')
-  readonly #onFileChange = (file: string) => () => this.reload(`${file} changed`)
+  readonly #onFileChange = (file: string) => () => this.reload(`${file} changed`, { unlessSame: true })
   readonly #watched = new Map<string, () => void>()
+  /** The PEM bytes in use, so that a SIGHUP and the poll seeing the same new files reload once. */
+  #current: string
 
   constructor(
     server: TlsServer,
@@ -99,9 +107,12 @@ export class TlsReloader {
     this.#config = config
     this.#log = log
     this.#onReload = onReload
+    this.#current = ''
   }
 
-  start(): void {
+  /** `started` is what the listener was built with (so an untouched file does not reload). */
+  start(started: HttpsServerOptions): void {
+    this.#current = pemFingerprint(started)
     process.on('SIGHUP', this.#onSignal)
     if (this.#config.tlsWatchIntervalMs === 0) return
     for (const file of listenerFiles(this.#config)) {
@@ -112,11 +123,17 @@ export class TlsReloader {
     }
   }
 
-  /** Loads the files again; true when the new certificate is in use, false when the old one stays. */
-  reload(reason: string): boolean {
+  /**
+   * Loads the files again; true when the new certificate is in use (or, with `unlessSame`, the
+   * files hold what is already in use), false when the old one stays.
+   */
+  reload(reason: string, opts: { unlessSame?: boolean } = {}): boolean {
     let options: HttpsServerOptions
     try {
       options = readListenerTls(this.#config)
+      const loaded = pemFingerprint(options)
+      if (opts.unlessSame && loaded === this.#current) return true
+      this.#current = loaded
     } catch (err) {
       this.#log.error(
         { err, reason, files: listenerFiles(this.#config) },
