@@ -31,6 +31,16 @@ describe('the client listener over TLS', () => {
     expect(broker.url).toMatch(/^https:\/\/127\.0\.0\.1:\d+$/)
     const answer = await askOverTls(broker.url, ca.cert)
     expect(answer).toEqual({ serial: '1001', statusLine: 'HTTP/1.1 200 OK' })
+    // A single broker describes itself with the URL it was reached by: https.
+    const client = new BrokerClient({ urls: broker.url, tls: { ca: ca.cert } })
+    try {
+      expect(await client.cluster()).toEqual({
+        brokers: [{ id: 0, url: broker.url, alive: true }],
+        controller: 0,
+      })
+    } finally {
+      await client.close()
+    }
   })
 
   test('the client library trusting the CA produces and fetches the exact records', async () => {
