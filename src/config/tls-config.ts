@@ -21,6 +21,11 @@ export function tlsConfigProblems(candidate: Record<string, unknown>): string[] 
       )
     }
   }
+  if (text('tlsClientCaFile') !== '' && clientAuth !== 'request' && clientAuth !== 'require') {
+    problems.push(
+      '--tls-client-ca-file needs --tls-client-auth request or require (no client certificate is asked for)',
+    )
+  }
   if (cert !== '' && text('advertiseUrl').startsWith('http://')) {
     problems.push('--advertise-url must be an https:// URL when the listener speaks TLS')
   }

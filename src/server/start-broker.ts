@@ -114,7 +114,7 @@ export async function startBroker(
         }
       })
     : undefined
-  if (https) tlsReloader?.start(https)
+  tlsReloader?.start()
   if (cluster) cluster.logger = app.log
   await cluster?.join()
   await broker.start()

@@ -33,10 +33,17 @@ export function listenerTlsEnabled(config: TlsConfig): boolean {
   return config.tlsCertFile !== '' && config.tlsKeyFile !== ''
 }
 
-/** The files a reload reads, in the order they are reported. */
-function listenerFiles(config: TlsConfig): string[] {
-  const clientCa = clientCaFile(config)
-  return [config.tlsCertFile, config.tlsKeyFile, ...(clientCa === '' ? [] : [clientCa])]
+/** The files a reload reads: the listener's, and the CA its calls to other brokers trust. */
+function reloadedFiles(config: TlsConfig): string[] {
+  const files = [config.tlsCertFile, config.tlsKeyFile, clientCaFile(config), config.tlsCaFile]
+  return [...new Set(files.filter((file) => file !== ''))]
+}
+
+/** A digest of the files' bytes, so that a SIGHUP and the poll seeing the same new files reload once. */
+function filesFingerprint(files: readonly string[]): string {
+  const hash = createHash('sha256')
+  for (const file of files) hash.update(readFileSync(file)).update('\0')
+  return hash.digest('hex')
 }
 
 function clientCaFile(config: TlsConfig): string {
@@ -59,12 +66,6 @@ export function readListenerTls(config: TlsConfig): HttpsServerOptions {
   }
   createSecureContext(options)
   return options
-}
-
-function pemFingerprint(options: HttpsServerOptions): string {
-  const hash = createHash('sha256')
-  for (const part of [options.cert, options.key, options.ca]) hash.update(String(part ?? '')).update('\0')
-  return hash.digest('hex')
 }
 
 /** Serial, subject and expiry of a PEM certificate (the first of a chain), for the log. */
@@ -94,8 +95,8 @@ export class TlsReloader {
   readonly #onSignal = () => this.reload('SIGHUP')
   readonly #onFileChange = (file: string) => () => this.reload(`${file} changed`, { unlessSame: true })
   readonly #watched = new Map<string, () => void>()
-  /** The PEM bytes in use, so that a SIGHUP and the poll seeing the same new files reload once. */
-  #current: string
+  /** Fingerprint of the files in use. */
+  #current = ''
 
   constructor(
     server: TlsServer,
@@ -107,15 +108,13 @@ export class TlsReloader {
     this.#config = config
     this.#log = log
     this.#onReload = onReload
-    this.#current = ''
   }
 
-  /** `started` is what the listener was built with (so an untouched file does not reload). */
-  start(started: HttpsServerOptions): void {
-    this.#current = pemFingerprint(started)
+  start(): void {
+    this.#current = filesFingerprint(reloadedFiles(this.#config))
     process.on('SIGHUP', this.#onSignal)
     if (this.#config.tlsWatchIntervalMs === 0) return
-    for (const file of listenerFiles(this.#config)) {
+    for (const file of reloadedFiles(this.#config)) {
       if (this.#watched.has(file)) continue
       const listener = this.#onFileChange(file)
       this.#watched.set(file, listener)
@@ -128,17 +127,15 @@ export class TlsReloader {
    * files hold what is already in use), false when the old one stays.
    */
   reload(reason: string, opts: { unlessSame?: boolean } = {}): boolean {
+    const files = reloadedFiles(this.#config)
     let options: HttpsServerOptions
     try {
-      options = readListenerTls(this.#config)
-      const loaded = pemFingerprint(options)
+      const loaded = filesFingerprint(files)
       if (opts.unlessSame && loaded === this.#current) return true
+      options = readListenerTls(this.#config)
       this.#current = loaded
     } catch (err) {
-      this.#log.error(
-        { err, reason, files: listenerFiles(this.#config) },
-        'TLS reload failed: keeping the current certificate',
-      )
+      this.#log.error({ err, reason, files }, 'TLS reload failed: keeping the current certificate')
       return false
     }
     this.#server.setSecureContext(options)

@@ -35,6 +35,9 @@ describe('TLS options', () => {
         'ca',
       ]),
     ).toEqual([])
+    expect(problems(['--tls-cert-file', 'c', '--tls-key-file', 'k', '--tls-client-ca-file', 'ca'])).toEqual([
+      '--tls-client-ca-file needs --tls-client-auth request or require (no client certificate is asked for)',
+    ])
     expect(problems(['--tls-client-auth', 'always'])).toEqual([
       expect.stringMatching(
         /^--tls-client-auth: invalid value "always" \(Client certificates: none \| request/,
