@@ -29,7 +29,7 @@ import { clusterRoutes, groupCoordinatorGate } from './routes/cluster.js'
 import { exchangeRoutes } from './routes/exchanges.js'
 import { groupRoutes } from './routes/groups.js'
 import { replicaFetchRoutes } from './routes/replica-fetch.js'
-import { listenerTlsEnabled, readListenerTls, TlsReloader } from './tls-options.js'
+import { listenerTlsAtStart, TlsReloader } from './tls-options.js'
 
 export interface RunningBroker {
   app: FastifyInstance
@@ -52,7 +52,7 @@ export async function startBroker(
   opts: { logger?: boolean; alarmProbes?: Partial<AlarmProbes> } = {},
 ): Promise<RunningBroker> {
   // Read first: a missing or mismatched certificate must stop the start before anything opens.
-  const https = listenerTlsEnabled(config) ? readListenerTls(config) : undefined
+  const https = listenerTlsAtStart(config)
   const router = await createRouter(config)
   const metrics = new BrokerMetrics(new Registry())
   const inflight = new ProduceInflight(config.maxInflightBytesPerPartition)

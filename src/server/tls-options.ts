@@ -23,6 +23,7 @@ import { readFileSync, unwatchFile, watchFile } from 'node:fs'
 import type { ServerOptions as HttpsServerOptions } from 'node:https'
 import { createSecureContext, type Server as TlsServer } from 'node:tls'
 import type { BrokerConfig } from '../config/schema.js'
+import { InvalidConfigError } from '../errors.js'
 
 type TlsConfig = Pick<
   BrokerConfig,
@@ -66,6 +67,17 @@ export function readListenerTls(config: TlsConfig): HttpsServerOptions {
   }
   createSecureContext(options)
   return options
+}
+
+/** The listener's TLS options at start; an unusable file stops the start with a one-line reason. */
+export function listenerTlsAtStart(config: TlsConfig): HttpsServerOptions | undefined {
+  if (!listenerTlsEnabled(config)) return undefined
+  try {
+    return readListenerTls(config)
+  } catch (err) {
+    const files = reloadedFiles(config).join(', ')
+    throw new InvalidConfigError(`TLS files (${files}) are unusable: ${(err as Error).message}`)
+  }
 }
 
 /** Serial, subject and expiry of a PEM certificate (the first of a chain), for the log. */

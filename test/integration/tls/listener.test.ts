@@ -118,3 +118,21 @@ describe('the client listener over TLS', () => {
     expect(missing.stderr).toContain('ENOENT')
   })
 })
+
+describe('unusable TLS files at start', () => {
+  test('a missing certificate or a key that is not its own stops the start with the reason', async () => {
+    const server = ca.issue('start-server', { cn: 'broker-0', serial: '1002' })
+    const other = ca.issue('start-other', { cn: 'other', serial: '1003' })
+    const missing = `${ca.dir}/missing.crt`
+    await expect(
+      startBroker({ args: ['--workers', '0', '--tls-cert-file', missing, '--tls-key-file', server.keyFile] }),
+    ).rejects.toThrow(
+      `strata: could not start: TLS files (${missing}, ${server.keyFile}) are unusable: ENOENT: no such file or directory, open '${missing}'`,
+    )
+    await expect(
+      startBroker({
+        args: ['--workers', '0', '--tls-cert-file', server.certFile, '--tls-key-file', other.keyFile],
+      }),
+    ).rejects.toThrow('key values mismatch')
+  })
+})
