@@ -45,9 +45,7 @@ export interface ReplicaFetchResponse {
 export type ReplicaTlsConfig = Pick<BrokerConfig, 'tlsCertFile' | 'tlsKeyFile' | 'tlsCaFile'>
 
 /** undici `connect` options for a call to another broker; none without TLS. */
-export function outboundTls(
-  config: ReplicaTlsConfig,
-): { ca?: Buffer; cert: Buffer; key: Buffer } | undefined {
+function outboundTls(config: ReplicaTlsConfig): { ca?: Buffer; cert: Buffer; key: Buffer } | undefined {
   if (config.tlsCertFile === '' || config.tlsKeyFile === '') return undefined
   return {
     ...(config.tlsCaFile !== '' && { ca: readFileSync(config.tlsCaFile) }),
