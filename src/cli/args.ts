@@ -8,6 +8,7 @@
  */
 import { parseArgs } from 'node:util'
 import { type CommandContext, UsageError } from './context.js'
+import { TLS_OPTIONS } from './tls.js'
 
 export interface OptionSpec {
   type: 'string' | 'boolean'
@@ -50,6 +51,7 @@ export const GLOBAL_OPTIONS: Record<string, OptionSpec> = {
     value: 'MS',
     description: 'per-request timeout in milliseconds (default 30000)',
   },
+  ...TLS_OPTIONS,
   help: { type: 'boolean', short: 'h', description: 'show help for the command' },
 }
 

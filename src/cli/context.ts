@@ -10,6 +10,7 @@ import type { Readable, Writable } from 'node:stream'
 import { BrokerClient } from '../client/broker-client.js'
 import { BrokerUnreachableError } from '../client/client-errors.js'
 import { DEFAULT_URL } from '../client/server-pool.js'
+import type { ClientTlsOptions } from '../client/transport.js'
 
 export const ExitCodes = {
   /** The command did what it was asked. */
@@ -90,6 +91,7 @@ export interface CommandContext {
 export function lazyClient(
   urls: string[],
   timeoutMs: number | undefined,
+  tls?: ClientTlsOptions,
 ): {
   get: () => BrokerClient
   close: () => Promise<void>
@@ -103,6 +105,7 @@ export function lazyClient(
         retry: { maxAttempts: 4, maxElapsedMs: 10_000 },
         connectTimeoutMs: 2_000,
         ...(timeoutMs !== undefined && { requestTimeoutMs: timeoutMs }),
+        ...(tls !== undefined && { tls }),
       })
       return client
     },

@@ -27,6 +27,7 @@ import {
   UsageError,
 } from './context.js'
 import { toJson, write } from './output.js'
+import { cliTls } from './tls.js'
 
 export type { CliIo } from './context.js'
 export { ExitCodes } from './context.js'
@@ -99,7 +100,11 @@ async function execute(
   try {
     const rawTimeout = parsed.values.timeout
     const timeout = typeof rawTimeout === 'string' ? parseWhole(rawTimeout, '--timeout', 1) : undefined
-    client = lazyClient(brokerUrls(parsed.values.url as string[] | undefined, io.env), timeout)
+    client = lazyClient(
+      brokerUrls(parsed.values.url as string[] | undefined, io.env),
+      timeout,
+      cliTls(parsed.values, io.env),
+    )
   } catch (err) {
     return printError(io, err, json)
   }

@@ -14,7 +14,13 @@ import { NotLeaderError, StrataError } from '../errors.js'
 import { BrokerUnreachableError, ClientClosedError } from './client-errors.js'
 import { type RetryOptions, type RetryPolicy, retryPolicy, withRetry } from './retry.js'
 import { DEFAULT_URL, ServerPool, type ServerPoolOptions } from './server-pool.js'
-import { type HttpMethod, HttpTransport, type Transport, type TransportRequest } from './transport.js'
+import {
+  type ClientTlsOptions,
+  type HttpMethod,
+  HttpTransport,
+  type Transport,
+  type TransportRequest,
+} from './transport.js'
 import type {
   Binding,
   ClusterDescription,
@@ -54,6 +60,8 @@ export interface ClientOptions {
   connectTimeoutMs?: number
   connectionsPerServer?: number
   serverPool?: ServerPoolOptions
+  /** CA, client certificate and key for `https://` brokers (see `ClientTlsOptions`). */
+  tls?: ClientTlsOptions
 }
 
 /** Per-call options every method accepts. */
@@ -100,6 +108,7 @@ export class BrokerClient {
         ...(options.connectionsPerServer !== undefined && {
           connectionsPerServer: options.connectionsPerServer,
         }),
+        ...(options.tls !== undefined && { tls: options.tls }),
         requestTimeoutMs: this.#requestTimeoutMs,
       })
     this.#retry = retryPolicy(options.retry)

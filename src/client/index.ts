@@ -84,8 +84,10 @@ export {
   withRetry,
 } from './retry.js'
 export { DEFAULT_URL, ServerPool, type ServerPoolOptions, type ServerState } from './server-pool.js'
+export { TlsHandshakeError } from './tls-errors.js'
 export { type StartPosition, TopicReader, type TopicReaderOptions } from './topic-reader.js'
 export {
+  type ClientTlsOptions,
   type HttpMethod,
   HttpMethods,
   HttpTransport,

@@ -18,6 +18,7 @@ import { Pool } from 'undici'
 import { errorFromEnvelope } from '../errors.js'
 import { BadResponseError, BrokerUnreachableError, ClientClosedError } from './client-errors.js'
 import { rememberRetryAfter } from './retry.js'
+import { isTlsFailureCode, TlsHandshakeError } from './tls-errors.js'
 import { ContentTypes, decodeBody, type Encoding, Encodings, encodeBody } from './wire-codec.js'
 
 export const HttpMethods = {
@@ -63,6 +64,26 @@ export interface HttpTransportOptions {
   connectTimeoutMs?: number
   /** Default whole-request timeout when a request names none. Default 30 s. */
   requestTimeoutMs?: number
+  /** For `https://` brokers: whom to trust and which certificate to present (mutual TLS). */
+  tls?: ClientTlsOptions
+}
+
+/**
+ * TLS of the connections to `https://` brokers (node:tls connect options). PEM strings or buffers.
+ * Without `ca` the system's CAs are trusted; `rejectUnauthorized: false` accepts any certificate
+ * (testing only: it also accepts an attacker's).
+ */
+export interface ClientTlsOptions {
+  /** CA certificate(s) the brokers' certificates must chain to. */
+  ca?: string | Buffer | Array<string | Buffer>
+  /** Client certificate chain, for brokers that ask for one (`--tls-client-auth`). */
+  cert?: string | Buffer
+  /** The private key of `cert`. */
+  key?: string | Buffer
+  /** Default true. */
+  rejectUnauthorized?: boolean
+  /** Name to check the certificate against when it differs from the URL's host. */
+  servername?: string
 }
 
 const DEFAULT_CONNECTIONS_PER_SERVER = 64
@@ -96,7 +117,8 @@ const MAYBE_SENT_CODES = new Set([
 export class HttpTransport implements Transport {
   readonly encoding: Encoding
   readonly #pools = new Map<string, Pool>()
-  readonly #options: Required<HttpTransportOptions>
+  readonly #options: Required<Omit<HttpTransportOptions, 'tls'>>
+  readonly #tls: ClientTlsOptions | undefined
   #closed = false
 
   constructor(options: HttpTransportOptions = {}) {
@@ -107,6 +129,7 @@ export class HttpTransport implements Transport {
       connectTimeoutMs: options.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS,
       requestTimeoutMs: options.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS,
     }
+    this.#tls = options.tls
     this.encoding = this.#options.encoding
   }
 
@@ -189,6 +212,7 @@ export class HttpTransport implements Transport {
         connections: this.#options.connectionsPerServer,
         keepAliveTimeout: this.#options.keepAliveTimeoutMs,
         connectTimeout: this.#options.connectTimeoutMs,
+        ...(this.#tls && { connect: { ...this.#tls } }),
         pipelining: 1,
       })
       this.#pools.set(origin, pool)
@@ -200,6 +224,9 @@ export class HttpTransport implements Transport {
     const code = socketErrorCode(err)
     if (code === 'UND_ERR_CLOSED' || code === 'UND_ERR_DESTROYED') {
       return this.#closed ? new ClientClosedError('transport') : err
+    }
+    if (code !== undefined && isTlsFailureCode(code)) {
+      return new TlsHandshakeError(serverUrl, code, (err as Error).message, { cause: err })
     }
     if (code !== undefined && NOT_SENT_CODES.has(code)) {
       return new BrokerUnreachableError(serverUrl, `cannot connect to ${serverUrl} (${code})`, false, {

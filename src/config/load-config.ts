@@ -16,6 +16,7 @@ import {
   type OptionName,
   optionDocs,
 } from './schema.js'
+import { tlsConfigProblems } from './tls-config.js'
 
 const optionNames = Object.keys(optionDocs) as OptionName[]
 
@@ -130,6 +131,7 @@ export function configProblems(candidate: Record<string, unknown>): string[] {
   if (typeof candidate.etcd === 'string' && candidate.etcd !== '' && candidate.advertiseUrl === '') {
     unique.push('--advertise-url is required with --etcd (other brokers must reach this one)')
   }
+  unique.push(...tlsConfigProblems(candidate))
   return unique
 }
 

@@ -112,6 +112,30 @@ export const optionDocs = {
     default: 3,
     description: 'Replication factor of __consumer_offsets in a cluster (at most the number of brokers).',
   },
+  tlsCertFile: {
+    default: '',
+    description:
+      'PEM certificate (chain) of the client listener; with --tls-key-file it serves https. Reloaded on SIGHUP and when the file changes.',
+  },
+  tlsKeyFile: { default: '', description: 'PEM private key of --tls-cert-file.' },
+  tlsWatchIntervalMs: {
+    default: 1000,
+    description: 'How often the TLS files are checked for a change to reload (0 = only on SIGHUP).',
+  },
+  tlsCaFile: {
+    default: '',
+    description:
+      'PEM CA bundle this broker trusts when it calls other brokers over https (default: the system CAs).',
+  },
+  tlsClientAuth: {
+    default: 'none',
+    description:
+      'Client certificates: none | request (asked for; a valid one names the principal) | require (no valid certificate, no connection).',
+  },
+  tlsClientCaFile: {
+    default: '',
+    description: 'PEM CA bundle that client certificates must chain to (default: --tls-ca-file).',
+  },
   config: { default: '', description: 'A JSON file of options (flags and STRATA_* variables override it).' },
 } satisfies Record<string, OptionDoc>
 
@@ -156,6 +180,12 @@ export const BrokerConfigSchema = Type.Object(
     replicaFetchWaitMs: int(0, 30_000),
     replicaFetchMaxBytes: int(1024),
     offsetsTopicReplicationFactor: int(1, 16),
+    tlsCertFile: Type.String(),
+    tlsKeyFile: Type.String(),
+    tlsWatchIntervalMs: int(0, 3_600_000),
+    tlsCaFile: Type.String(),
+    tlsClientAuth: Type.Union(['none', 'request', 'require'].map((mode) => Type.Literal(mode))),
+    tlsClientCaFile: Type.String(),
     config: Type.String(),
   },
   { additionalProperties: false },

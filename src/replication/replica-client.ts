@@ -5,8 +5,15 @@
  * Timeouts are bounded so that a leader that is paused (SIGSTOP) or cut off cannot hold a follower
  * forever: the fetch gives up `maxWaitMs + FETCH_GRACE_MS` after it was sent, and the fetcher asks
  * again (or, once the metadata named a new leader, is stopped and replaced).
+ *
+ * With TLS (the broker has `--tls-cert-file`), leaders are reached over https: their certificates
+ * must chain to `--tls-ca-file` (or the system CAs), and this broker presents its own certificate
+ * when the leader asks for one (`--tls-client-auth`). After the certificate files are reloaded a
+ * new agent takes the new key pair; polls in flight finish on the old one.
  */
+import { readFileSync } from 'node:fs'
 import { Agent, request } from 'undici'
+import type { BrokerConfig } from '../config/schema.js'
 import { errorFromEnvelope, InternalError } from '../errors.js'
 import type { EpochEndOffset } from './leader-epoch-cache.js'
 
@@ -35,13 +42,43 @@ export interface ReplicaFetchResponse {
   logEndOffset: number
 }
 
-export class ReplicaClient {
-  readonly #agent = new Agent({
-    connect: { timeout: CONNECT_TIMEOUT_MS },
+export type ReplicaTlsConfig = Pick<BrokerConfig, 'tlsCertFile' | 'tlsKeyFile' | 'tlsCaFile'>
+
+/** undici `connect` options for a call to another broker; none without TLS. */
+function outboundTls(config: ReplicaTlsConfig): { ca?: Buffer; cert: Buffer; key: Buffer } | undefined {
+  if (config.tlsCertFile === '' || config.tlsKeyFile === '') return undefined
+  return {
+    ...(config.tlsCaFile !== '' && { ca: readFileSync(config.tlsCaFile) }),
+    cert: readFileSync(config.tlsCertFile),
+    key: readFileSync(config.tlsKeyFile),
+  }
+}
+
+function replicaAgent(config: ReplicaTlsConfig | undefined): Agent {
+  return new Agent({
+    connect: { timeout: CONNECT_TIMEOUT_MS, ...(config && outboundTls(config)) },
     keepAliveTimeout: 30_000,
     // No cap: each followed partition keeps one long poll parked on the leader, and a cap below the
     // partition count would make new data wait behind idle polls (the 8 offsets partitions alone).
   })
+}
+
+export class ReplicaClient {
+  readonly #tls: ReplicaTlsConfig | undefined
+  #agent: Agent
+
+  constructor(tls?: ReplicaTlsConfig) {
+    this.#tls = tls
+    this.#agent = replicaAgent(tls)
+  }
+
+  /** Reads the key pair and CA again (after a certificate reload); throws and keeps the old on a bad file. */
+  reloadTls(): void {
+    const next = replicaAgent(this.#tls)
+    const previous = this.#agent
+    this.#agent = next
+    previous.close().catch(() => undefined)
+  }
 
   async fetch(
     leaderUrl: string,

@@ -111,7 +111,7 @@ export class ReplicationManager {
   readonly #broker: Broker
   readonly #meta: ClusterMetadata
   readonly #logger: ReplicationLogger
-  readonly #client = new ReplicaClient()
+  readonly #client: ReplicaClient
   readonly #replicas = new Map<string, LocalReplica>()
   /** Followers' long polls wait here for the leader's log end offset to move. */
   readonly #waiters = new PartitionWaiters()
@@ -124,6 +124,7 @@ export class ReplicationManager {
     this.#broker = broker
     this.#meta = meta
     this.#logger = logger
+    this.#client = new ReplicaClient(config)
     broker.onPartitionState((state) => this.#onPartitionState(state))
     const every = Math.min(ISR_CHECK_MAX_INTERVAL_MS, Math.max(50, config.replicaLagMaxMs / 2))
     this.#isrTimer = setInterval(() => this.#checkLaggingFollowers(), every)
@@ -175,6 +176,11 @@ export class ReplicationManager {
   /** The lease may have lapsed: wake everything waiting so that it re-checks and refuses. */
   suspend(): void {
     for (const r of this.#replicas.values()) this.#wake(r)
+  }
+
+  /** The listener's certificate files were reloaded: calls to leaders use the new key pair. */
+  reloadTls(): void {
+    this.#client.reloadTls()
   }
 
   async close(): Promise<void> {

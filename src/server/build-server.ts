@@ -5,6 +5,7 @@
  * because fastify's default of 0 lets a client trickling a body hold a socket forever, and ajv
  * rejects unknown fields instead of silently dropping them (a typo like `ack` must not be ignored).
  */
+import type { ServerOptions as HttpsServerOptions } from 'node:https'
 import Fastify, { type FastifyInstance, LogController } from 'fastify'
 import type { ResourceAlarms } from '../broker/alarms.js'
 import type { Broker } from '../broker/broker.js'
@@ -29,6 +30,8 @@ export interface BuildServerOptions {
   alarms?: ResourceAlarms
   /** More routes (groups, exchanges, metrics, cluster), registered after the core ones. */
   plugins?: Array<(app: FastifyInstance) => Promise<void>>
+  /** Serve https with these options (tls-options.ts); plain http without. */
+  https?: HttpsServerOptions
 }
 
 export async function buildServer(opts: BuildServerOptions): Promise<FastifyInstance> {
@@ -44,6 +47,7 @@ export async function buildServer(opts: BuildServerOptions): Promise<FastifyInst
     ajv: {
       customOptions: { removeAdditional: false, coerceTypes: 'array', useDefaults: true, allErrors: false },
     },
+    ...(opts.https && { https: opts.https }),
   })
   await app.register(errorHandler)
   await app.register(msgpackCodec)

@@ -5,6 +5,7 @@
  */
 
 import { join } from 'node:path'
+import type { Server as TlsServer } from 'node:tls'
 import type { FastifyInstance } from 'fastify'
 import { Registry } from 'prom-client'
 import {
@@ -28,6 +29,7 @@ import { clusterRoutes, groupCoordinatorGate } from './routes/cluster.js'
 import { exchangeRoutes } from './routes/exchanges.js'
 import { groupRoutes } from './routes/groups.js'
 import { replicaFetchRoutes } from './routes/replica-fetch.js'
+import { listenerTlsAtStart, TlsReloader } from './tls-options.js'
 
 export interface RunningBroker {
   app: FastifyInstance
@@ -49,6 +51,8 @@ export async function startBroker(
   config: BrokerConfig,
   opts: { logger?: boolean; alarmProbes?: Partial<AlarmProbes> } = {},
 ): Promise<RunningBroker> {
+  // Read first: a missing or mismatched certificate must stop the start before anything opens.
+  const https = listenerTlsAtStart(config)
   const router = await createRouter(config)
   const metrics = new BrokerMetrics(new Registry())
   const inflight = new ProduceInflight(config.maxInflightBytesPerPartition)
@@ -95,10 +99,22 @@ export async function startBroker(
       ...(handoff ? [groupCoordinatorGate(handoff)] : []),
       (app) => groupRoutes(app, { groups, maxWaitMsLimit: config.maxWaitMsLimit }),
     ],
+    ...(https && { https }),
   })
   if (router instanceof PoolRouter) router.logger = app.log
   // Listen first so /healthz answers and /readyz says "recovering" while logs are checked.
   await app.listen({ host: config.host, port: config.port })
+  // New certificates on SIGHUP or a change of the files; calls to leaders take the new key pair too.
+  const tlsReloader = https
+    ? new TlsReloader(app.server as unknown as TlsServer, config, app.log, () => {
+        try {
+          cluster?.replication.reloadTls()
+        } catch (err) {
+          app.log.error({ err }, 'TLS reload: calls to other brokers keep the previous certificate')
+        }
+      })
+    : undefined
+  tlsReloader?.start()
   if (cluster) cluster.logger = app.log
   await cluster?.join()
   await broker.start()
@@ -123,12 +139,13 @@ export async function startBroker(
   return {
     app,
     broker,
-    url: `http://${host}:${port}`,
+    url: `${https ? 'https' : 'http'}://${host}:${port}`,
     metrics,
     alarms,
     close() {
       closing ??= (async () => {
         clearInterval(retention)
+        tlsReloader?.stop()
         alarms.stop()
         groups.close()
         await app.close()

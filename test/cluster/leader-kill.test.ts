@@ -1,29 +1,7 @@
-/**
- * Contract: three brokers, replication factor 3. A producer (the client library, idempotent,
- * acks=all) writes without pause; the partition's leader is killed with SIGKILL. The controller
- * elects an in-sync follower with a new epoch, the client follows NOT_LEADER / the dead connection
- * and keeps writing, and afterwards:
- *   - every confirmed record is in the log exactly once, at the offset it was confirmed with, and
- *     confirmed records are in send order;
- *   - no record is in the log twice (retries across the failover were idempotent);
- *   - the two surviving replicas are byte-identical up to the high watermark (segment bytes).
- */
-import { afterAll, beforeAll, describe, expect, test } from 'vitest'
-import { BrokerClient } from '../../src/client/broker-client.js'
-import { Producer } from '../../src/client/producer.js'
-import {
-  bytesBelow,
-  createTopic,
-  describePartition,
-  logBytes,
-  readAll,
-  startCluster,
-  type TestCluster,
-  waitForLeader,
-  waitUntil,
-} from '../helpers/cluster.js'
-
-const TOPIC = 'orders-failover'
+/** Runs the leader-kill scenario (leader-kill-scenario.ts) on a plain-http cluster. */
+import { afterAll, beforeAll, describe, test } from 'vitest'
+import { startCluster, type TestCluster } from '../helpers/cluster.js'
+import { leaderKillUnderWrites } from './leader-kill-scenario.js'
 
 describe('kill -9 of the leader under continuous acks=all writes', () => {
   let cluster: TestCluster
@@ -37,95 +15,6 @@ describe('kill -9 of the leader under continuous acks=all writes', () => {
   })
 
   test('writes continue through a new leader; confirmed records exactly once, in order; replicas identical', async () => {
-    const bootstrap = cluster.ids.map((id) => cluster.advertised(id))
-    await createTopic(bootstrap[0] as string, { name: TOPIC, partitions: 1, replicationFactor: 3 })
-    const first = await waitForLeader(bootstrap[0] as string, TOPIC, 0)
-    for (const id of cluster.ids) await waitForLeader(cluster.advertised(id), TOPIC, 0)
-
-    const client = new BrokerClient({ urls: bootstrap, retry: { maxElapsedMs: 60_000, maxAttempts: 30 } })
-    const producer = new Producer(client, { acks: 'all' })
-    const confirmed: Array<{ seq: number; offset: number }> = []
-    const failures: unknown[] = []
-    let stop = false
-    let sent = 0
-    const inflight = new Set<Promise<void>>()
-    const writer = (async () => {
-      while (!stop) {
-        const seq = sent++
-        const p = producer
-          .send(TOPIC, { value: { seq } })
-          .then(([o]) => {
-            confirmed.push({ seq, offset: (o as { offset: number }).offset })
-          })
-          .catch((err: unknown) => {
-            failures.push(err)
-          })
-          .finally(() => inflight.delete(p))
-        inflight.add(p)
-        if (inflight.size >= 32) await Promise.race(inflight)
-      }
-      await Promise.all(inflight)
-    })()
-
-    await waitUntil(() => confirmed.length >= 300, 30_000, '300 confirmed records before the kill')
-    const beforeKill = confirmed.length
-    await cluster.broker(first.leader).kill('SIGKILL')
-    const survivors = cluster.ids.filter((id) => id !== first.leader)
-    const next = await waitForLeader(cluster.advertised(survivors[0] as number), TOPIC, 0, {
-      not: first.leader,
-      timeoutMs: 30_000,
-    })
-    expect(survivors).toContain(next.leader)
-    await waitUntil(
-      () => confirmed.length >= beforeKill + 300,
-      60_000,
-      '300 more confirmed records after the kill',
-    )
-    stop = true
-    await writer
-    await producer.close()
-    await client.close()
-
-    expect(failures).toEqual([])
-    const leaderUrl = cluster.advertised(next.leader)
-    const log = await readAll(leaderUrl, TOPIC, 0)
-    const bySeq = new Map<number, number[]>()
-    for (const r of log) {
-      const seq = (r.value as { seq: number }).seq
-      bySeq.set(seq, [...(bySeq.get(seq) ?? []), r.offset])
-    }
-    // No record twice, confirmed or not.
-    for (const [seq, offsets] of bySeq) expect(offsets, `seq ${seq}`).toHaveLength(1)
-    // Every confirmed record exactly where it was confirmed; confirmed offsets follow send order.
-    for (const c of confirmed) expect(bySeq.get(c.seq), `confirmed seq ${c.seq}`).toEqual([c.offset])
-    const inSendOrder = [...confirmed].sort((a, b) => a.seq - b.seq)
-    for (let i = 1; i < inSendOrder.length; i++) {
-      expect(inSendOrder[i]?.offset).toBeGreaterThan(inSendOrder[i - 1]?.offset as number)
-    }
-
-    // Quiescent: both survivors at the same log end and high watermark, then compare the bytes.
-    const hw = await waitUntil(
-      async () => {
-        const views = await Promise.all(
-          survivors.map((id) => describePartition(cluster.advertised(id), TOPIC, 0)),
-        )
-        const [a, b] = views as [typeof next, typeof next]
-        const leaderView = views.find((v) => v.leader === next.leader) ?? a
-        return a.logEndOffset === b.logEndOffset &&
-          leaderView.highWatermark === leaderView.logEndOffset &&
-          a.highWatermark === b.highWatermark
-          ? leaderView.highWatermark
-          : undefined
-      },
-      20_000,
-      'the survivors to converge',
-    )
-    expect(hw).toBe(log.length)
-    const [x, y] = survivors.map((id) => bytesBelow(logBytes(cluster.broker(id).dataDir, TOPIC, 0), hw)) as [
-      Buffer,
-      Buffer,
-    ]
-    expect(x.length).toBeGreaterThan(0)
-    expect(x.equals(y)).toBe(true)
+    await leaderKillUnderWrites(cluster, 'orders-failover')
   })
 })

@@ -30,11 +30,14 @@ export interface BrokerProcess {
   stderr(): string
   /** SIGTERM and wait for exit (a clean shutdown that flushes and checkpoints). */
   stop(): Promise<void>
-  /** Sends a signal (SIGKILL for a crash); waits for exit unless it is SIGSTOP/SIGCONT. */
+  /** Sends a signal (SIGKILL for a crash); waits for exit unless it is SIGSTOP/SIGCONT/SIGHUP. */
   kill(signal?: NodeJS.Signals): Promise<void>
   /** Starts a new process on the same data directory and port. */
   restart(extraArgs?: string[]): Promise<BrokerProcess>
 }
+
+/** Pause, resume, and SIGHUP (a TLS broker reloads its certificate). */
+const SIGNALS_THAT_DO_NOT_END = new Set<NodeJS.Signals>(['SIGSTOP', 'SIGCONT', 'SIGHUP'])
 
 const live = new Set<ChildProcess>()
 process.once('exit', () => {
@@ -78,7 +81,7 @@ export async function startBroker(opts: BrokerProcessOptions = {}, port = 0): Pr
     )
     child.stdout?.on('data', (d: Buffer) => {
       out += d.toString()
-      const m = /strata listening on (http:\/\/\S+)/.exec(out)
+      const m = /strata listening on (https?:\/\/\S+)/.exec(out)
       if (m) {
         clearTimeout(timer)
         res(m[1] as string)
@@ -103,7 +106,7 @@ export async function startBroker(opts: BrokerProcessOptions = {}, port = 0): Pr
     },
     async kill(signal = 'SIGKILL') {
       child.kill(signal)
-      if (signal !== 'SIGSTOP' && signal !== 'SIGCONT') await exited
+      if (!SIGNALS_THAT_DO_NOT_END.has(signal)) await exited
     },
     async restart(extraArgs = []) {
       if (child.exitCode === null && child.signalCode === null) {

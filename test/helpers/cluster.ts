@@ -211,6 +211,8 @@ export interface ClusterOptions {
   /** Broker ids (1-based) that advertise a pausable proxy instead of their own port. */
   proxied?: number[]
   env?: Record<string, string>
+  /** `https` when `args` make the brokers serve TLS: their advertised URLs use it. Default `http`. */
+  scheme?: 'http' | 'https'
 }
 
 export interface TestCluster {
@@ -244,7 +246,9 @@ export async function startCluster(opts: ClusterOptions = {}): Promise<TestClust
       proxies.set(id, proxy)
     }
   }
-  const advertised = (id: number) => proxies.get(id)?.url ?? `http://127.0.0.1:${ports.get(id)}`
+  const scheme = opts.scheme ?? 'http'
+  const advertised = (id: number) =>
+    proxies.get(id)?.url.replace(/^http:/, `${scheme}:`) ?? `${scheme}://127.0.0.1:${ports.get(id)}`
   const argsFor = (id: number) => [
     '--broker-id',
     String(id),
@@ -293,7 +297,7 @@ export async function startCluster(opts: ClusterOptions = {}): Promise<TestClust
     },
     anyUrl(exclude = []) {
       const id = ids.find((i) => !exclude.includes(i))
-      return `http://127.0.0.1:${ports.get(id as number)}`
+      return `${scheme}://127.0.0.1:${ports.get(id as number)}`
     },
     async close() {
       await Promise.allSettled(

@@ -1,6 +1,7 @@
 /**
  * `strata serve`: starts a broker with the options of config/schema.ts and prints
- * `strata listening on http://HOST:PORT` once it serves (tests and scripts wait for that line).
+ * `strata listening on http://HOST:PORT` (https with --tls-cert-file) once it serves (tests and scripts
+ * wait for that line).
  */
 import { loadConfig, serveHelp } from '../../config/load-config.js'
 import { StrataError } from '../../errors.js'
