@@ -232,6 +232,9 @@ describe('item 10: one name limit on every route', () => {
       ],
       ['POST', `${broker.url}/v1/groups/${unique('g')}/offsets/reset`, { topic: name, to: 'earliest' }],
       ['PUT', `${broker.url}/v1/groups/${unique('g')}/config`, { deadLetterTopic: name }],
+      // An empty name in the path.
+      ['GET', `${broker.url}/v1/topics//partitions/0/records?offset=0`],
+      ['POST', `${broker.url}/v1/topics//records`, { records: [{ value: 1 }] }],
     ]
     for (const [method, url, body] of calls) {
       const res = await json(url, method, body)
