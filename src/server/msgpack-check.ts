@@ -2,7 +2,8 @@
  * A MessagePack request body is walked once, byte by byte, before msgpackr decodes it, and refused
  * (400 INVALID_REQUEST) when decoding would be costly or would change what the client sent:
  *
- * - Extension types other than the standard timestamp (-1). msgpackr decodes many of its own
+ * - Extension types other than the standard timestamp (-1) and JavaScript's `undefined` as
+ *   msgpackr and notepack write it (type 0, one zero byte). msgpackr decodes many of its own
  *   (0x42 BigInt, whose decoding of a few MB blocks the event loop for seconds; Set, Map, RegExp,
  *   Error, typed arrays, records, structured-clone references) into objects a record would store
  *   re-encoded in another shape, and any other type is unknown.
@@ -23,6 +24,7 @@ import { InvalidRequestError } from '../errors.js'
 export const MAX_DEPTH = 256
 
 const TIMESTAMP_EXT = 0xff // ext type -1
+const UNDEFINED_EXT = 0x00
 const MAX_DATE_MS = 8.64e15
 const PROTO_KEY = Buffer.from('__proto__')
 /** Bytes after the type byte of float32, float64, uint8–64 and int8–64 (0xca–0xd3). */
@@ -122,6 +124,8 @@ export function checkMsgpackBody(body: Uint8Array): void {
 function checkExt(body: Uint8Array, pos: number, length: number, at: number): number {
   if (pos + 1 + length > body.length) refuse('the body ends inside a value', at)
   const type = body[pos] as number
+  // JavaScript clients send `undefined` (a field left unset) this way; it decodes, and packs, back to itself.
+  if (type === UNDEFINED_EXT && length === 1 && body[pos + 1] === 0) return pos + 2
   if (type !== TIMESTAMP_EXT) {
     const signed = type > 127 ? type - 256 : type
     refuse(

@@ -462,7 +462,7 @@ describe('item 6: costly values are refused cheaply', () => {
     ['RegExp (0x78)', Buffer.from([0xd4, 0x78, 0x00])],
     ['Error (0x65)', Buffer.from([0xd4, 0x65, 0x00])],
     ['typed array (0x74)', Buffer.from([0xd5, 0x74, 0x01, 0x02])],
-    ['undefined (0x00)', Buffer.from([0xd4, 0x00, 0x00])],
+    ['type 0 with two bytes (only d4 00 00 is undefined)', Buffer.from([0xd5, 0x00, 0x01, 0x02])],
     ['record definition (0x72)', Buffer.from([0xd4, 0x72, 0x40])],
     ['an unknown type (0x10)', Buffer.from([0xd6, 0x10, 1, 2, 3, 4])],
     ['a small BigInt (0x42)', Buffer.from([0xd7, 0x42, 0, 0, 0, 0, 0, 0, 0, 1])],
@@ -537,6 +537,7 @@ describe('item 4: MessagePack values come back exactly as sent, or are refused',
       float: 1.5,
       nested: [{ a: 'x', b: [null, true, false] }],
       text: 'ünïcode',
+      unset: undefined,
     }
     const sent = new Packr({ useRecords: false, useFloat32: 0 }).pack(value)
     const res = await produceRaw(sent)

@@ -35,6 +35,7 @@ const accepted = [
   new Date(1_700_000_000_123),
   new Date(-1500),
   new Date(8.64e15),
+  { unset: undefined, list: [undefined] },
 ]
 
 describe('checkMsgpackBody', () => {
