@@ -122,17 +122,21 @@ export function frameworkErrors(error: FastifyError, request: FastifyRequest, re
 
 /**
  * A request node could not parse: the socket is all there is, so the answer is written by hand
- * (JSON: no content type was negotiated) and the connection closed, as node itself does.
+ * (JSON: no content type was negotiated) and the socket destroyed, as node itself does.
  */
 export function clientErrorHandler(err: ConnectionError, socket: Socket): void {
-  if (err.code === 'ECONNRESET' || socket.destroyed || !socket.writable) return
-  const error = clientErrorToStrata(err)
-  const body = JSON.stringify(error.toEnvelope())
-  const status = ErrorCodes[error.code].status
-  socket.end(
-    `HTTP/1.1 ${status} ${statusText(status)}\r\nConnection: close\r\nContent-Type: application/json; charset=utf-8\r\n` +
-      `Content-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
-  )
+  if (err.code === 'ECONNRESET' || socket.destroyed) return
+  // Once part of a response went out, raw bytes would corrupt it: then the socket just closes.
+  if (socket.writable && socket.bytesWritten === 0) {
+    const error = clientErrorToStrata(err)
+    const body = JSON.stringify(error.toEnvelope())
+    const status = ErrorCodes[error.code].status
+    socket.write(
+      `HTTP/1.1 ${status} ${statusText(status)}\r\nConnection: close\r\nContent-Type: application/json; charset=utf-8\r\n` +
+        `Content-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
+    )
+  }
+  socket.destroy()
 }
 
 function statusText(status: number): string {

@@ -76,9 +76,13 @@ function expectEnvelope(body: any, code: string): void {
 describe('item 9: every error in the envelope', () => {
   it('item 9: a body over --max-request-bytes is 413 PAYLOAD_TOO_LARGE without fastify internals', async () => {
     const topic = await createTopic()
-    const res = await json(`${broker.url}/v1/topics/${topic}/records`, 'POST', {
-      records: [{ value: 'x'.repeat(17 * 1024 * 1024) }],
-    })
+    // Raw HTTP: the broker answers from the announced length and closes, so a client still
+    // uploading the whole body would see the connection break instead of the answer.
+    const raw = await rawHttp(broker.port, [
+      `POST /v1/topics/${topic}/records HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n` +
+        `Content-Length: ${17 * 1024 * 1024}\r\n\r\n{"records":[{"value":"`,
+    ])
+    const res = envelopeOf(raw)
     expect(res.status).toBe(413)
     expect(res.body).toEqual({
       error: { code: 'PAYLOAD_TOO_LARGE', message: 'request body is larger than --max-request-bytes' },
