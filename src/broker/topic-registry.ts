@@ -11,6 +11,7 @@
  * Names starting with `__` are reserved for the broker's own topics (`__consumer_offsets`) and
  * folders (`__deleted`, `__metadata`), as Kafka reserves them.
  */
+import { randomBytes } from 'node:crypto'
 import { closeSync, fsyncSync, openSync } from 'node:fs'
 import { mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises'
 import { join, resolve, sep } from 'node:path'
@@ -161,11 +162,12 @@ export class TopicRegistry {
   async delete(name: string): Promise<void> {
     this.get(name)
     this.#topics.delete(name)
-    const trash = join(this.#dataDir, '__deleted')
+    // The name goes one level down, not into the entry's name: a 249-character name plus a suffix
+    // would pass the file system's 255-byte limit.
+    const trash = join(this.#dataDir, '__deleted', `${Date.now()}-${randomBytes(4).toString('hex')}`)
     await mkdir(trash, { recursive: true })
-    const target = join(trash, `${name}.${Date.now()}`)
-    await rename(this.topicDir(name), target)
+    await rename(this.topicDir(name), join(trash, name))
     fsyncDirSync(this.#dataDir)
-    rm(target, { recursive: true, force: true }).catch(() => undefined)
+    rm(trash, { recursive: true, force: true }).catch(() => undefined)
   }
 }

@@ -4,13 +4,20 @@
  * Limits live here: the body limit is --max-request-bytes (413 past it), `requestTimeout` is set
  * because fastify's default of 0 lets a client trickling a body hold a socket forever, and ajv
  * rejects unknown fields instead of silently dropping them (a typo like `ack` must not be ignored).
+ * Bodies are validated without type coercion (validation.ts). Path parameters may be as long as any
+ * name (MAX_PARAM_LENGTH); every answer fastify or node would write itself is the error envelope.
  */
 import type { ServerOptions as HttpsServerOptions } from 'node:https'
 import Fastify, { type FastifyInstance, LogController } from 'fastify'
 import type { ResourceAlarms } from '../broker/alarms.js'
 import type { Broker } from '../broker/broker.js'
 import type { BrokerMetrics } from '../metrics/broker-metrics.js'
-import { errorHandler } from './plugins/error-handler.js'
+import {
+  clientErrorHandler,
+  errorHandler,
+  frameworkErrors,
+  MAX_PARAM_LENGTH,
+} from './plugins/error-handler.js'
 import { loadShedding } from './plugins/load-shedding.js'
 import { metricsPlugin } from './plugins/metrics.js'
 import { msgpackCodec } from './plugins/msgpack-codec.js'
@@ -19,6 +26,7 @@ import { fetchRoutes } from './routes/fetch.js'
 import { healthRoutes, type ReadinessProbe } from './routes/health.js'
 import { produceRoutes } from './routes/produce.js'
 import { topicRoutes } from './routes/topics.js'
+import { buildEdgeValidator } from './validation.js'
 
 export interface BuildServerOptions {
   broker: Broker
@@ -42,11 +50,13 @@ export async function buildServer(opts: BuildServerOptions): Promise<FastifyInst
     requestTimeout: config.requestTimeoutMs,
     // No log line per request: at tens of thousands of requests a second it would be the bottleneck.
     logController: new LogController({ disableRequestLogging: true }),
-    return503OnClosing: true,
+    // The error handler answers requests arriving during close with NOT_READY in the envelope.
+    return503OnClosing: false,
     forceCloseConnections: 'idle',
-    ajv: {
-      customOptions: { removeAdditional: false, coerceTypes: 'array', useDefaults: true, allErrors: false },
-    },
+    routerOptions: { maxParamLength: MAX_PARAM_LENGTH },
+    frameworkErrors,
+    clientErrorHandler,
+    schemaController: { compilersFactory: { buildValidator: buildEdgeValidator } },
     ...(opts.https && { https: opts.https }),
   })
   await app.register(errorHandler)

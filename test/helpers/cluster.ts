@@ -357,6 +357,12 @@ export async function waitForLeader(
         (b) => b.id === p.leader,
       )?.url
       if (!leaderUrl) return undefined
+      if (topic.startsWith('__')) {
+        // Internal topics are closed to client reads (403): the leader describing itself as the
+        // leader is as close as a client gets.
+        const own = await describePartition(leaderUrl, topic, partition).catch(() => undefined)
+        return own?.leader === p.leader ? p : undefined
+      }
       const probe = await jsonRequest(
         `${leaderUrl}/v1/topics/${encodeURIComponent(topic)}/partitions/${partition}/records?offset=0&maxRecords=1`,
         'GET',

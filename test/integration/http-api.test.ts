@@ -106,8 +106,8 @@ describe('topics', () => {
 
   it("refuses to delete an internal topic (every group's committed offsets live there)", async () => {
     const res = await json(`${broker.url}/v1/topics/__consumer_offsets`, 'DELETE')
-    expect(res.status).toBe(400)
-    expect(res.body.error.code).toBe('INVALID_TOPIC_NAME')
+    expect(res.status).toBe(403)
+    expect(res.body.error.code).toBe('FORBIDDEN')
   })
 
   it('validates the body: bad partitions, unknown fields', async () => {

@@ -13,6 +13,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
 import { toJsonValue, wirePackr, wireUnpackr } from '../../broker/record-codec.js'
 import { InvalidRequestError } from '../../errors.js'
+import { checkMsgpackBody } from '../msgpack-check.js'
 
 export const MSGPACK = 'application/vnd.msgpack'
 const MSGPACK_TYPES = ['application/vnd.msgpack', 'application/msgpack', 'application/x-msgpack']
@@ -47,7 +48,9 @@ export function encodeBody(msgpack: boolean, value: unknown): { type: string; bo
   return { type: JSON_TYPE, body: JSON.stringify(toJsonValue(value)) }
 }
 
+/** Checks the bytes first (msgpack-check.ts: nothing costly, nothing altered), then decodes. */
 export function decodeMsgpack(body: Buffer): unknown {
+  checkMsgpackBody(body)
   try {
     return wireUnpackr.unpack(body)
   } catch (err) {

@@ -13,6 +13,7 @@ import type { Broker, ProduceRecord } from '../../broker/broker.js'
 import type { ExchangeStore } from '../../broker/exchanges/index.js'
 import { encodeRecordBody } from '../../broker/record-codec.js'
 import { PayloadTooLargeError } from '../../errors.js'
+import { refuseInternalTopic } from '../internal-topics.js'
 import { BindingBody, CreateExchangeBody, ExchangeParams, publishBody } from '../schemas/exchanges.js'
 import { isJsonRequest, toProduceRecords } from './produce.js'
 
@@ -89,6 +90,9 @@ export async function publish(
       group.records.push(plain)
     }
   })
+  // Bindings and alternate topics naming internal topics are refused when made; one made before
+  // that rule must not let a publish write there either.
+  for (const topic of perTopic.keys()) refuseInternalTopic(topic, 'a binding of the exchange')
   checkPublishable(broker, perTopic, records.length)
   const results: PublishOutcome['results'] = records.map(() => ({ routed: [] }))
   const confirms = await Promise.all(
@@ -118,9 +122,10 @@ export async function exchangeRoutes(
   const { broker, store } = opts
   const body = publishBody(broker.config.maxRecordsPerRequest)
 
-  r.post('/v1/exchanges', { schema: { body: CreateExchangeBody } }, async (req, reply) =>
-    reply.code(201).sendData(await store.create(req.body)),
-  )
+  r.post('/v1/exchanges', { schema: { body: CreateExchangeBody } }, async (req, reply) => {
+    if (req.body.alternateTopic) refuseInternalTopic(req.body.alternateTopic, 'alternateTopic')
+    return reply.code(201).sendData(await store.create(req.body))
+  })
   r.get('/v1/exchanges', async (_req, reply) => reply.sendData({ exchanges: store.registry.list() }))
   r.get('/v1/exchanges/:exchange', { schema: { params: ExchangeParams } }, async (req, reply) =>
     reply.sendData(store.registry.get(req.params.exchange)),
@@ -134,6 +139,7 @@ export async function exchangeRoutes(
     { schema: { params: ExchangeParams, body: BindingBody } },
     async (req, reply) => {
       // The registry checks the exchange, then the topic's name, then that the topic exists.
+      refuseInternalTopic(req.body.topic, 'topic')
       const created = await store.bind(req.params.exchange, req.body)
       return reply.code(created ? 201 : 200).sendData(store.registry.get(req.params.exchange))
     },

@@ -2,6 +2,7 @@
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import type { FastifyInstance, FastifyReply } from 'fastify'
 import type { Broker } from '../../broker/broker.js'
+import { refuseInternalTopic } from '../internal-topics.js'
 import { fetchQuery, OffsetsQuery, PartitionParams } from '../schemas/common.js'
 
 /** An AbortSignal that fires when the client goes away, so its long poll stops waiting. */
@@ -22,6 +23,7 @@ export async function fetchRoutes(app: FastifyInstance, opts: { broker: Broker }
     '/v1/topics/:topic/partitions/:partition/records',
     { schema: { params: PartitionParams, querystring: fetchQuery(broker.config.maxWaitMsLimit) } },
     async (req, reply) => {
+      refuseInternalTopic(req.params.topic, 'topic')
       const q = req.query
       const result = await broker.fetch(req.params.topic, req.params.partition, {
         offset: q.offset,
@@ -38,6 +40,7 @@ export async function fetchRoutes(app: FastifyInstance, opts: { broker: Broker }
     '/v1/topics/:topic/partitions/:partition/offsets',
     { schema: { params: PartitionParams, querystring: OffsetsQuery } },
     async (req, reply) => {
+      refuseInternalTopic(req.params.topic, 'topic')
       const at = req.query.at ?? 'latest'
       const where = at === 'earliest' || at === 'latest' ? at : Number(at)
       return reply.sendData({

@@ -6,6 +6,7 @@
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import type { FastifyInstance, FastifyRequest } from 'fastify'
 import type { GroupCoordinator } from '../../broker/groups/index.js'
+import { refuseInternalTopic, refuseInternalTopics } from '../internal-topics.js'
 import {
   CommitBody,
   GroupConfigBody,
@@ -38,7 +39,10 @@ export async function groupRoutes(
   r.post(
     '/v1/groups/:group/members',
     { schema: { params: GroupParams, body: JoinBody } },
-    async (req, reply) => reply.sendData(groups.join(req.params.group, req.body)),
+    async (req, reply) => {
+      refuseInternalTopics(req.body.topics, 'topics')
+      return reply.sendData(groups.join(req.params.group, req.body))
+    },
   )
 
   r.post(
@@ -76,6 +80,7 @@ export async function groupRoutes(
     },
     async (req, reply) => {
       const b = req.body
+      refuseInternalTopics(b.commit?.map((o) => o.topic) ?? [], 'commit')
       const body = await groups.fetch(req.params.group, req.params.member, {
         maxRecords: b.maxRecords ?? DEFAULT_MAX_RECORDS,
         maxBytes: b.maxBytes ?? DEFAULT_MAX_BYTES,
@@ -92,6 +97,10 @@ export async function groupRoutes(
     '/v1/groups/:group/offsets',
     { schema: { params: GroupParams, body: CommitBody } },
     async (req, reply) => {
+      refuseInternalTopics(
+        req.body.offsets.map((o) => o.topic),
+        'offsets',
+      )
       await groups.commit(req.params.group, req.body)
       return reply.code(204).send()
     },
@@ -104,15 +113,24 @@ export async function groupRoutes(
   r.post(
     '/v1/groups/:group/offsets/reset',
     { schema: { params: GroupParams, body: ResetBody } },
-    async (req, reply) =>
-      reply.sendData({ offsets: await groups.resetOffsets(req.params.group, req.body.topic, req.body.to) }),
+    async (req, reply) => {
+      refuseInternalTopic(req.body.topic, 'topic')
+      return reply.sendData({
+        offsets: await groups.resetOffsets(req.params.group, req.body.topic, req.body.to),
+      })
+    },
   )
 
   r.put(
     '/v1/groups/:group/config',
     { schema: { params: GroupParams, body: GroupConfigBody } },
-    async (req, reply) =>
-      reply.sendData({ group: req.params.group, config: await groups.setConfig(req.params.group, req.body) }),
+    async (req, reply) => {
+      if (req.body.deadLetterTopic) refuseInternalTopic(req.body.deadLetterTopic, 'deadLetterTopic')
+      return reply.sendData({
+        group: req.params.group,
+        config: await groups.setConfig(req.params.group, req.body),
+      })
+    },
   )
 
   r.get('/v1/groups', async (_req, reply) => reply.sendData({ groups: groups.list() }))

@@ -8,6 +8,7 @@ import type { Static } from 'typebox'
 import type { Broker, ProduceRecord } from '../../broker/broker.js'
 import { fromJsonValue } from '../../broker/record-codec.js'
 import { InvalidRequestError } from '../../errors.js'
+import { refuseInternalTopic } from '../internal-topics.js'
 import { PartitionParams, produceBody, TopicParams } from '../schemas/common.js'
 
 type ProduceBody = Static<ReturnType<typeof produceBody>>
@@ -86,6 +87,7 @@ export async function produceRoutes(app: FastifyInstance, opts: { broker: Broker
     partition: number | undefined,
     b: ProduceBody,
   ) => {
+    refuseInternalTopic(topic, 'topic')
     const { records, options } = prepare(req, partition, b)
     if (options.acks === 0) {
       // Validate placement synchronously enough to fail fast on unknown topics, then answer first.

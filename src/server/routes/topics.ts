@@ -3,6 +3,7 @@
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import type { FastifyInstance } from 'fastify'
 import type { Broker } from '../../broker/broker.js'
+import { refuseInternalTopic } from '../internal-topics.js'
 import { CreateTopicBody, TopicParams } from '../schemas/common.js'
 
 export async function topicRoutes(app: FastifyInstance, opts: { broker: Broker }) {
@@ -21,6 +22,7 @@ export async function topicRoutes(app: FastifyInstance, opts: { broker: Broker }
   )
 
   r.delete('/v1/topics/:topic', { schema: { params: TopicParams } }, async (req, reply) => {
+    refuseInternalTopic(req.params.topic, 'topic')
     await broker.deleteTopic(req.params.topic)
     return reply.code(204).send()
   })

@@ -1,6 +1,6 @@
 /** Schemas of the exchange routes (API.md, "Exchanges"). */
 import { Type } from 'typebox'
-import { Acks, RecordSchema } from './common.js'
+import { Acks, RecordSchema, TopicName } from './common.js'
 
 export const ExchangeParams = Type.Object({ exchange: Type.String({ minLength: 1, maxLength: 249 }) })
 
@@ -8,14 +8,14 @@ export const CreateExchangeBody = Type.Object(
   {
     name: Type.String({ minLength: 1, maxLength: 249 }),
     type: Type.Union([Type.Literal('direct'), Type.Literal('topic'), Type.Literal('fanout')]),
-    alternateTopic: Type.Optional(Type.Union([Type.String({ minLength: 1, maxLength: 249 }), Type.Null()])),
+    alternateTopic: Type.Optional(Type.Union([TopicName, Type.Null()])),
   },
   { additionalProperties: false },
 )
 
 export const BindingBody = Type.Object(
   {
-    topic: Type.String({ minLength: 1, maxLength: 249 }),
+    topic: TopicName,
     bindingKey: Type.Optional(Type.String({ maxLength: 255 })),
   },
   { additionalProperties: false },

@@ -6,6 +6,7 @@
  * committed offset starts: earliest by default).
  */
 import { Type } from 'typebox'
+import { TopicName } from './common.js'
 
 const Name = Type.String({ minLength: 1, maxLength: 249, pattern: '^[A-Za-z0-9._-]+$' })
 const Offset = Type.Integer({ minimum: 0, maximum: Number.MAX_SAFE_INTEGER })
@@ -20,7 +21,7 @@ export const MemberParams = Type.Object({
 
 export const JoinBody = Type.Object(
   {
-    topics: Type.Array(Type.String({ minLength: 1, maxLength: 249 }), { minItems: 1, maxItems: 1000 }),
+    topics: Type.Array(TopicName, { minItems: 1, maxItems: 1000 }),
     sessionTimeoutMs: Type.Optional(Type.Integer({ minimum: 1, maximum: 2 ** 31 - 1 })),
     autoCommit: Type.Optional(Type.Boolean()),
   },
@@ -35,7 +36,7 @@ export const HeartbeatBody = Type.Object(
 
 const TopicPartitionOffset = Type.Object(
   {
-    topic: Type.String({ minLength: 1, maxLength: 249 }),
+    topic: TopicName,
     partition: Type.Integer({ minimum: 0, maximum: 1_000_000 }),
     offset: Offset,
   },
@@ -79,7 +80,7 @@ export function groupFetchBody(maxWaitMs: number) {
 
 export const ResetBody = Type.Object(
   {
-    topic: Type.String({ minLength: 1, maxLength: 249 }),
+    topic: TopicName,
     to: Type.Union([
       Type.Literal('earliest'),
       Type.Literal('latest'),
@@ -92,7 +93,7 @@ export const ResetBody = Type.Object(
 export const GroupConfigBody = Type.Object(
   {
     maxDeliveries: Type.Optional(Type.Integer({ minimum: 1, maximum: 1_000_000 })),
-    deadLetterTopic: Type.Optional(Type.String({ minLength: 1, maxLength: 249 })),
+    deadLetterTopic: Type.Optional(TopicName),
     offsetReset: Type.Optional(Type.Union([Type.Literal('earliest'), Type.Literal('latest')])),
   },
   { additionalProperties: false },
