@@ -18,8 +18,10 @@ import {
 import { Broker } from '../broker/broker.js'
 import { ExchangeStore } from '../broker/exchanges/index.js'
 import { GroupCoordinator } from '../broker/groups/index.js'
+import { clusterExchanges } from '../cluster/cluster-exchanges.js'
 import { ClusterNode } from '../cluster/cluster-node.js'
 import { CoordinatorHandoff } from '../cluster/coordinator-handoff.js'
+import { LeaderWriter } from '../cluster/leader-writer.js'
 import type { BrokerConfig } from '../config/schema.js'
 import { BrokerMetrics } from '../metrics/broker-metrics.js'
 import { PoolRouter } from '../workers/pool-router.js'
@@ -66,10 +68,14 @@ export async function startBroker(
   // broker's replicas are opened, as replicated partitions.
   const cluster = config.etcd === '' ? undefined : ClusterNode.create(config, broker)
   if (cluster) broker.setCluster(cluster)
-  const exchanges = new ExchangeStore(join(config.dataDir, '__metadata', 'exchanges.json'), {
-    topicExists: (topic) => broker.topics.has(topic),
-  })
+  // Exchanges: a JSON file on a single broker; in a cluster, etcd (etcd-exchange-backend.ts).
+  const exchanges = cluster
+    ? clusterExchanges(cluster, broker)
+    : new ExchangeStore(join(config.dataDir, '__metadata', 'exchanges.json'), {
+        topicExists: (topic) => broker.topics.has(topic),
+      })
   await exchanges.load()
+  const leaderWriter = cluster ? new LeaderWriter(cluster, broker, config) : undefined
   broker.onTopicDeleted(async (topic) => {
     await exchanges.removeTopic(topic)
   })
@@ -95,7 +101,8 @@ export async function startBroker(
       ...(cluster
         ? [(app: FastifyInstance) => replicaFetchRoutes(app, { replication: cluster.replication })]
         : []),
-      (app) => exchangeRoutes(app, { broker, store: exchanges }),
+      (app) =>
+        exchangeRoutes(app, { broker, store: exchanges, ...(leaderWriter && { writer: leaderWriter }) }),
       ...(handoff ? [groupCoordinatorGate(handoff)] : []),
       (app) => groupRoutes(app, { groups, maxWaitMsLimit: config.maxWaitMsLimit }),
     ],
@@ -109,6 +116,7 @@ export async function startBroker(
     ? new TlsReloader(app.server as unknown as TlsServer, config, app.log, () => {
         try {
           cluster?.replication.reloadTls()
+          leaderWriter?.reloadTls()
         } catch (err) {
           app.log.error({ err }, 'TLS reload: calls to other brokers keep the previous certificate')
         }

@@ -15,6 +15,7 @@ export type {
 export { ExchangeRegistry, MAX_BINDING_KEY_BYTES } from './exchange-registry.js'
 export type { ExchangeType } from './exchange-routers.js'
 export { ExchangeTypes } from './exchange-routers.js'
+export type { ExchangeBackend } from './exchange-store.js'
 export { ExchangeStore, readExchangesFile, writeExchangesFile } from './exchange-store.js'
 export type { TopicWildcard } from './topic-matcher.js'
 export { splitTopicWords, TopicTrie, TopicWildcards } from './topic-matcher.js'
