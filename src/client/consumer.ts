@@ -35,6 +35,7 @@ import {
 } from '../errors.js'
 import { BrokerClient, type CallOptions, type ClientOptions } from './broker-client.js'
 import { ClientClosedError } from './client-errors.js'
+import { type ConsumerEvents, Notifier } from './events.js'
 import { type RetryOptions, sleep } from './retry.js'
 import type { ConsumerRecord, TopicPartition, TopicPartitionOffset } from './types.js'
 
@@ -72,7 +73,10 @@ interface CommitBatch {
   waiters: Deferred[]
 }
 
-export class Consumer<V = unknown, K = unknown> implements AsyncIterable<ConsumerRecord<V, K>> {
+export class Consumer<V = unknown, K = unknown>
+  extends Notifier<ConsumerEvents>
+  implements AsyncIterable<ConsumerRecord<V, K>>
+{
   readonly client: BrokerClient
   readonly group: string
   readonly topics: readonly string[]
@@ -99,8 +103,10 @@ export class Consumer<V = unknown, K = unknown> implements AsyncIterable<Consume
   #closing: Promise<void> | undefined
 
   constructor(client: BrokerClient | ClientOptions, options: ConsumerOptions) {
+    const shared = client instanceof BrokerClient ? client : new BrokerClient(client)
+    super(shared.logger)
     this.#ownsClient = !(client instanceof BrokerClient)
-    this.client = client instanceof BrokerClient ? client : new BrokerClient(client)
+    this.client = shared
     this.group = options.group
     this.topics = typeof options.topics === 'string' ? [options.topics] : [...options.topics]
     if (this.topics.length === 0) throw new TypeError('a consumer needs at least one topic')
@@ -188,10 +194,14 @@ export class Consumer<V = unknown, K = unknown> implements AsyncIterable<Consume
     const owned = this.#memberId === undefined ? offsets : offsets.filter((o) => this.#owns(o))
     if (owned.length === 0) return Promise.resolve()
     for (const o of owned) this.#queueCommit(o)
-    return new Promise<void>((resolve, reject) => {
+    const committed = new Promise<void>((resolve, reject) => {
       this.#pending.waiters.push({ resolve, reject })
       this.#scheduleFlush()
     })
+    // A commit the application does not await must not become an unhandled rejection that ends
+    // the process: its failure reaches the application as a `commitFailed` event instead.
+    committed.catch(() => undefined)
+    return committed
   }
 
   /**
@@ -244,7 +254,7 @@ export class Consumer<V = unknown, K = unknown> implements AsyncIterable<Consume
         },
         this.#call,
       )
-      for (const w of batch.waiters) w.resolve()
+      this.#committed(batch)
       // Records from a newer generation than this member knows: learn the assignment first.
       if (res.generation > this.#generation) await this.#heartbeatNow()
       this.#buffer =
@@ -260,7 +270,7 @@ export class Consumer<V = unknown, K = unknown> implements AsyncIterable<Consume
         await sleep(REBALANCE_PAUSE_MS, this.#abort.signal)
         return
       }
-      for (const w of batch.waiters) w.reject(err)
+      this.#commitFailed(batch, err)
       throw err
     }
   }
@@ -313,11 +323,26 @@ export class Consumer<V = unknown, K = unknown> implements AsyncIterable<Consume
     try {
       await this.connect().catch(() => undefined)
       await this.#commitOnce([...batch.offsets.values()])
-      for (const w of batch.waiters) w.resolve()
+      this.#committed(batch)
     } catch (err) {
-      for (const w of batch.waiters) w.reject(err)
+      this.#commitFailed(batch, err)
       throw err
     }
+  }
+
+  #committed(batch: CommitBatch): void {
+    for (const w of batch.waiters) w.resolve()
+    if (batch.offsets.size > 0)
+      this.notify('debug', 'committed', 'commit', { offsets: [...batch.offsets.values()] })
+  }
+
+  /** The offsets stay queued (for partitions still owned) and go out with the next fetch or commit. */
+  #commitFailed(batch: CommitBatch, error: unknown): void {
+    for (const w of batch.waiters) w.reject(error)
+    if (batch.offsets.size === 0) return
+    const offsets = [...batch.offsets.values()]
+    for (const o of offsets) if (this.#memberId === undefined || this.#owns(o)) this.#queueCommit(o)
+    this.notify('warn', `commit of group ${this.group} failed`, 'commitFailed', { error, offsets })
   }
 
   /** A commit outside the fetch; after a rebalance it is tried once more for partitions still owned. */
@@ -354,6 +379,11 @@ export class Consumer<V = unknown, K = unknown> implements AsyncIterable<Consume
       this.#call,
     )
     this.#memberId = res.memberId
+    this.notify('info', `joined group ${this.group}`, 'join', {
+      memberId: res.memberId,
+      generation: res.generation,
+      assignments: res.assignments,
+    })
     await this.#assign(res.generation, res.assignments)
     this.#scheduleHeartbeat()
   }
@@ -404,6 +434,13 @@ export class Consumer<V = unknown, K = unknown> implements AsyncIterable<Consume
     const added = assignments.filter((a) => !before.has(tpKey(a)))
     this.#generation = generation
     this.#assignments = assignments.map((a) => ({ topic: a.topic, partition: a.partition }))
+    if (revoked.length > 0 || added.length > 0) {
+      this.notify('info', `group ${this.group} rebalanced`, 'rebalance', {
+        generation,
+        assigned: added,
+        revoked,
+      })
+    }
     if (revoked.length > 0) {
       const lost = new Set(revoked.map(tpKey))
       this.#buffer = this.#buffer.filter((r) => !lost.has(tpKey(r)))

@@ -10,7 +10,7 @@ import { afterEach, beforeEach, describe, expect, test } from 'vitest'
 import { BrokerClient } from '../../../src/client/broker-client.js'
 import { Consumer } from '../../../src/client/consumer.js'
 import type { ConsumerRecord, TopicPartition } from '../../../src/client/types.js'
-import { delay, FakeBroker } from './fake-broker.js'
+import { cutBeforeWrite, delay, FakeBroker } from './fake-broker.js'
 
 const MEMBER_FETCH = /^\/v1\/groups\/[^/]+\/members\/[^/]+\/records$/
 
@@ -122,6 +122,39 @@ describe('commits', () => {
       generation: 1,
       offsets: [{ topic: 't', partition: 0, offset: 1 }],
     })
+  })
+
+  test('a failed commit is reported as commitFailed, never as an unhandled rejection, and goes out again with the next fetch', async () => {
+    fill('t', 1, 2)
+    const consumer = new Consumer(client, {
+      group: 'g',
+      topics: 't',
+      maxWaitMs: 20,
+      maxRecords: 1,
+      retry: { maxAttempts: 1 },
+    })
+    const failures: Array<{ code: unknown; offsets: unknown }> = []
+    const stored: unknown[] = []
+    consumer.on('commitFailed', ({ error, offsets }) =>
+      failures.push({ code: (error as Error & { code: string }).code, offsets }),
+    )
+    consumer.on('commit', ({ offsets }) => stored.push(offsets))
+    const first = (await consumer.next()).value
+    broker.inject('POST', /^\/v1\/groups\/g\/offsets$/, cutBeforeWrite)
+    const unawaited = consumer.commit(first as ConsumerRecord)
+    await expect(unawaited).rejects.toMatchObject({ code: 'BROKER_UNREACHABLE' })
+    expect(failures).toEqual([
+      { code: 'BROKER_UNREACHABLE', offsets: [{ topic: 't', partition: 0, offset: 1 }] },
+    ])
+    expect(broker.groups.get('g')?.committed.get('t/0')).toBeUndefined()
+    // The offsets stayed queued: the next fetch (POST form) carries them.
+    const second = await consumer.next()
+    expect(second.value?.offset).toBe(1)
+    const post = broker.requests.find((r) => r.method === 'POST' && MEMBER_FETCH.test(r.path))
+    expect(post?.body.commit).toEqual([{ topic: 't', partition: 0, offset: 1 }])
+    expect(broker.groups.get('g')?.committed.get('t/0')).toBe(1)
+    expect(stored).toEqual([[{ topic: 't', partition: 0, offset: 1 }]])
+    await consumer.close()
   })
 
   test('commit() with no argument commits everything handed out so far', async () => {
