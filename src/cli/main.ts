@@ -281,7 +281,7 @@ function version(): string {
         name?: string
         version?: string
       }
-      if (pkg.name === 'strata') return `strata ${pkg.version}`
+      if (pkg.name === '@strata-mq/broker') return `strata ${pkg.version}`
     } catch {
       // Not at this depth (source tree vs dist): try the next.
     }
