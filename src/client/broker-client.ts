@@ -38,6 +38,7 @@ import type {
   ProduceRequest,
   ProduceResponse,
   PublishResponse,
+  SeekRequest,
   TopicDescription,
 } from './types.js'
 import type { Encoding } from './wire-codec.js'
@@ -277,6 +278,21 @@ export class BrokerClient extends Notifier<ClientEvents> {
     await this.#call({
       method: 'POST',
       path: `/v1/groups/${seg(group)}/offsets`,
+      body: request,
+      idempotent: true,
+      options,
+    })
+  }
+
+  async seekGroup(
+    group: string,
+    memberId: string,
+    request: SeekRequest,
+    options?: CallOptions,
+  ): Promise<void> {
+    await this.#call({
+      method: 'POST',
+      path: `/v1/groups/${seg(group)}/members/${seg(memberId)}/seek`,
       body: request,
       idempotent: true,
       options,

@@ -133,6 +133,7 @@ export type {
   RecordHeaders,
   RecordOffset,
   RoutedOffset,
+  SeekRequest,
   TopicConfig,
   TopicDescription,
   TopicPartition,

@@ -28,14 +28,8 @@ afterEach(async () => {
   await broker.stop()
 })
 
-function fill(topic: string, partitions: number, perPartition: number): void {
-  broker.createTopic(topic, partitions)
-  for (let p = 0; p < partitions; p++) {
-    broker.write(topic, {
-      records: Array.from({ length: perPartition }, (_, i) => ({ value: `${p}-${i}`, partition: p })),
-    })
-  }
-}
+const fill = (topic: string, partitions: number, perPartition: number) =>
+  broker.fill(topic, partitions, perPartition)
 
 async function take<T>(it: AsyncIterable<T>, n: number): Promise<T[]> {
   const out: T[] = []

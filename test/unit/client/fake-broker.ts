@@ -4,9 +4,10 @@
  * It keeps what the client's logic depends on and nothing more: topics with partitions, produce
  * with producerId + sequence dedupe (a repeat answers with the first write's offsets), partition
  * fetch with a short long-poll, one consumer group coordinator (round-robin assignment, member
- * positions, commits with generation checks), and `/v1/cluster`. Every request is logged, so
- * tests count round trips. `faults` is a queue of one-shot injections run before a route, e.g.
- * "do the write, then cut the connection instead of answering".
+ * positions, commits with generation checks, member seeks, offsets), offset lookups, and
+ * `/v1/cluster`. Every request is logged, so tests count round trips. `faults` is a queue of
+ * one-shot injections run before a route, e.g. "do the write, then cut the connection instead of
+ * answering".
  */
 import { type AddressInfo, createServer } from 'node:net'
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify'
@@ -95,6 +96,16 @@ export class FakeBroker {
       name,
       Array.from({ length: partitions }, () => []),
     )
+  }
+
+  /** A topic whose partition `p` holds records with values `p-0`, `p-1`, … */
+  fill(topic: string, partitions: number, perPartition: number): void {
+    this.createTopic(topic, partitions)
+    for (let p = 0; p < partitions; p++) {
+      this.write(topic, {
+        records: Array.from({ length: perPartition }, (_, i) => ({ value: `${p}-${i}`, partition: p })),
+      })
+    }
   }
 
   count(method: string, pathPattern: RegExp): number {
@@ -203,6 +214,39 @@ export class FakeBroker {
     app.post('/v1/groups/:group/members/:member/records', async (req, reply) =>
       groupFetch(req, reply, req.body as GroupFetchBody),
     )
+    app.post('/v1/groups/:group/members/:member/seek', async (req, reply) => {
+      const m = this.#member(req)
+      if (!m) return fail(reply, 404, 'MEMBER_NOT_FOUND', 'unknown member')
+      const g = this.#group((req.params as { group: string }).group)
+      const body = req.body as { generation?: number; offsets: NonNullable<GroupFetchBody['commit']> }
+      if (body.generation !== undefined && body.generation !== g.generation) {
+        return fail(reply, 409, 'STALE_GENERATION', `generation ${body.generation} is not ${g.generation}`)
+      }
+      for (const o of body.offsets) m.positions.set(`${o.topic}/${o.partition}`, o.offset)
+      return reply.code(204).send()
+    })
+    app.get('/v1/groups/:group/offsets', async (req, reply) => {
+      const g = this.#group((req.params as { group: string }).group)
+      const offsets = [...g.committed].map(([key, committed]) => {
+        const [topic, partition] = key.split('/') as [string, string]
+        const end = this.topics.get(topic)?.[Number(partition)]?.length ?? 0
+        return { topic, partition: Number(partition), committed, logEndOffset: end, lag: end - committed }
+      })
+      return answer(reply, 200, { offsets })
+    })
+    app.get('/v1/topics/:topic/partitions/:partition/offsets', async (req, reply) => {
+      const { topic, partition } = req.params as { topic: string; partition: string }
+      const log = this.topics.get(topic)?.[Number(partition)]
+      if (!log) return fail(reply, 404, 'TOPIC_NOT_FOUND', `no ${topic}/${partition}`)
+      const at = String((req.query as { at?: string }).at)
+      const offset =
+        at === 'earliest'
+          ? 0
+          : at === 'latest'
+            ? log.length
+            : (log.find((r) => r.timestamp >= Number(at))?.offset ?? log.length)
+      return answer(reply, 200, { offset })
+    })
     app.post('/v1/groups/:group/offsets', async (req, reply) => {
       const g = this.#group((req.params as { group: string }).group)
       const body = req.body as { memberId?: string; generation?: number; offsets: GroupFetchBody['commit'] }
