@@ -15,10 +15,10 @@
  * Acks. A commit names the next offset to read (Kafka's convention). `commit()` queues offsets;
  * they ride on the next fetch (the POST form of the member fetch commits and fetches in one round
  * trip), or, when the application is not about to fetch (it awaits the commit, or is still
- * working through a batch), go out on their own in the next turn of the event loop. `autoCommit`
- * commits a record once the iterator is asked for the one after it, so a crash mid-record
- * redelivers that record: at-least-once, unlike the broker's own auto ack, which counts records
- * as committed when they leave the broker.
+ * working through a batch), go out on their own in the next turn of the event loop.
+ * `autoCommit` is the broker's auto ack, nothing more: the member joins with it and the broker
+ * commits each batch as it hands it out, so a consumer that crashes mid-batch loses the rest of
+ * that batch (at-most-once). docs/consumer-groups.md ("Acks") is the one description of both modes.
  *
  * Rebalances. Heartbeats bring the generation and assignment. When they change, records buffered
  * or queued for commit on partitions this member lost are dropped (the new owner reads them from
@@ -45,7 +45,11 @@ const REBALANCE_PAUSE_MS = 50
 export interface ConsumerOptions {
   group: string
   topics: string | readonly string[]
-  /** Commit each record once the next one is asked for. Default false (call `commit()`). */
+  /**
+   * Auto ack: the broker commits every record as it hands it out, so a consumer that crashes
+   * mid-batch loses the rest of that batch (at-most-once; docs/consumer-groups.md, "Acks").
+   * Default false: manual ack with `commit()`, at-least-once.
+   */
   autoCommit?: boolean
   /** The broker drops a member it has not heard from for this long. Default 10 s. */
   sessionTimeoutMs?: number
@@ -112,7 +116,6 @@ export class Consumer<V = unknown, K = unknown>
   #heartbeatTimer: NodeJS.Timeout | undefined
   #heartbeating: Promise<void> | undefined
   #buffer: ConsumerRecord<V, K>[] = []
-  #lastYielded: ConsumerRecord<V, K> | undefined
   /** Next offset after the last record handed to the application, per partition. */
   readonly #yielded = new Map<string, TopicPartitionOffset>()
   #pending: CommitBatch = { offsets: new Map(), waiters: [] }
@@ -208,8 +211,7 @@ export class Consumer<V = unknown, K = unknown>
 
   /**
    * Batch processing: `for await (const batch of consumer.batches())`, each batch the records of
-   * one partition, committed as one with `batch.commit()` (or by `autoCommit` when the next batch
-   * is asked for). Leaving the loop closes the consumer, as with the record iterator.
+   * one partition, committed as one with `batch.commit()`. Leaving the loop closes the consumer, as with the record iterator.
    */
   async *batches(): AsyncGenerator<ConsumerBatch<V, K>, void, undefined> {
     try {
@@ -237,8 +239,6 @@ export class Consumer<V = unknown, K = unknown>
     const key = tpKey(target)
     this.#buffer = this.#buffer.filter((r) => tpKey(r) !== key)
     this.#yielded.delete(key)
-    // The record the loop is on is not acked by autoCommit once its partition was moved.
-    if (this.#lastYielded && tpKey(this.#lastYielded) === key) this.#lastYielded = undefined
     this.#queueSeek({ topic: target.topic, partition: target.partition, offset: target.offset })
   }
 
@@ -321,9 +321,9 @@ export class Consumer<V = unknown, K = unknown>
   }
 
   /**
-   * Stops fetching, commits what was queued (with `autoCommit`: every record moved past), leaves the
-   * group and closes the client if the consumer created it. Rejects, after all of that, when the
-   * final commit failed; those records will be delivered again.
+   * Stops fetching, commits what was queued, leaves the group and closes the client if the
+   * consumer created it. Rejects, after all of that, when the final commit failed; those records
+   * will be delivered again.
    */
   close(): Promise<void> {
     this.#closing ??= this.#close()
@@ -340,8 +340,6 @@ export class Consumer<V = unknown, K = unknown>
 
   /** The next record, or (`batch`) every buffered record of the next partition; undefined once closed. */
   async #take(batch: boolean): Promise<ConsumerRecord<V, K>[] | undefined> {
-    if (this.#options.autoCommit && this.#lastYielded) this.#queueCommit(nextOffsetOf(this.#lastYielded))
-    this.#lastYielded = undefined
     for (;;) {
       if (this.#closing) return undefined
       const head = this.#buffer[0]
@@ -351,7 +349,6 @@ export class Consumer<V = unknown, K = unknown>
         this.#buffer = batch ? this.#buffer.filter((r) => tpKey(r) !== key) : this.#buffer.slice(1)
         const last = taken.at(-1) as ConsumerRecord<V, K>
         this.#yielded.set(key, nextOffsetOf(last))
-        this.#lastYielded = last
         return taken
       }
       await this.connect()
@@ -595,6 +592,7 @@ export class Consumer<V = unknown, K = unknown>
       {
         topics: this.topics,
         sessionTimeoutMs: this.#options.sessionTimeoutMs,
+        ...(this.#options.autoCommit && { autoCommit: true }),
       },
       this.#call,
     )
@@ -688,8 +686,6 @@ export class Consumer<V = unknown, K = unknown>
     await this.#standalone
     let failure: unknown
     if (this.#memberId !== undefined) {
-      // The record the loop left on is not acked even with autoCommit: `break` and a throw look the
-      // same from here, and a redelivery is the at-least-once side of that doubt.
       try {
         if (this.#assignments.length > 0) await this.#hooks.onRevoke?.(this.#assignments)
         await this.#flushStandalone()

@@ -2,7 +2,8 @@
  * The consumer controls against a real broker process: seek (backwards and forwards), nack (the
  * record comes again and counts as a redelivery, so `maxDeliveries` dead-letters a record nacked
  * too often), pause/resume of one partition while another goes on, batches with one commit each,
- * and autoOffsetReset ('earliest', 'latest', a timestamp) for a group with no commits.
+ * autoOffsetReset ('earliest', 'latest', a timestamp) for a group with no commits, and autoCommit
+ * as the broker's auto ack (the whole batch is committed when handed out).
  */
 import { afterAll, beforeAll, describe, expect, test } from 'vitest'
 import { Admin } from '../../../src/client/admin.js'
@@ -126,6 +127,18 @@ test('batches: one partition each, in order, committed as one', async () => {
     [0, 3],
     [1, 3],
   ])
+})
+
+test("autoCommit is the broker's auto ack: a batch counts as committed once handed out", async () => {
+  const topic = await topicWith(1, 3)
+  const consumer = consumerOf(topic, { autoCommit: true })
+  expect(await values(consumer, 1)).toEqual(['0-0'])
+  // The application has seen one record; the broker committed the whole batch when it sent it.
+  // Had the process crashed here, 0-1 and 0-2 would be lost to this group: at-most-once.
+  expect(await client.groupOffsets(consumer.group)).toEqual([
+    expect.objectContaining({ topic, partition: 0, committed: 3 }),
+  ])
+  await consumer.close()
 })
 
 describe('autoOffsetReset for a group with no commits', () => {

@@ -32,6 +32,8 @@ interface StoredRecord {
 interface Member {
   memberId: string
   topics: string[]
+  /** The broker's auto ack: a fetch commits what it hands out. */
+  autoCommit: boolean
   assignments: Array<{ topic: string; partition: number }>
   /** Next offset to deliver, per `topic/partition`. */
   positions: Map<string, number>
@@ -171,10 +173,16 @@ export class FakeBroker {
     const app = this.app
     app.post('/v1/groups/:group/members', async (req, reply) => {
       const { group } = req.params as { group: string }
-      const body = req.body as { topics: string[] }
+      const body = req.body as { topics: string[]; autoCommit?: boolean }
       const g = this.#group(group)
       const memberId = `m-${++this.#memberSeq}`
-      g.members.set(memberId, { memberId, topics: body.topics, assignments: [], positions: new Map() })
+      g.members.set(memberId, {
+        memberId,
+        topics: body.topics,
+        autoCommit: body.autoCommit === true,
+        assignments: [],
+        positions: new Map(),
+      })
       this.#rebalance(g)
       const m = g.members.get(memberId) as Member
       return answer(reply, 200, { memberId, generation: g.generation, assignments: m.assignments })
@@ -201,6 +209,7 @@ export class FakeBroker {
           while (pos < log.length && out.length < max)
             out.push({ topic: a.topic, partition: a.partition, ...log[pos++] })
           m.positions.set(key, pos)
+          if (m.autoCommit && pos > (g.committed.get(key) ?? 0)) g.committed.set(key, pos)
         }
         if (out.length > 0 || Date.now() >= deadline || req.raw.destroyed) {
           return answer(reply, 200, { generation: g.generation, records: out })
