@@ -250,6 +250,7 @@ export function mainHelp(): string {
   })
   return [
     'strata: a Kafka-style log broker with RabbitMQ routing, over HTTP and MessagePack',
+    'npm package @strata-mq/broker; the client library is @strata-mq/broker/client',
     '',
     'Usage: strata <command> [options]',
     '',

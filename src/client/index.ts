@@ -76,7 +76,7 @@ export {
   type ClientErrorCode,
   ClientErrorCodes,
 } from './client-errors.js'
-export { Consumer, type ConsumerOptions } from './consumer.js'
+export { Consumer, type ConsumerBatch, type ConsumerOptions } from './consumer.js'
 export type { ClientEvents, ClientLogger, ConsumerEvents } from './events.js'
 export { Producer, type ProducerOptions } from './producer.js'
 export {

@@ -2,8 +2,11 @@
  * The client's own entry point (`@strata-mq/broker/client`, package.json `exports`) loads the
  * client and nothing of the broker: in a fresh node process, importing it resolves no module of
  * fastify, piscina, etcd3/gRPC or prom-client and none of the broker's own folders. The same check
- * on the package root finds fastify, which shows the check sees what an import loads.
+ * on the package root finds fastify, which shows the check sees what an import loads. The
+ * `strata` command finds its version under the package's name.
  */
+import { execFileSync } from 'node:child_process'
+import { readFileSync } from 'node:fs'
 import { resolve } from 'node:path'
 import { expect, test } from 'vitest'
 import { runScript } from './node-script.js'
@@ -35,4 +38,19 @@ test('the package root, which can embed a broker, does load fastify (the check s
   const { exported, modules } = await modulesLoadedBy('@strata-mq/broker')
   expect(exported).toEqual(expect.arrayContaining(['Consumer', 'startBroker']))
   expect(modules.some((m) => m.includes('/node_modules/fastify/'))).toBe(true)
+})
+
+test('the strata command knows the package by its name: --version and --help', () => {
+  const root = resolve(import.meta.dirname, '../../..')
+  const pkg = JSON.parse(readFileSync(resolve(root, 'package.json'), 'utf8')) as {
+    name: string
+    version: string
+  }
+  expect(pkg.name).toBe('@strata-mq/broker')
+  const run = (arg: string) =>
+    execFileSync(process.execPath, [resolve(root, 'bin/strata.js'), arg], { encoding: 'utf8' })
+  expect(run('--version').trim()).toBe(`strata ${pkg.version}`)
+  expect(run('--help')).toContain(
+    'npm package @strata-mq/broker; the client library is @strata-mq/broker/client',
+  )
 })
