@@ -20,6 +20,12 @@
  * commits each batch as it hands it out, so a consumer that crashes mid-batch loses the rest of
  * that batch (at-most-once). docs/consumer-groups.md ("Acks") is the one description of both modes.
  *
+ * Controls. `seek()`, `nack()`, `resume()` and `autoOffsetReset` all come down to the broker's
+ * member seek, sent before the next fetch (after the commits queued before it, so a commit cannot
+ * undo a backward seek). `pause()` is client-side: records of a paused partition that still arrive
+ * are dropped and read again on resume, from a seek. `batches()` hands out a fetch's records of one
+ * partition at a time.
+ *
  * Rebalances. Heartbeats bring the generation and assignment. When they change, records buffered
  * or queued for commit on partitions this member lost are dropped (the new owner reads them from
  * the last commit), `onRevoke` and then `onAssign` run, and iteration continues. A member the
@@ -494,8 +500,9 @@ export class Consumer<V = unknown, K = unknown>
 
   /**
    * Records fetched under an older generation for partitions since taken away are dropped: the new
-   * owner reads them from the last commit. Nothing else is ever dropped, because the broker moves
-   * this member's position past what it delivered, and a later commit would skip a dropped record.
+   * owner reads them from the last commit. Any other drop (a seek, a pause, a start still being
+   * settled) is followed by a seek that moves the broker back, because the broker moved this
+   * member's position past what it delivered, and a later commit would skip a dropped record.
    */
   #owns(tp: TopicPartition): boolean {
     return this.#assignments.some((a) => a.topic === tp.topic && a.partition === tp.partition)
