@@ -255,6 +255,7 @@ export function mainHelp(): string {
   })
   return [
     'strata: a Kafka-style log broker with RabbitMQ routing, over HTTP and MessagePack',
+    'npm package @strata-mq/broker; the client library is @strata-mq/broker/client',
     '',
     'Usage: strata <command> [options]',
     '',
@@ -286,7 +287,7 @@ function version(): string {
         name?: string
         version?: string
       }
-      if (pkg.name === 'strata') return `strata ${pkg.version}`
+      if (pkg.name === '@strata-mq/broker') return `strata ${pkg.version}`
     } catch {
       // Not at this depth (source tree vs dist): try the next.
     }

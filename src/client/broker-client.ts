@@ -12,6 +12,7 @@
  */
 import { NotLeaderError, StrataError } from '../errors.js'
 import { BrokerUnreachableError, ClientClosedError } from './client-errors.js'
+import { type ClientEvents, type ClientLogger, Notifier } from './events.js'
 import { type RetryOptions, type RetryPolicy, retryPolicy, withRetry } from './retry.js'
 import { DEFAULT_URL, ServerPool, type ServerPoolOptions } from './server-pool.js'
 import {
@@ -43,6 +44,7 @@ import type {
   ProduceRequest,
   ProduceResponse,
   PublishResponse,
+  SeekRequest,
   TopicDescription,
 } from './types.js'
 import type { Encoding } from './wire-codec.js'
@@ -62,6 +64,8 @@ export interface ClientOptions {
   serverPool?: ServerPoolOptions
   /** CA, client certificate and key for `https://` brokers (see `ClientTlsOptions`). */
   tls?: ClientTlsOptions
+  /** Where connects, disconnects and retries are written (they are also events: `client.on('retry', …)`). */
+  logger?: ClientLogger
 }
 
 /** Per-call options every method accepts. */
@@ -88,16 +92,19 @@ interface Call {
 // A refresh runs inside a retry's wait; it must not outlive it by much.
 const METADATA_TIMEOUT_MS = 2_000
 
-export class BrokerClient {
+export class BrokerClient extends Notifier<ClientEvents> {
   readonly servers: ServerPool
   readonly #transport: Transport
   readonly #retry: RetryPolicy
   readonly #requestTimeoutMs: number
   /** `topic\0partition` (or `topic\0` for topic-level calls) → the leader's URL. */
   readonly #leaders = new Map<string, string>()
+  /** url → whether its last request got an answer; absent before the first one. */
+  readonly #reachable = new Map<string, boolean>()
   #closed = false
 
   constructor(options: ClientOptions = {}) {
+    super(options.logger)
     this.servers = new ServerPool(splitUrls(options.urls), options.serverPool)
     this.#requestTimeoutMs = options.requestTimeoutMs ?? 30_000
     this.#transport =
@@ -286,6 +293,21 @@ export class BrokerClient {
     })
   }
 
+  async seekGroup(
+    group: string,
+    memberId: string,
+    request: SeekRequest,
+    options?: CallOptions,
+  ): Promise<void> {
+    await this.#call({
+      method: 'POST',
+      path: `/v1/groups/${seg(group)}/members/${seg(memberId)}/seek`,
+      body: request,
+      idempotent: true,
+      options,
+    })
+  }
+
   async groupOffsets(group: string, options?: CallOptions): Promise<GroupOffset[]> {
     const body = await this.#call<{ offsets: GroupOffset[] }>({
       method: 'GET',
@@ -456,6 +478,7 @@ export class BrokerClient {
             ...(call.options?.signal !== undefined && { signal: call.options.signal }),
           })
           this.servers.markSuccess(lastUrl)
+          this.#markReachable(lastUrl)
           return res.body
         } catch (err) {
           this.#observeFailure(lastUrl, err, route)
@@ -469,6 +492,15 @@ export class BrokerClient {
           call.idempotent || !(err instanceof BrokerUnreachableError && err.maybeDelivered),
         delayHintMs: (err) => this.#delayHint(err, lastUrl),
         beforeRetry: (err) => this.#beforeRetry(err, route),
+        onRetry: (error, attempt, delayMs) =>
+          this.notify('warn', `retrying ${call.method} ${call.path}`, 'retry', {
+            url: lastUrl,
+            method: call.method,
+            path: call.path,
+            attempt,
+            delayMs,
+            error,
+          }),
       },
     )
   }
@@ -492,6 +524,12 @@ export class BrokerClient {
     }
   }
 
+  #markReachable(url: string): void {
+    if (this.#reachable.get(url) === true) return
+    this.#reachable.set(url, true)
+    this.notify('info', `connected to broker ${url}`, 'connect', { url })
+  }
+
   #target(route: Call['route']): string {
     if (route) {
       const leader =
@@ -505,6 +543,10 @@ export class BrokerClient {
   #observeFailure(url: string, err: unknown, route: Call['route']): void {
     if (err instanceof BrokerUnreachableError) {
       this.servers.markFailure(url)
+      if (this.#reachable.get(url) !== false) {
+        this.#reachable.set(url, false)
+        this.notify('warn', `broker ${url} unreachable`, 'disconnect', { url, error: err })
+      }
       for (const [key, leader] of this.#leaders) if (leader === url) this.#leaders.delete(key)
       return
     }

@@ -155,6 +155,12 @@ export interface CommitRequest {
   offsets: readonly TopicPartitionOffset[]
 }
 
+/** Where a member reads its own partitions next (the broker's member seek). */
+export interface SeekRequest {
+  generation?: number
+  offsets: readonly TopicPartitionOffset[]
+}
+
 export interface GroupOffset extends TopicPartition {
   /** The next offset the group will read; absent or null when nothing was committed. */
   committed: number | null

@@ -350,7 +350,7 @@ export class GroupCoordinator {
   }
 
   /** Every offset names an existing partition and lies within [0, log end]. */
-  #checkOffsets(offsets: readonly TopicPartitionOffset[]): void {
+  #checkOffsets(offsets: readonly TopicPartitionOffset[], verb = 'commit'): void {
     for (const o of offsets) {
       const meta = this.#broker.topics.get(o.topic)
       if (o.partition >= meta.partitions) {
@@ -363,7 +363,7 @@ export class GroupCoordinator {
       const state = this.#broker.partitionState(o.topic, o.partition)
       if (o.offset > state.logEndOffset) {
         throw new OffsetOutOfRangeError(
-          `cannot commit ${o.offset} on ${o.topic}/${o.partition}: the log ends at ${state.logEndOffset}`,
+          `cannot ${verb} ${o.offset} on ${o.topic}/${o.partition}: the log ends at ${state.logEndOffset}`,
           {
             topic: o.topic,
             partition: o.partition,
@@ -388,6 +388,37 @@ export class GroupCoordinator {
         group.positions.set(key, o.offset)
       group.deliveries.get(key)?.prune(o.offset)
     }
+  }
+
+  /**
+   * Moves where `memberId` reads its own partitions next, backwards (those records are delivered
+   * again, and count as redeliveries for `maxDeliveries`) or forwards (skipped, not committed).
+   * Fenced like a commit: the current generation only, partitions the member owns only, offsets
+   * within [0, log end]. Taken in turn with the group's reads, so a read in progress cannot move
+   * the position past the seek afterwards; a long poll waiting for records wakes up.
+   */
+  async seek(
+    groupName: string,
+    memberId: string,
+    req: { generation?: number | undefined; offsets: readonly TopicPartitionOffset[] },
+  ): Promise<void> {
+    this.#checkReady()
+    const { group, member } = this.#member(groupName, memberId)
+    this.#touch(group, member)
+    if (req.generation !== undefined && req.generation !== group.generation) {
+      throw new StaleGenerationError(
+        `generation ${req.generation} is over; group "${groupName}" is at generation ${group.generation}`,
+        { group: groupName, generation: req.generation, currentGeneration: group.generation },
+      )
+    }
+    this.#checkOwned(group, member, req.offsets)
+    this.#checkOffsets(req.offsets, 'seek to')
+    await group.serialize(async () => {
+      for (const o of req.offsets) {
+        if (group.owners.get(tpKey(o)) === memberId) group.positions.set(tpKey(o), o.offset)
+      }
+    })
+    this.#broker.waiters.notify(group.waitKey)
   }
 
   // ---- group fetch --------------------------------------------------------------------------

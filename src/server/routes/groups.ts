@@ -1,6 +1,6 @@
 /**
  * Consumer groups over HTTP (API.md, "Consumer groups"): join, heartbeat, leave, the member fetch
- * (GET, and POST that commits the previous batch first), commits, offsets and lag, reset, poison
+ * (GET, and POST that commits the previous batch first), a member's seek, commits, offsets and lag, reset, poison
  * record config, and descriptions. The coordinator does the work; this file maps HTTP onto it.
  */
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
@@ -17,6 +17,7 @@ import {
   JoinBody,
   MemberParams,
   ResetBody,
+  SeekBody,
 } from '../schemas/groups.js'
 import { clientGone } from './fetch.js'
 
@@ -90,6 +91,15 @@ export async function groupRoutes(
         signal: clientGone(reply),
       })
       return reply.sendMsgpackBytes(body)
+    },
+  )
+
+  r.post(
+    '/v1/groups/:group/members/:member/seek',
+    { schema: { params: MemberParams, body: SeekBody } },
+    async (req, reply) => {
+      await groups.seek(req.params.group, req.params.member, req.body)
+      return reply.code(204).send()
     },
   )
 
