@@ -21,6 +21,7 @@ import { ClusterNode } from '../cluster/cluster-node.js'
 import { CoordinatorHandoff } from '../cluster/coordinator-handoff.js'
 import type { BrokerConfig } from '../config/schema.js'
 import { BrokerMetrics } from '../metrics/broker-metrics.js'
+import { DataDirLock } from '../storage/data-dir-lock.js'
 import { PoolRouter } from '../workers/pool-router.js'
 import { InProcessRouter, type PartitionRouter } from '../workers/worker-router.js'
 import { buildServer } from './build-server.js'
@@ -48,6 +49,21 @@ export async function createRouter(config: BrokerConfig): Promise<PartitionRoute
 export async function startBroker(
   config: BrokerConfig,
   opts: { logger?: boolean; alarmProbes?: Partial<AlarmProbes> } = {},
+): Promise<RunningBroker> {
+  // First of all: a second broker on the same data directory would write the same segments.
+  const lock = DataDirLock.acquire(config.dataDir)
+  try {
+    return await startLocked(config, opts, lock)
+  } catch (err) {
+    lock.release()
+    throw err
+  }
+}
+
+async function startLocked(
+  config: BrokerConfig,
+  opts: { logger?: boolean; alarmProbes?: Partial<AlarmProbes> },
+  lock: DataDirLock,
 ): Promise<RunningBroker> {
   const router = await createRouter(config)
   const metrics = new BrokerMetrics(new Registry())
@@ -135,6 +151,7 @@ export async function startBroker(
         // Leaving revokes the lease: the controller moves our leaderships at once.
         await cluster?.close()
         await broker.close()
+        lock.release()
       })()
       return closing
     },
