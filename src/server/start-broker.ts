@@ -92,8 +92,11 @@ async function startLocked(
   })
   // Cluster mode: a group's coordinator is the leader of its offsets partition (coordinator-handoff.ts).
   const handoff = cluster ? new CoordinatorHandoff(cluster, broker, groups, cluster.logger) : undefined
+  // Set once topics, groups and exchanges are loaded: until then their routes answer NOT_READY.
+  let loaded = false
   const app = await buildServer({
     broker,
+    loaded: () => loaded,
     logger: opts.logger === false ? false : { level: config.logLevel },
     metrics,
     alarms,
@@ -122,6 +125,7 @@ async function startLocked(
   // A crash between a topic's deletion and the exchanges file's rewrite leaves bindings to it.
   await exchanges.dropMissingTopics()
   await groups.start()
+  loaded = true
   metrics.addLagSource(() => groups.lagEntries())
   alarms.onChange((kind, active, status) => {
     if (active) app.log.warn({ alarm: kind, ...status[kind] }, `${kind} alarm set: producers are blocked`)
