@@ -52,10 +52,19 @@ export async function startBroker(
 ): Promise<RunningBroker> {
   // First of all: a second broker on the same data directory would write the same segments.
   const lock = DataDirLock.acquire(config.dataDir)
+  // What a failed start must undo, newest first: the listening socket, the etcd session, the
+  // worker threads. Without it a start that fails after listening keeps the port and never exits.
+  const undo: Array<() => unknown> = [() => lock.release()]
   try {
-    return await startLocked(config, opts, lock)
+    return await startLocked(config, opts, lock, undo)
   } catch (err) {
-    lock.release()
+    for (const step of undo.reverse()) {
+      try {
+        await step()
+      } catch {
+        // Best effort: the start's own error is the one to report.
+      }
+    }
     throw err
   }
 }
@@ -64,8 +73,10 @@ async function startLocked(
   config: BrokerConfig,
   opts: { logger?: boolean; alarmProbes?: Partial<AlarmProbes> },
   lock: DataDirLock,
+  undo: Array<() => unknown>,
 ): Promise<RunningBroker> {
   const router = await createRouter(config)
+  undo.push(() => router.close())
   const metrics = new BrokerMetrics(new Registry())
   const inflight = new ProduceInflight(config.maxInflightBytesPerPartition)
   const alarms = new ResourceAlarms(config, { ...testProbesFromEnv(), ...opts.alarmProbes })
@@ -77,7 +88,10 @@ async function startLocked(
   // it is CPU-heavy; a lease must not lapse meanwhile) and before the logs open, so that only this
   // broker's replicas are opened, as replicated partitions.
   const cluster = config.etcd === '' ? undefined : ClusterNode.create(config, broker)
-  if (cluster) broker.setCluster(cluster)
+  if (cluster) {
+    broker.setCluster(cluster)
+    undo.push(() => cluster.close())
+  }
   const exchanges = new ExchangeStore(join(config.dataDir, '__metadata', 'exchanges.json'), {
     topicExists: (topic) => broker.topics.has(topic),
   })
@@ -115,12 +129,14 @@ async function startLocked(
       (app) => groupRoutes(app, { groups, maxWaitMsLimit: config.maxWaitMsLimit }),
     ],
   })
+  undo.push(() => app.close())
   if (router instanceof PoolRouter) router.logger = app.log
   // Listen first so /healthz answers and /readyz says "recovering" while logs are checked.
   await app.listen({ host: config.host, port: config.port })
   if (cluster) cluster.logger = app.log
   await cluster?.join()
-  await broker.start()
+  undo.push(() => groups.close())
+  await broker.start({ warn: (details, message) => app.log.warn(details, message) })
   await cluster?.activate()
   // A crash between a topic's deletion and the exchanges file's rewrite leaves bindings to it.
   await exchanges.dropMissingTopics()
@@ -131,6 +147,7 @@ async function startLocked(
     if (active) app.log.warn({ alarm: kind, ...status[kind] }, `${kind} alarm set: producers are blocked`)
     else app.log.info({ alarm: kind, ...status[kind] }, `${kind} alarm cleared: producers resume`)
   })
+  undo.push(() => alarms.stop())
   await alarms.start()
   const retention = setInterval(() => {
     router.retention(Date.now()).catch((err) => app.log.error({ err }, 'retention failed'))

@@ -3,8 +3,11 @@
  * topic creation, and no 404 for existing topics while the broker is still loading them.
  * Every test runs real broker processes on real data directories.
  */
-import { rmSync } from 'node:fs'
+import { mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs'
+import { createServer } from 'node:net'
+import { join } from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
+import { partitionBudget } from '../../../src/broker/partition-budget.js'
 import { type BrokerProcess, startBroker, tempDataDir } from '../../helpers/broker-process.js'
 import { jsonRequest as json } from '../../helpers/http.js'
 
@@ -155,4 +158,154 @@ describe('item 11: no 404 while starting', () => {
     expect(seen.filter((s) => s.status === 200).length).toBeGreaterThanOrEqual(80)
     expect((await json(`${second.url}/readyz`, 'GET')).status).toBe(200)
   }, 180_000)
+})
+
+/** A port nobody listens on right now (bound to 0, then closed). */
+async function freePort(): Promise<number> {
+  const server = createServer()
+  await new Promise<void>((res) => server.listen(0, '127.0.0.1', res))
+  const { port } = server.address() as { port: number }
+  await new Promise<void>((res) => server.close(() => res()))
+  return port
+}
+
+/** Binds `port` and lets go: throws EADDRINUSE while another process listens there. */
+async function bindOnce(port: number): Promise<void> {
+  const server = createServer()
+  await new Promise<void>((res, rej) => {
+    server.once('error', rej)
+    server.listen(port, '127.0.0.1', res)
+  })
+  await new Promise<void>((res) => server.close(() => res()))
+}
+
+/** Entries of the data directory that are topics (not the broker's own files and folders). */
+function topicDirs(dataDir: string): string[] {
+  return readdirSync(dataDir)
+    .filter((name) => !name.startsWith('.') && !name.startsWith('__'))
+    .sort()
+}
+
+// This machine's fd-derived budget, as the broker computes it; the test below needs it under 10,000.
+const fdBudget = partitionBudget(0).limit
+
+describe('item 5: bounded partitions and files', () => {
+  it('item 5: a topic of 10,000 partitions is refused with 400 INVALID_CONFIG naming the limit, and nothing reaches the disk', async () => {
+    const dataDir = tempDataDir()
+    dirs.push(dataDir)
+    const broker = await start(dataDir)
+    const res = await json(`${broker.url}/v1/topics`, 'POST', { name: 'huge', partitions: 10_000 })
+    expect(res.status).toBe(400)
+    expect(res.body.error.code).toBe('INVALID_CONFIG')
+    expect(res.body.error.message).toContain('at most 1000 partitions')
+    expect(res.body.error.details).toMatchObject({ partitions: 10_000, limit: 1000 })
+    expect(topicDirs(dataDir)).toEqual([])
+    expect((await json(`${broker.url}/v1/topics/huge`, 'GET')).status).toBe(404)
+    expect((await json(`${broker.url}/v1/topics`, 'POST', { name: 'fine', partitions: 3 })).status).toBe(201)
+    expect(topicDirs(dataDir)).toEqual(['fine'])
+  })
+
+  it.skipIf(fdBudget >= 10_000)(
+    'item 5: past the fd-derived partition budget a topic is refused with 409 PARTITION_LIMIT_REACHED before anything is created',
+    async () => {
+      const dataDir = tempDataDir()
+      dirs.push(dataDir)
+      const broker = await start(dataDir, ['--max-partitions-per-topic', '10000'])
+      const res = await json(`${broker.url}/v1/topics`, 'POST', { name: 'huge', partitions: 10_000 })
+      expect(res.status).toBe(409)
+      expect(res.body.error.code).toBe('PARTITION_LIMIT_REACHED')
+      expect(res.body.error.message).toContain(`budget is ${fdBudget}`)
+      expect(res.body.error.message).toContain('raise ulimit -n or set --max-partitions')
+      expect(topicDirs(dataDir)).toEqual([])
+      expect((await json(`${broker.url}/v1/topics/huge`, 'GET')).status).toBe(404)
+      // The broker is whole: it takes a topic that fits and starts again on its data dir.
+      expect((await json(`${broker.url}/v1/topics`, 'POST', { name: 'fits', partitions: 2 })).status).toBe(
+        201,
+      )
+      await broker.stop()
+      running.splice(running.indexOf(broker), 1)
+      const again = await start(dataDir, ['--max-partitions-per-topic', '10000'])
+      expect((await json(`${again.url}/v1/topics/fits`, 'GET')).body.partitions).toHaveLength(2)
+    },
+  )
+
+  it('item 5: --max-partitions sets the broker-wide budget (the internal offsets topic counts)', async () => {
+    const dataDir = tempDataDir()
+    dirs.push(dataDir)
+    // __consumer_offsets holds 8 partitions; 8 + 4 = the budget of 12.
+    const broker = await start(dataDir, ['--max-partitions', '12'])
+    expect((await json(`${broker.url}/v1/topics`, 'POST', { name: 'four', partitions: 4 })).status).toBe(201)
+    const res = await json(`${broker.url}/v1/topics`, 'POST', { name: 'one-more', partitions: 1 })
+    expect(res.status).toBe(409)
+    expect(res.body.error).toMatchObject({
+      code: 'PARTITION_LIMIT_REACHED',
+      details: { partitions: 1, held: 12, budget: 12 },
+    })
+    expect(res.body.error.message).toContain('set by --max-partitions')
+    expect(topicDirs(dataDir)).toEqual(['four'])
+  })
+
+  it('item 5: half-made topic directories found at start are quarantined with a warning; a topic missing partition dirs is made whole', async () => {
+    const dataDir = tempDataDir()
+    dirs.push(dataDir)
+    const first = await start(dataDir)
+    expect((await json(`${first.url}/v1/topics`, 'POST', { name: 'whole', partitions: 1 })).status).toBe(201)
+    expect(await produce(first.url, 'whole', 'kept')).toBe(0)
+    await first.stop()
+    running.splice(running.indexOf(first), 1)
+
+    // What a creation interrupted before its topic.json leaves, and a topic.json cut short.
+    mkdirSync(join(dataDir, 'half', '0'), { recursive: true })
+    mkdirSync(join(dataDir, 'half', '1'), { recursive: true })
+    mkdirSync(join(dataDir, 'broken', '0'), { recursive: true })
+    writeFileSync(join(dataDir, 'broken', 'topic.json'), '{"name":"brok')
+    // Metadata whole, partition directories 1 and 2 missing.
+    mkdirSync(join(dataDir, 'short', '0'), { recursive: true })
+    writeFileSync(
+      join(dataDir, 'short', 'topic.json'),
+      JSON.stringify({ name: 'short', partitions: 3, replicationFactor: 1, config: {}, createdAt: 1 }),
+    )
+
+    const broker = await start(dataDir)
+    const log = broker.stdout()
+    expect(log).toMatch(/topic \\"half\\" not loaded: no topic.json/)
+    expect(log).toMatch(/topic \\"broken\\" not loaded: topic.json is not valid JSON/)
+    const quarantined = readdirSync(join(dataDir, '__quarantine')).sort()
+    expect(quarantined).toHaveLength(2)
+    expect(quarantined[0]).toMatch(/^broken\.\d+$/)
+    expect(quarantined[1]).toMatch(/^half\.\d+$/)
+    expect(topicDirs(dataDir)).toEqual(['short', 'whole'])
+
+    const listed = (await json(`${broker.url}/v1/topics`, 'GET')).body.topics
+    expect(listed.map((t: { name: string; partitions: unknown[] }) => [t.name, t.partitions.length])).toEqual(
+      [
+        ['short', 3],
+        ['whole', 1],
+      ],
+    )
+    expect(await readValues(broker.url, 'whole')).toEqual(['kept'])
+    const shortRes = await json(`${broker.url}/v1/topics/short/records`, 'POST', {
+      records: [{ value: 'p2', partition: 2 }],
+    })
+    expect(shortRes.body.offsets).toEqual([{ partition: 2, offset: 0 }])
+    expect((await json(`${broker.url}/v1/topics`, 'POST', { name: 'half', partitions: 1 })).status).toBe(201)
+  })
+
+  it('item 5: a start that fails after listening exits non-zero and frees the port', async () => {
+    const dataDir = tempDataDir()
+    dirs.push(dataDir)
+    // A topic.json that cannot be read at all (a directory: EISDIR) fails the load of the topics,
+    // which runs after the server listens.
+    mkdirSync(join(dataDir, 'unreadable', 'topic.json'), { recursive: true })
+    const port = await freePort()
+    const failed = await startFailing(dataDir, [], port)
+    expect(failed.code).toBe(1)
+    expect(failed.stderr).toContain('could not start')
+    expect(failed.stderr).toContain('EISDIR')
+    await bindOnce(port)
+    // Nothing was taken from the data dir, and the lock the failed start held does not block.
+    rmSync(join(dataDir, 'unreadable'), { recursive: true })
+    const broker = await start(dataDir, [], port)
+    expect((await json(`${broker.url}/readyz`, 'GET')).status).toBe(200)
+  })
 })
