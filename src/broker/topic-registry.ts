@@ -111,7 +111,8 @@ export class TopicRegistry {
     await rm(join(this.#dataDir, '__deleted'), { recursive: true, force: true })
     const entries = await readdir(this.#dataDir, { withFileTypes: true })
     for (const entry of entries) {
-      if (!entry.isDirectory() || RESERVED_DIRS.has(entry.name)) continue
+      // Only names a topic could have: a directory like `lost+found` is not ours to move.
+      if (!entry.isDirectory() || RESERVED_DIRS.has(entry.name) || !TOPIC_NAME.test(entry.name)) continue
       const read = await this.#readMetadata(entry.name)
       if (typeof read !== 'string') {
         this.#topics.set(read.name, read)

@@ -259,6 +259,8 @@ describe('item 5: bounded partitions and files', () => {
     mkdirSync(join(dataDir, 'half', '1'), { recursive: true })
     mkdirSync(join(dataDir, 'broken', '0'), { recursive: true })
     writeFileSync(join(dataDir, 'broken', 'topic.json'), '{"name":"brok')
+    // Not a topic name: not the broker's to touch (a file system's own folder at a mount root).
+    mkdirSync(join(dataDir, 'lost+found'))
     // Metadata whole, partition directories 1 and 2 missing.
     mkdirSync(join(dataDir, 'short', '0'), { recursive: true })
     writeFileSync(
@@ -274,7 +276,7 @@ describe('item 5: bounded partitions and files', () => {
     expect(quarantined).toHaveLength(2)
     expect(quarantined[0]).toMatch(/^broken\.\d+$/)
     expect(quarantined[1]).toMatch(/^half\.\d+$/)
-    expect(topicDirs(dataDir)).toEqual(['short', 'whole'])
+    expect(topicDirs(dataDir)).toEqual(['lost+found', 'short', 'whole'])
 
     const listed = (await json(`${broker.url}/v1/topics`, 'GET')).body.topics
     expect(listed.map((t: { name: string; partitions: unknown[] }) => [t.name, t.partitions.length])).toEqual(
