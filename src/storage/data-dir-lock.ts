@@ -1,8 +1,9 @@
 /**
  * The data directory's lock: one broker per data directory, as Kafka's `.lock`.
  *
- * On disk: `<data-dir>/.lock` holds `{"pid":…,"startTime":…}` (JSON), the holder's pid and its start
- * time in clock ticks since boot (field 22 of /proc/<pid>/stat; null where /proc is missing).
+ * On disk: `<data-dir>/.lock` holds `{"pid":…,"startTime":…,"bootId":…}` (JSON): the holder's pid,
+ * its start time in clock ticks since boot (field 22 of /proc/<pid>/stat) and the kernel's boot id
+ * (start times restart at each boot); the last two are null where /proc is missing.
  *
  * Why a file and not an OS lock: Node has no flock/fcntl. The npm packages that add one are native
  * addons (fs-ext compiles with node-gyp at install; fs-native-extensions ships prebuilds for some
@@ -31,6 +32,15 @@ const STALE_TAKEOVER_MS = 10_000
 interface LockHolder {
   pid: number
   startTime: number | null
+  bootId: string | null
+}
+
+function currentBootId(): string | null {
+  try {
+    return fs.readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim()
+  } catch {
+    return null
+  }
 }
 
 /** Another live process holds the data directory. */
@@ -63,6 +73,9 @@ export function processStartTime(pid: number): number | null | 'gone' {
 }
 
 function isAlive(holder: LockHolder): boolean {
+  const bootId = currentBootId()
+  // Written before the last reboot: whatever now runs under that pid is another process.
+  if (bootId !== null && holder.bootId !== null && bootId !== holder.bootId) return false
   const startTime = processStartTime(holder.pid)
   if (startTime === 'gone') return false
   if (startTime !== null && holder.startTime !== null) return startTime === holder.startTime
@@ -85,7 +98,12 @@ function readHolder(path: string): { text: string; holder: LockHolder | undefine
   try {
     const parsed = JSON.parse(text) as Partial<LockHolder>
     if (Number.isInteger(parsed.pid) && (parsed.pid as number) > 0) {
-      return { text, holder: { pid: parsed.pid as number, startTime: parsed.startTime ?? null } }
+      const holder = {
+        pid: parsed.pid as number,
+        startTime: parsed.startTime ?? null,
+        bootId: parsed.bootId ?? null,
+      }
+      return { text, holder }
     }
   } catch {
     // Not ours, or damaged: nobody can be named as its holder, so it is stale.
@@ -122,7 +140,11 @@ export class DataDirLock {
     fs.mkdirSync(dir, { recursive: true })
     const path = join(dir, LOCK_FILE)
     const startTime = processStartTime(process.pid)
-    const content = JSON.stringify({ pid: process.pid, startTime: startTime === 'gone' ? null : startTime })
+    const content = JSON.stringify({
+      pid: process.pid,
+      startTime: startTime === 'gone' ? null : startTime,
+      bootId: currentBootId(),
+    })
     const tmp = `${path}.${process.pid}.tmp`
     writeSynced(tmp, content)
     try {

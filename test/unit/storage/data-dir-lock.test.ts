@@ -46,11 +46,21 @@ describe('item 1: DataDirLock', () => {
       JSON.stringify({ pid: process.pid, startTime: (startTime as number) - 1 }),
     )
     const lock = DataDirLock.acquire(dir)
-    expect(JSON.parse(fs.readFileSync(path.join(dir, LOCK_FILE), 'utf8'))).toEqual({
+    expect(JSON.parse(fs.readFileSync(path.join(dir, LOCK_FILE), 'utf8'))).toMatchObject({
       pid: process.pid,
       startTime,
     })
     lock.release()
+  })
+
+  it('takes over a lock written before the last reboot (other boot id), even naming a live pid', () => {
+    const dir = tempDir()
+    const startTime = processStartTime(process.pid)
+    fs.writeFileSync(
+      path.join(dir, LOCK_FILE),
+      JSON.stringify({ pid: process.pid, startTime, bootId: '00000000-0000-0000-0000-000000000000' }),
+    )
+    DataDirLock.acquire(dir).release()
   })
 
   it('takes over an empty or unreadable lock file', () => {
