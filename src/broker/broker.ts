@@ -318,8 +318,9 @@ export class Broker {
     try {
       await this.#openPartitions(meta)
     } catch (err) {
-      // All or nothing: a topic whose partitions did not all open is not left behind on disk.
-      await this.removeTopic(meta.name).catch(() => undefined)
+      // All or nothing: a topic whose partitions did not all open is not left behind on disk. It
+      // never existed for anyone, so the topic-deleted listeners are not told.
+      await this.#discardTopic(meta.name).catch(() => undefined)
       throw err
     }
   }
@@ -334,6 +335,11 @@ export class Broker {
 
   /** Closes a topic's partitions and removes it from this broker's disk. */
   async removeTopic(name: string): Promise<void> {
+    await this.#discardTopic(name)
+    for (const listener of this.#topicDeletedListeners) await listener(name)
+  }
+
+  async #discardTopic(name: string): Promise<void> {
     const meta = this.topics.get(name)
     for (let p = 0; p < meta.partitions; p++) {
       await this.router.request({ op: 'close', topic: name, partition: p, remove: false })
@@ -341,7 +347,6 @@ export class Broker {
       this.waiters.notify(partitionKey(name, p))
     }
     await this.topics.delete(name)
-    for (const listener of this.#topicDeletedListeners) await listener(name)
   }
 
   describeTopic(name: string): TopicDescription {

@@ -1,6 +1,7 @@
 /**
  * Topic creation is all or nothing (issue 11 item 5): when a partition fails to open (EMFILE, say),
- * the partitions already opened are closed and the topic leaves nothing on disk or in the registry.
+ * the partitions already opened are closed and the topic leaves nothing on disk or in the registry,
+ * without telling exchanges and groups of a deletion (for them it never existed).
  */
 import fs from 'node:fs'
 import { tmpdir } from 'node:os'
@@ -45,9 +46,15 @@ describe('item 5: atomic topic creation', () => {
     const { router, open } = routerFailingOpen(3)
     const broker = new Broker({ ...defaultConfig(), dataDir, workers: 0 }, router)
     await broker.start()
+    const deleted: string[] = []
+    broker.onTopicDeleted((topic) => {
+      deleted.push(topic)
+    })
     await expect(broker.createTopic({ name: 'partial', partitions: 5 })).rejects.toThrow('EMFILE')
     expect(broker.topics.has('partial')).toBe(false)
     expect(open.size).toBe(0)
+    // It never existed for exchanges or groups: they are not told of a deletion.
+    expect(deleted).toEqual([])
     expect(fs.readdirSync(dataDir).filter((name) => !name.startsWith('__'))).toEqual([])
     // The name is free again, and a later start finds nothing of it.
     await broker.createTopic({ name: 'partial', partitions: 2 })
