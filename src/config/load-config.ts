@@ -128,6 +128,13 @@ export function configProblems(candidate: Record<string, unknown>): string[] {
   ) {
     unique.push('--group-min-session-timeout-ms must not exceed --group-max-session-timeout-ms')
   }
+  if (
+    typeof candidate.defaultPartitions === 'number' &&
+    typeof candidate.maxPartitionsPerTopic === 'number' &&
+    candidate.defaultPartitions > candidate.maxPartitionsPerTopic
+  ) {
+    unique.push('--default-partitions must not exceed --max-partitions-per-topic')
+  }
   if (typeof candidate.etcd === 'string' && candidate.etcd !== '' && candidate.advertiseUrl === '') {
     unique.push('--advertise-url is required with --etcd (other brokers must reach this one)')
   }

@@ -66,6 +66,15 @@ export const optionDocs = {
     description: 'How long acks=all waits for durability before ACK_TIMEOUT.',
   },
   defaultPartitions: { default: 1, description: 'Partitions of a topic created without a count.' },
+  maxPartitionsPerTopic: {
+    default: 1000,
+    description: 'Most partitions one topic may have (400 INVALID_CONFIG past it).',
+  },
+  maxPartitions: {
+    default: 0,
+    description:
+      'Most partitions this broker holds (409 PARTITION_LIMIT_REACHED past it); 0 = from the open-files limit, 3 fds per partition.',
+  },
   memoryHighWatermark: {
     default: 0.4,
     description:
@@ -166,6 +175,8 @@ export const BrokerConfigSchema = Type.Object(
     requestTimeoutMs: int(0),
     ackTimeoutMs: int(1),
     defaultPartitions: int(1, 10_000),
+    maxPartitionsPerTopic: int(1, 1_000_000),
+    maxPartitions: int(0),
     memoryHighWatermark: Type.Number({ exclusiveMinimum: 0 }),
     diskFreeLimit: int(0),
     maxInflightBytesPerPartition: int(1024),

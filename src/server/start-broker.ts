@@ -22,6 +22,7 @@ import { ClusterNode } from '../cluster/cluster-node.js'
 import { CoordinatorHandoff } from '../cluster/coordinator-handoff.js'
 import type { BrokerConfig } from '../config/schema.js'
 import { BrokerMetrics } from '../metrics/broker-metrics.js'
+import { DataDirLock } from '../storage/data-dir-lock.js'
 import { PoolRouter } from '../workers/pool-router.js'
 import { InProcessRouter, type PartitionRouter } from '../workers/worker-router.js'
 import { buildServer } from './build-server.js'
@@ -51,9 +52,35 @@ export async function startBroker(
   config: BrokerConfig,
   opts: { logger?: boolean; alarmProbes?: Partial<AlarmProbes> } = {},
 ): Promise<RunningBroker> {
+  // First of all: a second broker on the same data directory would write the same segments.
+  const lock = DataDirLock.acquire(config.dataDir)
+  // What a failed start must undo, newest first: the listening socket, the etcd session, the
+  // worker threads. Without it a start that fails after listening keeps the port and never exits.
+  const undo: Array<() => unknown> = [() => lock.release()]
+  try {
+    return await startLocked(config, opts, lock, undo)
+  } catch (err) {
+    for (const step of undo.reverse()) {
+      try {
+        await step()
+      } catch {
+        // Best effort: the start's own error is the one to report.
+      }
+    }
+    throw err
+  }
+}
+
+async function startLocked(
+  config: BrokerConfig,
+  opts: { logger?: boolean; alarmProbes?: Partial<AlarmProbes> },
+  lock: DataDirLock,
+  undo: Array<() => unknown>,
+): Promise<RunningBroker> {
   // Read first: a missing or mismatched certificate must stop the start before anything opens.
   const https = listenerTlsAtStart(config)
   const router = await createRouter(config)
+  undo.push(() => router.close())
   const metrics = new BrokerMetrics(new Registry())
   const inflight = new ProduceInflight(config.maxInflightBytesPerPartition)
   const alarms = new ResourceAlarms(config, { ...testProbesFromEnv(), ...opts.alarmProbes })
@@ -65,7 +92,10 @@ export async function startBroker(
   // it is CPU-heavy; a lease must not lapse meanwhile) and before the logs open, so that only this
   // broker's replicas are opened, as replicated partitions.
   const cluster = config.etcd === '' ? undefined : ClusterNode.create(config, broker)
-  if (cluster) broker.setCluster(cluster)
+  if (cluster) {
+    broker.setCluster(cluster)
+    undo.push(() => cluster.close())
+  }
   const exchanges = new ExchangeStore(join(config.dataDir, '__metadata', 'exchanges.json'), {
     topicExists: (topic) => broker.topics.has(topic),
   })
@@ -80,8 +110,11 @@ export async function startBroker(
   })
   // Cluster mode: a group's coordinator is the leader of its offsets partition (coordinator-handoff.ts).
   const handoff = cluster ? new CoordinatorHandoff(cluster, broker, groups, cluster.logger) : undefined
+  // Set once topics, groups and exchanges are loaded: until then their routes answer NOT_READY.
+  let loaded = false
   const app = await buildServer({
     broker,
+    loaded: () => loaded,
     logger: opts.logger === false ? false : { level: config.logLevel },
     metrics,
     alarms,
@@ -101,6 +134,7 @@ export async function startBroker(
     ],
     ...(https && { https }),
   })
+  undo.push(() => app.close())
   if (router instanceof PoolRouter) router.logger = app.log
   // Listen first so /healthz answers and /readyz says "recovering" while logs are checked.
   await app.listen({ host: config.host, port: config.port })
@@ -115,18 +149,22 @@ export async function startBroker(
       })
     : undefined
   tlsReloader?.start()
+  undo.push(() => tlsReloader?.stop())
   if (cluster) cluster.logger = app.log
   await cluster?.join()
-  await broker.start()
+  undo.push(() => groups.close())
+  await broker.start({ warn: (details, message) => app.log.warn(details, message) })
   await cluster?.activate()
   // A crash between a topic's deletion and the exchanges file's rewrite leaves bindings to it.
   await exchanges.dropMissingTopics()
   await groups.start()
+  loaded = true
   metrics.addLagSource(() => groups.lagEntries())
   alarms.onChange((kind, active, status) => {
     if (active) app.log.warn({ alarm: kind, ...status[kind] }, `${kind} alarm set: producers are blocked`)
     else app.log.info({ alarm: kind, ...status[kind] }, `${kind} alarm cleared: producers resume`)
   })
+  undo.push(() => alarms.stop())
   await alarms.start()
   const retention = setInterval(() => {
     router.retention(Date.now()).catch((err) => app.log.error({ err }, 'retention failed'))
@@ -152,6 +190,7 @@ export async function startBroker(
         // Leaving revokes the lease: the controller moves our leaderships at once.
         await cluster?.close()
         await broker.close()
+        lock.release()
       })()
       return closing
     },

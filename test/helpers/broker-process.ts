@@ -28,6 +28,8 @@ export interface BrokerProcess {
   dataDir: string
   /** Everything the process wrote to stderr so far (for assertions and failure messages). */
   stderr(): string
+  /** Everything it wrote to stdout so far: the listening line, then its log (pino writes there). */
+  stdout(): string
   /** SIGTERM and wait for exit (a clean shutdown that flushes and checkpoints). */
   stop(): Promise<void>
   /** Sends a signal (SIGKILL for a crash); waits for exit unless it is SIGSTOP/SIGCONT/SIGHUP. */
@@ -70,15 +72,20 @@ export async function startBroker(opts: BrokerProcessOptions = {}, port = 0): Pr
   child.stderr?.on('data', (d: Buffer) => {
     stderr += d.toString()
   })
+  let stdout = ''
+  child.stdout?.on('data', (d: Buffer) => {
+    stdout += d.toString()
+  })
   const exited = new Promise<void>((res) => child.once('exit', () => res()))
   exited.then(() => live.delete(child))
   const url = await new Promise<string>((res, rej) => {
     let out = ''
     const startTimeoutMs = opts.startTimeoutMs ?? 20_000
-    const timer = setTimeout(
-      () => rej(new Error(`broker did not start in ${startTimeoutMs} ms\n${stderr}`)),
-      startTimeoutMs,
-    )
+    const timer = setTimeout(() => {
+      // Nobody gets a handle on a process that never served: end it here, or it outlives the test.
+      child.kill('SIGKILL')
+      rej(new Error(`broker did not start in ${startTimeoutMs} ms\n${stderr}`))
+    }, startTimeoutMs)
     child.stdout?.on('data', (d: Buffer) => {
       out += d.toString()
       const m = /strata listening on (https?:\/\/\S+)/.exec(out)
@@ -99,6 +106,7 @@ export async function startBroker(opts: BrokerProcessOptions = {}, port = 0): Pr
     pid: child.pid as number,
     dataDir,
     stderr: () => stderr,
+    stdout: () => stdout,
     async stop() {
       if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM')
       await exited

@@ -6,6 +6,7 @@
 import { loadConfig, serveHelp } from '../../config/load-config.js'
 import { StrataError } from '../../errors.js'
 import { startBroker } from '../../server/start-broker.js'
+import { DataDirLockedError } from '../../storage/data-dir-lock.js'
 
 export async function serve(argv: string[]): Promise<number> {
   let loaded: ReturnType<typeof loadConfig>
@@ -20,7 +21,8 @@ export async function serve(argv: string[]): Promise<number> {
     return 0
   }
   const running = await startBroker(loaded.config).catch((err: unknown) => {
-    const message = err instanceof StrataError ? err.message : (err as Error).stack
+    const message =
+      err instanceof StrataError || err instanceof DataDirLockedError ? err.message : (err as Error).stack
     process.stderr.write(`strata: could not start: ${message}\n`)
     return undefined
   })
