@@ -36,6 +36,13 @@ export interface ReplicaFetchResponse {
 }
 
 export class ReplicaClient {
+  /** `Bearer <inter-broker token>` when brokers authenticate to each other (--auth). */
+  readonly #credentials: Record<string, string>
+
+  constructor(interBrokerToken = '') {
+    this.#credentials = interBrokerToken === '' ? {} : { authorization: `Bearer ${interBrokerToken}` }
+  }
+
   readonly #agent = new Agent({
     connect: { timeout: CONNECT_TIMEOUT_MS },
     keepAliveTimeout: 30_000,
@@ -63,7 +70,7 @@ export class ReplicaClient {
       signal,
       headersTimeout: timeout,
       bodyTimeout: timeout,
-      headers: { accept: 'application/octet-stream, application/json' },
+      headers: { accept: 'application/octet-stream, application/json', ...this.#credentials },
     })
     if (res.statusCode !== 200) throw await errorOf(res)
     const batches = Buffer.from(await res.body.arrayBuffer())
@@ -92,7 +99,7 @@ export class ReplicaClient {
         signal,
         headersTimeout: FETCH_GRACE_MS,
         bodyTimeout: FETCH_GRACE_MS,
-        headers: { accept: 'application/json' },
+        headers: { accept: 'application/json', ...this.#credentials },
       },
     )
     if (res.statusCode !== 200) throw await errorOf(res)

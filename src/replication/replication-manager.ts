@@ -111,7 +111,7 @@ export class ReplicationManager {
   readonly #broker: Broker
   readonly #meta: ClusterMetadata
   readonly #logger: ReplicationLogger
-  readonly #client = new ReplicaClient()
+  readonly #client: ReplicaClient
   readonly #replicas = new Map<string, LocalReplica>()
   /** Followers' long polls wait here for the leader's log end offset to move. */
   readonly #waiters = new PartitionWaiters()
@@ -121,6 +121,7 @@ export class ReplicationManager {
 
   constructor(config: BrokerConfig, broker: Broker, meta: ClusterMetadata, logger: ReplicationLogger) {
     this.#config = config
+    this.#client = new ReplicaClient(config.interBrokerToken)
     this.#broker = broker
     this.#meta = meta
     this.#logger = logger

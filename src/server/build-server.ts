@@ -6,6 +6,7 @@
  * rejects unknown fields instead of silently dropping them (a typo like `ack` must not be ignored).
  */
 import Fastify, { type FastifyInstance, LogController } from 'fastify'
+import { type AuthPluginOptions, authPlugin } from '../auth/auth-plugin.js'
 import type { ResourceAlarms } from '../broker/alarms.js'
 import type { Broker } from '../broker/broker.js'
 import type { BrokerMetrics } from '../metrics/broker-metrics.js'
@@ -29,6 +30,8 @@ export interface BuildServerOptions {
   alarms?: ResourceAlarms
   /** More routes (groups, exchanges, metrics, cluster), registered after the core ones. */
   plugins?: Array<(app: FastifyInstance) => Promise<void>>
+  /** Credentials and ACLs on every route (registered first, so that its hooks cover them all). */
+  auth?: AuthPluginOptions
 }
 
 export async function buildServer(opts: BuildServerOptions): Promise<FastifyInstance> {
@@ -47,6 +50,10 @@ export async function buildServer(opts: BuildServerOptions): Promise<FastifyInst
   })
   await app.register(errorHandler)
   await app.register(msgpackCodec)
+  await app.register(
+    authPlugin,
+    opts.auth ?? { enabled: false, acls: () => [], context: { memberTopics: () => [] }, metricsOpen: true },
+  )
   if (opts.metrics) await app.register(metricsPlugin, { metrics: opts.metrics, broker: opts.broker })
   if (opts.alarms) await app.register(loadShedding, { alarms: opts.alarms })
   await app.register(healthRoutes, { broker: opts.broker, probes: opts.readinessProbes ?? [] })

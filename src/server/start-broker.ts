@@ -7,6 +7,7 @@
 import { join } from 'node:path'
 import type { FastifyInstance } from 'fastify'
 import { Registry } from 'prom-client'
+import { setUpAuth } from '../auth/setup.js'
 import {
   type AlarmProbes,
   ProduceInflight,
@@ -19,15 +20,18 @@ import { ExchangeStore } from '../broker/exchanges/index.js'
 import { GroupCoordinator } from '../broker/groups/index.js'
 import { ClusterNode } from '../cluster/cluster-node.js'
 import { CoordinatorHandoff } from '../cluster/coordinator-handoff.js'
+import { isLoopbackHost } from '../config/load-config.js'
 import type { BrokerConfig } from '../config/schema.js'
 import { BrokerMetrics } from '../metrics/broker-metrics.js'
 import { PoolRouter } from '../workers/pool-router.js'
 import { InProcessRouter, type PartitionRouter } from '../workers/worker-router.js'
 import { buildServer } from './build-server.js'
 import { clusterRoutes, groupCoordinatorGate } from './routes/cluster.js'
+import { consoleLoginRoutes } from './routes/console.js'
 import { exchangeRoutes } from './routes/exchanges.js'
 import { groupRoutes } from './routes/groups.js'
 import { replicaFetchRoutes } from './routes/replica-fetch.js'
+import { securityRoutes } from './routes/security.js'
 
 export interface RunningBroker {
   app: FastifyInstance
@@ -76,6 +80,7 @@ export async function startBroker(
   })
   // Cluster mode: a group's coordinator is the leader of its offsets partition (coordinator-handoff.ts).
   const handoff = cluster ? new CoordinatorHandoff(cluster, broker, groups, cluster.logger) : undefined
+  const auth = await setUpAuth(config)
   const app = await buildServer({
     broker,
     logger: opts.logger === false ? false : { level: config.logLevel },
@@ -86,7 +91,10 @@ export async function startBroker(
       () => cluster?.notReadyReasons() ?? [],
       () => (groups.ready ? [] : ['consumer groups are loading their offsets']),
     ],
+    auth: auth.pluginOptions({ memberTopics: (group, member) => groups.memberTopics(group, member) }),
     plugins: [
+      (app) => securityRoutes(app, { store: auth.store }),
+      (app) => consoleLoginRoutes(app, { auth, authEnabled: config.auth }),
       (app) => clusterRoutes(app, { broker, node: cluster }),
       ...(cluster
         ? [(app: FastifyInstance) => replicaFetchRoutes(app, { replication: cluster.replication })]
@@ -99,6 +107,12 @@ export async function startBroker(
   if (router instanceof PoolRouter) router.logger = app.log
   // Listen first so /healthz answers and /readyz says "recovering" while logs are checked.
   await app.listen({ host: config.host, port: config.port })
+  if (!config.auth && !isLoopbackHost(config.host)) {
+    app.log.warn(
+      { host: config.host },
+      'listening beyond loopback WITHOUT authentication (--insecure): anyone who reaches this port can read, write and delete everything',
+    )
+  }
   if (cluster) cluster.logger = app.log
   await cluster?.join()
   await broker.start()
