@@ -187,7 +187,8 @@ export const authPlugin = fp(
     }
 
     app.addHook('onResponse', async (request, reply) => {
-      if (!ruleOf(request)?.audit) return
+      // A denial was logged as one where it happened.
+      if (!ruleOf(request)?.audit || reply.statusCode === 401 || reply.statusCode === 403) return
       request.log.info(
         {
           audit: true,

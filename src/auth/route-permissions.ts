@@ -137,7 +137,14 @@ export const routePermissions: Readonly<Record<string, RouteRule>> = {
   },
   'PUT /v1/groups/:group/config': {
     access: 'acl',
-    needs: (r) => [group('alter', r.params.group)],
+    // Poison records go to the dead-letter topic: naming one is writing to it.
+    needs: (r) => {
+      const deadLetter = field(r.body, 'deadLetterTopic')
+      return [
+        group('alter', r.params.group),
+        ...(typeof deadLetter === 'string' ? [topic('write', deadLetter)] : []),
+      ]
+    },
     audit: true,
   },
   'GET /v1/groups': { access: 'authenticated' },

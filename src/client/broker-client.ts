@@ -14,7 +14,13 @@ import { NotLeaderError, StrataError } from '../errors.js'
 import { BrokerUnreachableError, ClientClosedError } from './client-errors.js'
 import { type RetryOptions, type RetryPolicy, retryPolicy, withRetry } from './retry.js'
 import { DEFAULT_URL, ServerPool, type ServerPoolOptions } from './server-pool.js'
-import { type HttpMethod, HttpTransport, type Transport, type TransportRequest } from './transport.js'
+import {
+  authorizationHeader,
+  type HttpMethod,
+  HttpTransport,
+  type Transport,
+  type TransportRequest,
+} from './transport.js'
 import type {
   Binding,
   ClusterDescription,
@@ -54,6 +60,11 @@ export interface ClientOptions {
   connectTimeoutMs?: number
   connectionsPerServer?: number
   serverPool?: ServerPoolOptions
+  /** An API token (`strata users token create`), sent as `Authorization: Bearer`. */
+  token?: string
+  /** User and password, sent as HTTP Basic on every request (prefer a token for services). */
+  username?: string
+  password?: string
 }
 
 /** Per-call options every method accepts. */
@@ -92,6 +103,7 @@ export class BrokerClient {
   constructor(options: ClientOptions = {}) {
     this.servers = new ServerPool(splitUrls(options.urls), options.serverPool)
     this.#requestTimeoutMs = options.requestTimeoutMs ?? 30_000
+    const authorization = authorizationHeader(options)
     this.#transport =
       options.transport ??
       new HttpTransport({
@@ -101,6 +113,7 @@ export class BrokerClient {
           connectionsPerServer: options.connectionsPerServer,
         }),
         requestTimeoutMs: this.#requestTimeoutMs,
+        ...(authorization !== undefined && { authorization }),
       })
     this.#retry = retryPolicy(options.retry)
   }

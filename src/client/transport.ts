@@ -63,6 +63,21 @@ export interface HttpTransportOptions {
   connectTimeoutMs?: number
   /** Default whole-request timeout when a request names none. Default 30 s. */
   requestTimeoutMs?: number
+  /** The `Authorization` header sent with every request (see `authorizationHeader`). */
+  authorization?: string
+}
+
+/** `Bearer <token>` or `Basic <user:password>`; undefined without credentials. */
+export function authorizationHeader(credentials: {
+  token?: string | undefined
+  username?: string | undefined
+  password?: string | undefined
+}): string | undefined {
+  if (credentials.token) return `Bearer ${credentials.token}`
+  if (credentials.username !== undefined) {
+    return `Basic ${Buffer.from(`${credentials.username}:${credentials.password ?? ''}`).toString('base64')}`
+  }
+  return undefined
 }
 
 const DEFAULT_CONNECTIONS_PER_SERVER = 64
@@ -96,7 +111,8 @@ const MAYBE_SENT_CODES = new Set([
 export class HttpTransport implements Transport {
   readonly encoding: Encoding
   readonly #pools = new Map<string, Pool>()
-  readonly #options: Required<HttpTransportOptions>
+  readonly #options: Required<Omit<HttpTransportOptions, 'authorization'>>
+  readonly #authorization: string | undefined
   #closed = false
 
   constructor(options: HttpTransportOptions = {}) {
@@ -108,6 +124,7 @@ export class HttpTransport implements Transport {
       requestTimeoutMs: options.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS,
     }
     this.encoding = this.#options.encoding
+    this.#authorization = options.authorization
   }
 
   async request<T = unknown>(serverUrl: string, request: TransportRequest): Promise<TransportResponse<T>> {
@@ -117,6 +134,7 @@ export class HttpTransport implements Transport {
     const timeoutMs = request.timeoutMs ?? this.#options.requestTimeoutMs
     const contentType = ContentTypes[this.encoding]
     const headers: Record<string, string> = { accept: `${contentType}, application/json;q=0.5` }
+    if (this.#authorization !== undefined) headers.authorization = this.#authorization
     let payload: Buffer | undefined
     if (request.body !== undefined) {
       payload = encodeBody(this.encoding, request.body)

@@ -28,6 +28,8 @@ export interface BrokerProcess {
   dataDir: string
   /** Everything the process wrote to stderr so far (for assertions and failure messages). */
   stderr(): string
+  /** Everything it wrote to stdout so far (the pino log lines). */
+  stdout(): string
   /** SIGTERM and wait for exit (a clean shutdown that flushes and checkpoints). */
   stop(): Promise<void>
   /** Sends a signal (SIGKILL for a crash); waits for exit unless it is SIGSTOP/SIGCONT. */
@@ -69,15 +71,17 @@ export async function startBroker(opts: BrokerProcessOptions = {}, port = 0): Pr
   })
   const exited = new Promise<void>((res) => child.once('exit', () => res()))
   exited.then(() => live.delete(child))
+  let out = ''
+  child.stdout?.on('data', (d: Buffer) => {
+    out += d.toString()
+  })
   const url = await new Promise<string>((res, rej) => {
-    let out = ''
     const startTimeoutMs = opts.startTimeoutMs ?? 20_000
     const timer = setTimeout(
       () => rej(new Error(`broker did not start in ${startTimeoutMs} ms\n${stderr}`)),
       startTimeoutMs,
     )
-    child.stdout?.on('data', (d: Buffer) => {
-      out += d.toString()
+    child.stdout?.on('data', () => {
       const m = /strata listening on (http:\/\/\S+)/.exec(out)
       if (m) {
         clearTimeout(timer)
@@ -96,6 +100,7 @@ export async function startBroker(opts: BrokerProcessOptions = {}, port = 0): Pr
     pid: child.pid as number,
     dataDir,
     stderr: () => stderr,
+    stdout: () => out,
     async stop() {
       if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM')
       await exited
