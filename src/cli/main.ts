@@ -15,11 +15,13 @@ import { consume } from './commands/consume.js'
 import { exchangeCommands } from './commands/exchanges.js'
 import { groupCommands } from './commands/groups.js'
 import { produce } from './commands/produce.js'
+import { securityCommands } from './commands/security.js'
 import { topicCommands } from './commands/topics.js'
 import {
   brokerUrls,
   type CliIo,
   type CommandContext,
+  credentialsFromEnv,
   ExitCodes,
   exitCodeFor,
   lazyClient,
@@ -37,6 +39,7 @@ export const COMMANDS: readonly CommandSpec[] = [
   consume,
   ...groupCommands,
   ...exchangeCommands,
+  ...securityCommands,
   bench,
 ]
 
@@ -44,6 +47,9 @@ const GROUPS: Record<string, string> = {
   topics: 'Create, list, describe and delete topics.',
   groups: 'List and describe consumer groups; reset their offsets.',
   exchanges: 'Route records onto topics by bindings (direct, topic, fanout).',
+  users: 'Manage users (with --auth): create, list, set passwords, delete; whoami.',
+  tokens: 'Create, list and revoke API tokens (Bearer) for a user.',
+  acls: 'Grant and revoke permissions: principal, operation, resource, name or prefix.',
 }
 
 /** Runs one command line; resolves with its exit code (see `strata --help`). */
@@ -99,7 +105,11 @@ async function execute(
   try {
     const rawTimeout = parsed.values.timeout
     const timeout = typeof rawTimeout === 'string' ? parseWhole(rawTimeout, '--timeout', 1) : undefined
-    client = lazyClient(brokerUrls(parsed.values.url as string[] | undefined, io.env), timeout)
+    client = lazyClient(
+      brokerUrls(parsed.values.url as string[] | undefined, io.env),
+      timeout,
+      credentialsFromEnv(io.env),
+    )
   } catch (err) {
     return printError(io, err, json)
   }

@@ -22,11 +22,14 @@ import {
   type TransportRequest,
 } from './transport.js'
 import type {
+  AclRule,
   Binding,
   ClusterDescription,
   CommitRequest,
+  CreatedToken,
   CreateExchangeRequest,
   CreateTopicRequest,
+  CreateUserRequest,
   ExchangeDescription,
   ExchangeRecord,
   FetchOptions,
@@ -44,6 +47,7 @@ import type {
   ProduceResponse,
   PublishResponse,
   TopicDescription,
+  UserDescription,
 } from './types.js'
 import type { Encoding } from './wire-codec.js'
 
@@ -407,6 +411,83 @@ export class BrokerClient {
       idempotent: false,
       options,
     })
+  }
+
+  // ---- users, tokens and ACLs (superusers; a user may manage their own tokens) ---------------
+
+  async whoami(options?: CallOptions): Promise<{ name: string; superuser: boolean }> {
+    return this.#call({ method: 'GET', path: '/v1/whoami', idempotent: true, options })
+  }
+
+  async listUsers(options?: CallOptions): Promise<UserDescription[]> {
+    const body = await this.#call<{ users: UserDescription[] }>({
+      method: 'GET',
+      path: '/v1/users',
+      idempotent: true,
+      options,
+    })
+    return body.users
+  }
+
+  async createUser(request: CreateUserRequest, options?: CallOptions): Promise<UserDescription> {
+    return this.#call({ method: 'POST', path: '/v1/users', body: request, idempotent: false, options })
+  }
+
+  async updateUser(
+    name: string,
+    changes: { password?: string; superuser?: boolean },
+    options?: CallOptions,
+  ): Promise<UserDescription> {
+    return this.#call({
+      method: 'PUT',
+      path: `/v1/users/${seg(name)}`,
+      body: changes,
+      idempotent: true,
+      options,
+    })
+  }
+
+  async deleteUser(name: string, options?: CallOptions): Promise<void> {
+    await this.#call({ method: 'DELETE', path: `/v1/users/${seg(name)}`, idempotent: false, options })
+  }
+
+  /** The answer's `token` is shown this once: the broker keeps only its hash. */
+  async createToken(user: string, label = '', options?: CallOptions): Promise<CreatedToken> {
+    return this.#call({
+      method: 'POST',
+      path: `/v1/users/${seg(user)}/tokens`,
+      body: { label },
+      idempotent: false,
+      options,
+    })
+  }
+
+  async revokeToken(user: string, tokenId: string, options?: CallOptions): Promise<void> {
+    await this.#call({
+      method: 'DELETE',
+      path: `/v1/users/${seg(user)}/tokens/${seg(tokenId)}`,
+      idempotent: false,
+      options,
+    })
+  }
+
+  async listAcls(options?: CallOptions): Promise<AclRule[]> {
+    const body = await this.#call<{ acls: AclRule[] }>({
+      method: 'GET',
+      path: '/v1/acls',
+      idempotent: true,
+      options,
+    })
+    return body.acls
+  }
+
+  /** Adding a rule that exists already answers the existing one. */
+  async addAcl(rule: Omit<AclRule, 'id'>, options?: CallOptions): Promise<AclRule> {
+    return this.#call({ method: 'POST', path: '/v1/acls', body: rule, idempotent: true, options })
+  }
+
+  async removeAcl(id: string, options?: CallOptions): Promise<void> {
+    await this.#call({ method: 'DELETE', path: `/v1/acls/${seg(id)}`, idempotent: false, options })
   }
 
   // ---- metadata -------------------------------------------------------------------------------
