@@ -61,6 +61,6 @@ export function isAllowed(rules: Iterable<AclRule>, principal: Principal, wanted
 
 export function describePermission(p: Permission): string {
   return p.resourceType === 'cluster'
-    ? `${p.operation} on the cluster`
-    : `${p.operation} on ${p.resourceType} "${p.name}"`
+    ? `${p.operation} the cluster`
+    : `${p.operation} ${p.resourceType} "${p.name}"`
 }

@@ -19,7 +19,7 @@ import { randomBytes } from 'node:crypto'
 import { chmod, mkdir, readFile } from 'node:fs/promises'
 import { dirname } from 'node:path'
 import { writeFileAtomic } from '../broker/topic-registry.js'
-import { InvalidRequestError, NotFoundError, StorageError } from '../errors.js'
+import { InvalidRequestError, NotFoundError, NotReadyError, StorageError } from '../errors.js'
 import { type AclRule, Operations, PatternTypes, type Principal, ResourceTypes } from './acl.js'
 import { hashPassword, newToken, type PasswordHash, tokenId, tokenMatches } from './secrets.js'
 
@@ -48,6 +48,9 @@ export interface AuthBackend {
   readonly where: string
   load(): Promise<AuthSnapshot>
   save(next: AuthSnapshot): Promise<void>
+  /** Shared state (etcd): calls `onChange` with each state another broker writes. */
+  watch?(onChange: (snapshot: AuthSnapshot) => void): Promise<void>
+  close?(): Promise<void>
 }
 
 export const BOOTSTRAP_ADMIN = 'admin'
@@ -139,6 +142,11 @@ export class AuthStore {
 
   async load(): Promise<void> {
     this.replace(await this.#backend.load())
+    await this.#backend.watch?.((snapshot) => this.replace(snapshot))
+  }
+
+  async close(): Promise<void> {
+    await this.#backend.close?.()
   }
 
   /** Takes in a state written elsewhere (another broker, through etcd). */
@@ -185,11 +193,20 @@ export class AuthStore {
   /** Creates superuser `admin` when there are no users at all; false when there were some. */
   async bootstrapAdmin(password: string): Promise<boolean> {
     const hash = await hashPassword(password)
-    return this.#change((next) => {
-      if (next.users.length > 0) return false
-      next.users.push({ name: BOOTSTRAP_ADMIN, superuser: true, password: hash, tokens: [] })
-      return true
-    })
+    const attempt = () =>
+      this.#change((next) => {
+        if (next.users.length > 0) return false
+        next.users.push({ name: BOOTSTRAP_ADMIN, superuser: true, password: hash, tokens: [] })
+        return true
+      })
+    try {
+      return await attempt()
+    } catch (err) {
+      // Brokers of a new cluster start together: another one may have created the admin first
+      // (the backend re-read the state on the conflict), and then there is nothing left to do.
+      if (!(err instanceof NotReadyError)) throw err
+      return attempt()
+    }
   }
 
   async createUser(input: {
@@ -309,7 +326,7 @@ export class AuthStore {
       try {
         await this.#backend.save(next)
       } catch (err) {
-        if (err instanceof StorageError) throw err
+        if (err instanceof StorageError || err instanceof NotReadyError) throw err
         throw new StorageError(
           `cannot write ${this.#backend.where}`,
           { where: this.#backend.where },

@@ -7,6 +7,7 @@
 import { join } from 'node:path'
 import type { FastifyInstance } from 'fastify'
 import { Registry } from 'prom-client'
+import { EtcdAuthBackend } from '../auth/etcd-auth-backend.js'
 import { setUpAuth } from '../auth/setup.js'
 import {
   type AlarmProbes,
@@ -80,7 +81,8 @@ export async function startBroker(
   })
   // Cluster mode: a group's coordinator is the leader of its offsets partition (coordinator-handoff.ts).
   const handoff = cluster ? new CoordinatorHandoff(cluster, broker, groups, cluster.logger) : undefined
-  const auth = await setUpAuth(config)
+  // Cluster mode: users and ACLs are shared through etcd, so every broker knows the same ones.
+  const auth = await setUpAuth(config, cluster ? { backend: new EtcdAuthBackend(cluster.etcd) } : {})
   const app = await buildServer({
     broker,
     logger: opts.logger === false ? false : { level: config.logLevel },
@@ -146,6 +148,7 @@ export async function startBroker(
         alarms.stop()
         groups.close()
         await app.close()
+        await auth.store.close()
         // Leaving revokes the lease: the controller moves our leaderships at once.
         await cluster?.close()
         await broker.close()

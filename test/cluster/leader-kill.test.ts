@@ -22,6 +22,7 @@ import {
   waitForLeader,
   waitUntil,
 } from '../helpers/cluster.js'
+import { testCredentials } from '../helpers/http.js'
 
 const TOPIC = 'orders-failover'
 
@@ -42,7 +43,11 @@ describe('kill -9 of the leader under continuous acks=all writes', () => {
     const first = await waitForLeader(bootstrap[0] as string, TOPIC, 0)
     for (const id of cluster.ids) await waitForLeader(cluster.advertised(id), TOPIC, 0)
 
-    const client = new BrokerClient({ urls: bootstrap, retry: { maxElapsedMs: 60_000, maxAttempts: 30 } })
+    const client = new BrokerClient({
+      urls: bootstrap,
+      ...testCredentials(),
+      retry: { maxElapsedMs: 60_000, maxAttempts: 30 },
+    })
     const producer = new Producer(client, { acks: 'all' })
     const confirmed: Array<{ seq: number; offset: number }> = []
     const failures: unknown[] = []

@@ -44,7 +44,7 @@ describe('strata users, tokens and acls', () => {
     })
     const denied = await cli(['topics', 'create', 'reports-daily'], { env: asCarol })
     expect(denied.code).toBe(1)
-    expect(denied.stderr).toBe('strata: FORBIDDEN: carol may not create on topic "reports-daily"\n')
+    expect(denied.stderr).toBe('strata: FORBIDDEN: carol may not create topic "reports-daily"\n')
 
     const acl = await cli(
       [
