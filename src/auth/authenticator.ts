@@ -14,7 +14,7 @@
  * throw UNAUTHENTICATED. Messages never say whether the user exists.
  */
 import { timingSafeEqual } from 'node:crypto'
-import { UnauthenticatedError } from '../errors.js'
+import { ThrottledError, UnauthenticatedError } from '../errors.js'
 import type { Principal } from './acl.js'
 import type { AuthStore, UserRecord } from './auth-store.js'
 import { sha256, verifyPassword } from './secrets.js'
@@ -22,6 +22,13 @@ import type { SessionStore } from './sessions.js'
 
 const VERIFIED_TTL_MS = 60_000
 const VERIFIED_MAX_ENTRIES = 10_000
+/**
+ * scrypt runs on libuv's thread pool (4 threads), which the log's file I/O shares: a flood of wrong
+ * passwords must not take every thread. Two checks run at once, a few more wait, the rest are
+ * THROTTLED (remembered good logins and tokens never wait).
+ */
+const MAX_CONCURRENT_CHECKS = 2
+const MAX_QUEUED_CHECKS = 32
 
 /** The principal brokers act as toward each other (replica fetch). */
 export const INTER_BROKER_PRINCIPAL: Principal = Object.freeze({ name: '__broker', superuser: true })
@@ -38,7 +45,9 @@ export class Authenticator {
   readonly #store: AuthStore
   readonly #sessions: SessionStore
   readonly #interBrokerDigest: Buffer | undefined
-  readonly #verified = new Map<string, { user: UserRecord['name']; hash: unknown; expiresAt: number }>()
+  readonly #verified = new Map<string, { user: UserRecord['name']; hash: string; expiresAt: number }>()
+  #checksRunning = 0
+  readonly #checksWaiting: Array<() => void> = []
 
   constructor(store: AuthStore, sessions: SessionStore, interBrokerToken: string) {
     this.#store = store
@@ -76,22 +85,41 @@ export class Authenticator {
     const cached = this.#verified.get(key)
     if (
       cached &&
-      user &&
+      user?.password &&
       cached.user === name &&
-      cached.hash === user.password &&
+      cached.hash === user.password.hash &&
       cached.expiresAt > Date.now()
     ) {
       return this.#store.principalOf(user)
     }
-    const ok = await verifyPassword(password, user?.password)
+    const ok = await this.#limited(() => verifyPassword(password, user?.password))
     // The store may have changed while scrypt ran: judge by the user as it is now.
     const now = this.#store.user(name)
-    if (!ok || !now || now.password !== user?.password) {
+    if (!ok || !now?.password || now.password.hash !== user?.password?.hash) {
       throw new UnauthenticatedError('wrong user name or password')
     }
     if (this.#verified.size >= VERIFIED_MAX_ENTRIES) this.#evict()
-    this.#verified.set(key, { user: name, hash: now.password, expiresAt: Date.now() + VERIFIED_TTL_MS })
+    this.#verified.set(key, { user: name, hash: now.password.hash, expiresAt: Date.now() + VERIFIED_TTL_MS })
     return this.#store.principalOf(now)
+  }
+
+  async #limited<T>(check: () => Promise<T>): Promise<T> {
+    if (this.#checksRunning < MAX_CONCURRENT_CHECKS) {
+      this.#checksRunning++
+    } else {
+      if (this.#checksWaiting.length >= MAX_QUEUED_CHECKS) {
+        throw new ThrottledError('too many password checks at once; retry shortly', { retryAfterMs: 1000 })
+      }
+      // The finishing check hands its slot over, so the count stays as it is.
+      await new Promise<void>((resolve) => this.#checksWaiting.push(resolve))
+    }
+    try {
+      return await check()
+    } finally {
+      const next = this.#checksWaiting.shift()
+      if (next) next()
+      else this.#checksRunning--
+    }
   }
 
   #basic(value: string): Promise<Principal> {

@@ -216,3 +216,29 @@ describe('audit log', () => {
       expect(all).not.toContain(secret)
   })
 })
+
+describe('password guessing', () => {
+  it('a flood of wrong passwords is throttled while the broker keeps serving', async () => {
+    const broker = await track(startAuthBroker())
+    const url = broker.url
+    const token = await makeUser(url, 'worker', 'worker-password')
+    await adminCall(url, 'POST', '/v1/topics', { name: 'busy' }, 201)
+    await grant(url, 'worker', 'write', 'topic', 'busy')
+    const attack = Array.from({ length: 200 }, (_, i) =>
+      call(url, 'GET', '/v1/topics', { auth: { basic: ['admin', `guess-${i}`] } }),
+    )
+    const health = await fetch(`${url}/healthz`, { signal: AbortSignal.timeout(10_000) })
+    expect(health.status).toBe(200)
+    const produced = await call(url, 'POST', '/v1/topics/busy/records', {
+      auth: { bearer: token },
+      body: { records: [{ value: 'still here' }] },
+    })
+    expect(produced.body).toEqual({ offsets: [{ partition: 0, offset: 0 }], durability: 'fsynced' })
+    const answers = await Promise.all(attack)
+    const codes = new Set(answers.map((a) => a.body.error.code))
+    expect([...codes].sort()).toEqual(['THROTTLED', 'UNAUTHENTICATED'])
+    const throttled = answers.find((a) => a.body.error.code === 'THROTTLED')
+    expect(throttled?.status).toBe(429)
+    expect(throttled?.headers.get('retry-after')).toBe('1')
+  })
+})
