@@ -156,6 +156,16 @@ describe('--insecure', () => {
   })
 })
 
+describe('--metrics-open', () => {
+  it('serves /metrics without credentials and nothing else', async () => {
+    const broker = await track(startAuthBroker(['--metrics-open']))
+    const metrics = await call(broker.url, 'GET', '/metrics')
+    expect(metrics.status).toBe(200)
+    expect(metrics.body).toContain('# TYPE')
+    expect((await call(broker.url, 'GET', '/v1/cluster')).status).toBe(401)
+  })
+})
+
 describe('audit log', () => {
   it('logs denials and admin changes with principal, operation, resource and outcome, never a secret', async () => {
     const broker = await track(startAuthBroker(['--log-level', 'info']))
