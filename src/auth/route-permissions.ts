@@ -62,6 +62,11 @@ const cluster = (operation: Permission['operation']): Permission => ({
 const field = (body: unknown, name: string): unknown =>
   typeof body === 'object' && body !== null ? (body as Record<string, unknown>)[name] : undefined
 
+/** The distinct strings of a list (a join's topics); anything else is left to validation. */
+function names(list: unknown): string[] {
+  return Array.isArray(list) ? [...new Set(list.filter((t): t is string => typeof t === 'string'))] : []
+}
+
 /** The distinct topics of a list of `{topic, …}` (commits), ignoring malformed entries (validation answers those). */
 function topicsOf(list: unknown): string[] {
   if (!Array.isArray(list)) return []
@@ -109,7 +114,7 @@ export const routePermissions: Readonly<Record<string, RouteRule>> = {
     access: 'acl',
     needs: (r) => [
       group('read', r.params.group),
-      ...[...new Set((field(r.body, 'topics') as unknown[] | undefined) ?? [])].map((t) => topic('read', t)),
+      ...names(field(r.body, 'topics')).map((t) => topic('read', t)),
     ],
   },
   'POST /v1/groups/:group/members/:member/heartbeat': {
