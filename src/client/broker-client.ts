@@ -16,6 +16,7 @@ import { type ClientEvents, type ClientLogger, Notifier } from './events.js'
 import { type RetryOptions, type RetryPolicy, retryPolicy, withRetry } from './retry.js'
 import { DEFAULT_URL, ServerPool, type ServerPoolOptions } from './server-pool.js'
 import {
+  authorizationHeader,
   type ClientTlsOptions,
   type HttpMethod,
   HttpTransport,
@@ -23,11 +24,14 @@ import {
   type TransportRequest,
 } from './transport.js'
 import type {
+  AclRule,
   Binding,
   ClusterDescription,
   CommitRequest,
+  CreatedToken,
   CreateExchangeRequest,
   CreateTopicRequest,
+  CreateUserRequest,
   ExchangeDescription,
   ExchangeRecord,
   FetchOptions,
@@ -46,6 +50,7 @@ import type {
   PublishResponse,
   SeekRequest,
   TopicDescription,
+  UserDescription,
 } from './types.js'
 import type { Encoding } from './wire-codec.js'
 
@@ -66,6 +71,11 @@ export interface ClientOptions {
   tls?: ClientTlsOptions
   /** Where connects, disconnects and retries are written (they are also events: `client.on('retry', …)`). */
   logger?: ClientLogger
+  /** An API token (`strata users token create`), sent as `Authorization: Bearer`. */
+  token?: string
+  /** User and password, sent as HTTP Basic on every request (prefer a token for services). */
+  username?: string
+  password?: string
 }
 
 /** Per-call options every method accepts. */
@@ -107,6 +117,7 @@ export class BrokerClient extends Notifier<ClientEvents> {
     super(options.logger)
     this.servers = new ServerPool(splitUrls(options.urls), options.serverPool)
     this.#requestTimeoutMs = options.requestTimeoutMs ?? 30_000
+    const authorization = authorizationHeader(options)
     this.#transport =
       options.transport ??
       new HttpTransport({
@@ -117,6 +128,7 @@ export class BrokerClient extends Notifier<ClientEvents> {
         }),
         ...(options.tls !== undefined && { tls: options.tls }),
         requestTimeoutMs: this.#requestTimeoutMs,
+        ...(authorization !== undefined && { authorization }),
       })
     this.#retry = retryPolicy(options.retry)
   }
@@ -425,6 +437,83 @@ export class BrokerClient extends Notifier<ClientEvents> {
       idempotent: false,
       options,
     })
+  }
+
+  // ---- users, tokens and ACLs (superusers; a user may manage their own tokens) ---------------
+
+  async whoami(options?: CallOptions): Promise<{ name: string; superuser: boolean }> {
+    return this.#call({ method: 'GET', path: '/v1/whoami', idempotent: true, options })
+  }
+
+  async listUsers(options?: CallOptions): Promise<UserDescription[]> {
+    const body = await this.#call<{ users: UserDescription[] }>({
+      method: 'GET',
+      path: '/v1/users',
+      idempotent: true,
+      options,
+    })
+    return body.users
+  }
+
+  async createUser(request: CreateUserRequest, options?: CallOptions): Promise<UserDescription> {
+    return this.#call({ method: 'POST', path: '/v1/users', body: request, idempotent: false, options })
+  }
+
+  async updateUser(
+    name: string,
+    changes: { password?: string; superuser?: boolean },
+    options?: CallOptions,
+  ): Promise<UserDescription> {
+    return this.#call({
+      method: 'PUT',
+      path: `/v1/users/${seg(name)}`,
+      body: changes,
+      idempotent: true,
+      options,
+    })
+  }
+
+  async deleteUser(name: string, options?: CallOptions): Promise<void> {
+    await this.#call({ method: 'DELETE', path: `/v1/users/${seg(name)}`, idempotent: false, options })
+  }
+
+  /** The answer's `token` is shown this once: the broker keeps only its hash. */
+  async createToken(user: string, label = '', options?: CallOptions): Promise<CreatedToken> {
+    return this.#call({
+      method: 'POST',
+      path: `/v1/users/${seg(user)}/tokens`,
+      body: { label },
+      idempotent: false,
+      options,
+    })
+  }
+
+  async revokeToken(user: string, tokenId: string, options?: CallOptions): Promise<void> {
+    await this.#call({
+      method: 'DELETE',
+      path: `/v1/users/${seg(user)}/tokens/${seg(tokenId)}`,
+      idempotent: false,
+      options,
+    })
+  }
+
+  async listAcls(options?: CallOptions): Promise<AclRule[]> {
+    const body = await this.#call<{ acls: AclRule[] }>({
+      method: 'GET',
+      path: '/v1/acls',
+      idempotent: true,
+      options,
+    })
+    return body.acls
+  }
+
+  /** Adding a rule that exists already answers the existing one. */
+  async addAcl(rule: Omit<AclRule, 'id'>, options?: CallOptions): Promise<AclRule> {
+    return this.#call({ method: 'POST', path: '/v1/acls', body: rule, idempotent: true, options })
+  }
+
+  async removeAcl(id: string, options?: CallOptions): Promise<void> {
+    await this.#call({ method: 'DELETE', path: `/v1/acls/${seg(id)}`, idempotent: false, options })
   }
 
   // ---- metadata -------------------------------------------------------------------------------

@@ -235,3 +235,38 @@ export interface ClusterDescription {
   brokers: BrokerDescription[]
   controller: number | string | null
 }
+
+// ---- users, tokens and ACLs ------------------------------------------------------------------
+
+export interface UserDescription {
+  name: string
+  superuser: boolean
+  hasPassword: boolean
+  tokens: Array<{ id: string; label: string; createdAt: number }>
+}
+
+export interface CreateUserRequest {
+  name: string
+  /** At least 8 characters; a user without one authenticates with tokens only. */
+  password?: string
+  superuser?: boolean
+}
+
+export interface CreatedToken {
+  id: string
+  label: string
+  createdAt: number
+  /** The bearer token, shown once. */
+  token: string
+}
+
+export interface AclRule {
+  id: string
+  /** A user name, or `*` for every authenticated principal. */
+  principal: string
+  operation: 'read' | 'write' | 'create' | 'delete' | 'describe' | 'alter'
+  resourceType: 'topic' | 'group' | 'exchange' | 'cluster'
+  /** `literal` (the name; `*` is every name) or `prefix` (names starting with it). */
+  patternType: 'literal' | 'prefix'
+  name: string
+}

@@ -115,6 +115,11 @@ export class ClusterNode implements BrokerCluster {
   }
 
   /** A node that has not joined yet: the server can be built around it before any network call. */
+  /** The etcd connection, for other metadata kept there (users and ACLs: auth/etcd-auth-backend.ts). */
+  get etcd(): Etcd3 {
+    return this.#client
+  }
+
   static create(config: BrokerConfig, broker: Broker): ClusterNode {
     return new ClusterNode(config, broker)
   }

@@ -145,6 +145,36 @@ export const optionDocs = {
     default: '',
     description: 'PEM CA bundle that client certificates must chain to (default: --tls-ca-file).',
   },
+  auth: {
+    default: false,
+    description:
+      'Require credentials (HTTP Basic or Bearer token) on every route but /healthz and /readyz, and ACLs for each operation.',
+  },
+  adminPasswordFile: {
+    default: '',
+    description:
+      'With --auth and no users yet: create superuser "admin" with the password in this file (or in STRATA_ADMIN_PASSWORD).',
+  },
+  adminPassword: {
+    default: '',
+    description:
+      'The bootstrap admin password; give it as STRATA_ADMIN_PASSWORD, not as a flag (ps shows flags).',
+  },
+  interBrokerToken: {
+    default: '',
+    description:
+      'Shared secret brokers present to each other (replica fetch); required with --auth and --etcd. Prefer STRATA_INTER_BROKER_TOKEN.',
+  },
+  metricsOpen: {
+    default: false,
+    description:
+      'With --auth, serve GET /metrics without credentials (otherwise it needs describe on the cluster).',
+  },
+  insecure: {
+    default: false,
+    description:
+      'Allow listening on a non-loopback address without --auth (anyone who reaches the port may do anything).',
+  },
   config: { default: '', description: 'A JSON file of options (flags and STRATA_* variables override it).' },
 } satisfies Record<string, OptionDoc>
 
@@ -197,6 +227,12 @@ export const BrokerConfigSchema = Type.Object(
     tlsCaFile: Type.String(),
     tlsClientAuth: Type.Union(['none', 'request', 'require'].map((mode) => Type.Literal(mode))),
     tlsClientCaFile: Type.String(),
+    auth: Type.Boolean(),
+    adminPasswordFile: Type.String(),
+    adminPassword: Type.String(),
+    interBrokerToken: Type.String(),
+    metricsOpen: Type.Boolean(),
+    insecure: Type.Boolean(),
     config: Type.String(),
   },
   { additionalProperties: false },

@@ -65,10 +65,13 @@ function replicaAgent(config: ReplicaTlsConfig | undefined): Agent {
 
 export class ReplicaClient {
   readonly #tls: ReplicaTlsConfig | undefined
+  /** `Bearer <inter-broker token>` when brokers authenticate to each other (--auth). */
+  readonly #credentials: Record<string, string>
   #agent: Agent
 
-  constructor(tls?: ReplicaTlsConfig) {
+  constructor(tls?: ReplicaTlsConfig, interBrokerToken = '') {
     this.#tls = tls
+    this.#credentials = interBrokerToken === '' ? {} : { authorization: `Bearer ${interBrokerToken}` }
     this.#agent = replicaAgent(tls)
   }
 
@@ -100,7 +103,7 @@ export class ReplicaClient {
       signal,
       headersTimeout: timeout,
       bodyTimeout: timeout,
-      headers: { accept: 'application/octet-stream, application/json' },
+      headers: { accept: 'application/octet-stream, application/json', ...this.#credentials },
     })
     if (res.statusCode !== 200) throw await errorOf(res)
     const batches = Buffer.from(await res.body.arrayBuffer())
@@ -129,7 +132,7 @@ export class ReplicaClient {
         signal,
         headersTimeout: FETCH_GRACE_MS,
         bodyTimeout: FETCH_GRACE_MS,
-        headers: { accept: 'application/json' },
+        headers: { accept: 'application/json', ...this.#credentials },
       },
     )
     if (res.statusCode !== 200) throw await errorOf(res)

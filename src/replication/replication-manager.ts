@@ -124,7 +124,7 @@ export class ReplicationManager {
     this.#broker = broker
     this.#meta = meta
     this.#logger = logger
-    this.#client = new ReplicaClient(config)
+    this.#client = new ReplicaClient(config, config.interBrokerToken)
     broker.onPartitionState((state) => this.#onPartitionState(state))
     const every = Math.min(ISR_CHECK_MAX_INTERVAL_MS, Math.max(50, config.replicaLagMaxMs / 2))
     this.#isrTimer = setInterval(() => this.#checkLaggingFollowers(), every)

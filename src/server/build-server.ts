@@ -9,6 +9,7 @@
  */
 import type { ServerOptions as HttpsServerOptions } from 'node:https'
 import Fastify, { type FastifyInstance, LogController } from 'fastify'
+import { type AuthPluginOptions, authPlugin } from '../auth/auth-plugin.js'
 import type { ResourceAlarms } from '../broker/alarms.js'
 import type { Broker } from '../broker/broker.js'
 import type { BrokerMetrics } from '../metrics/broker-metrics.js'
@@ -43,6 +44,8 @@ export interface BuildServerOptions {
   plugins?: Array<(app: FastifyInstance) => Promise<void>>
   /** Serve https with these options (tls-options.ts); plain http without. */
   https?: HttpsServerOptions
+  /** Credentials and ACLs on every route (registered first, so that its hooks cover them all). */
+  auth?: AuthPluginOptions
 }
 
 export async function buildServer(opts: BuildServerOptions): Promise<FastifyInstance> {
@@ -64,6 +67,10 @@ export async function buildServer(opts: BuildServerOptions): Promise<FastifyInst
   })
   await app.register(errorHandler)
   await app.register(msgpackCodec)
+  await app.register(
+    authPlugin,
+    opts.auth ?? { enabled: false, acls: () => [], context: { memberTopics: () => [] }, metricsOpen: true },
+  )
   if (opts.metrics) await app.register(metricsPlugin, { metrics: opts.metrics, broker: opts.broker })
   if (opts.alarms) await app.register(loadShedding, { alarms: opts.alarms })
   if (opts.loaded) await app.register(startupGate, { loaded: opts.loaded })

@@ -8,6 +8,8 @@ import { join } from 'node:path'
 import type { Server as TlsServer } from 'node:tls'
 import type { FastifyInstance } from 'fastify'
 import { Registry } from 'prom-client'
+import { EtcdAuthBackend } from '../auth/etcd-auth-backend.js'
+import { setUpAuth } from '../auth/setup.js'
 import {
   type AlarmProbes,
   ProduceInflight,
@@ -20,6 +22,7 @@ import { ExchangeStore } from '../broker/exchanges/index.js'
 import { GroupCoordinator } from '../broker/groups/index.js'
 import { ClusterNode } from '../cluster/cluster-node.js'
 import { CoordinatorHandoff } from '../cluster/coordinator-handoff.js'
+import { isLoopbackHost } from '../config/load-config.js'
 import type { BrokerConfig } from '../config/schema.js'
 import { BrokerMetrics } from '../metrics/broker-metrics.js'
 import { DataDirLock } from '../storage/data-dir-lock.js'
@@ -27,9 +30,11 @@ import { PoolRouter } from '../workers/pool-router.js'
 import { InProcessRouter, type PartitionRouter } from '../workers/worker-router.js'
 import { buildServer } from './build-server.js'
 import { clusterRoutes, groupCoordinatorGate } from './routes/cluster.js'
+import { consoleLoginRoutes } from './routes/console.js'
 import { exchangeRoutes } from './routes/exchanges.js'
 import { groupRoutes } from './routes/groups.js'
 import { replicaFetchRoutes } from './routes/replica-fetch.js'
+import { securityRoutes } from './routes/security.js'
 import { listenerTlsAtStart, TlsReloader } from './tls-options.js'
 
 export interface RunningBroker {
@@ -112,6 +117,8 @@ async function startLocked(
   const handoff = cluster ? new CoordinatorHandoff(cluster, broker, groups, cluster.logger) : undefined
   // Set once topics, groups and exchanges are loaded: until then their routes answer NOT_READY.
   let loaded = false
+  // Cluster mode: users and ACLs are shared through etcd, so every broker knows the same ones.
+  const auth = await setUpAuth(config, cluster ? { backend: new EtcdAuthBackend(cluster.etcd) } : {})
   const app = await buildServer({
     broker,
     loaded: () => loaded,
@@ -123,7 +130,10 @@ async function startLocked(
       () => cluster?.notReadyReasons() ?? [],
       () => (groups.ready ? [] : ['consumer groups are loading their offsets']),
     ],
+    auth: auth.pluginOptions({ memberTopics: (group, member) => groups.memberTopics(group, member) }),
     plugins: [
+      (app) => securityRoutes(app, { store: auth.store }),
+      (app) => consoleLoginRoutes(app, { auth, authEnabled: config.auth }),
       (app) => clusterRoutes(app, { broker, node: cluster }),
       ...(cluster
         ? [(app: FastifyInstance) => replicaFetchRoutes(app, { replication: cluster.replication })]
@@ -150,6 +160,12 @@ async function startLocked(
     : undefined
   tlsReloader?.start()
   undo.push(() => tlsReloader?.stop())
+  if (!config.auth && !isLoopbackHost(config.host)) {
+    app.log.warn(
+      { host: config.host },
+      'listening beyond loopback WITHOUT authentication (--insecure): anyone who reaches this port can read, write and delete everything',
+    )
+  }
   if (cluster) cluster.logger = app.log
   await cluster?.join()
   undo.push(() => groups.close())
@@ -187,6 +203,7 @@ async function startLocked(
         alarms.stop()
         groups.close()
         await app.close()
+        await auth.store.close()
         // Leaving revokes the lease: the controller moves our leaderships at once.
         await cluster?.close()
         await broker.close()

@@ -79,16 +79,14 @@ export async function startBroker(opts: BrokerProcessOptions = {}, port = 0): Pr
   const exited = new Promise<void>((res) => child.once('exit', () => res()))
   exited.then(() => live.delete(child))
   const url = await new Promise<string>((res, rej) => {
-    let out = ''
     const startTimeoutMs = opts.startTimeoutMs ?? 20_000
     const timer = setTimeout(() => {
       // Nobody gets a handle on a process that never served: end it here, or it outlives the test.
       child.kill('SIGKILL')
       rej(new Error(`broker did not start in ${startTimeoutMs} ms\n${stderr}`))
     }, startTimeoutMs)
-    child.stdout?.on('data', (d: Buffer) => {
-      out += d.toString()
-      const m = /strata listening on (https?:\/\/\S+)/.exec(out)
+    child.stdout?.on('data', () => {
+      const m = /strata listening on (https?:\/\/\S+)/.exec(stdout)
       if (m) {
         clearTimeout(timer)
         res(m[1] as string)

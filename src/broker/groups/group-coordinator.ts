@@ -539,6 +539,11 @@ export class GroupCoordinator {
     )
   }
 
+  /** The topics a member subscribed to; empty when it is not a member here (authorization asks). */
+  memberTopics(groupName: string, memberId: string): readonly string[] {
+    return this.#groups.get(groupName)?.members.get(memberId)?.topics ?? []
+  }
+
   list(): GroupDescription[] {
     this.#checkReady()
     const names = new Set([...this.#groups.keys(), ...this.#store.groups()])

@@ -143,7 +143,9 @@ export async function groupRoutes(
     },
   )
 
-  r.get('/v1/groups', async (_req, reply) => reply.sendData({ groups: groups.list() }))
+  r.get('/v1/groups', async (req, reply) =>
+    reply.sendData({ groups: groups.list().filter((g) => req.mayDescribe('group', g.group)) }),
+  )
 
   r.get('/v1/groups/:group', { schema: { params: GroupParams } }, async (req, reply) =>
     reply.sendData(groups.describe(req.params.group)),
