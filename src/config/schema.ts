@@ -88,6 +88,12 @@ export const optionDocs = {
     default: 300_000,
     description: 'Largest session timeout a group member may ask for.',
   },
+  maxGroupMembers: {
+    // Kafka's group.max.size is unbounded by default; a bound keeps one group's rebalance and
+    // descriptions small, and 1,000 consumers on one group is already past most deployments.
+    default: 1000,
+    description: 'Most members one consumer group may have (a join past it: 409 GROUP_MAX_SIZE_REACHED).',
+  },
   brokerId: { default: 0, description: 'This broker’s id in a cluster.' },
   advertiseUrl: {
     default: '',
@@ -148,6 +154,7 @@ export const BrokerConfigSchema = Type.Object(
     alarmCheckIntervalMs: int(10),
     groupMinSessionTimeoutMs: int(1),
     groupMaxSessionTimeoutMs: int(1),
+    maxGroupMembers: int(1),
     brokerId: int(0),
     advertiseUrl: Type.String(),
     etcd: Type.String(),
