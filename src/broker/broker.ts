@@ -28,6 +28,7 @@ import type {
   PartitionState,
 } from '../workers/worker-messages.js'
 import type { PartitionRouter } from '../workers/worker-router.js'
+import { FetchBudget, type FetchBudgetHold } from './fetch-budget.js'
 import { partitionForKey, StickyPartitioner } from './partition-placement.js'
 import { PartitionWaiters } from './partition-waiters.js'
 import { encodeKey, encodeRecordBody, type RecordInput, wirePackr } from './record-codec.js'
@@ -68,6 +69,8 @@ export interface FetchOptions {
   maxBytes: number
   maxWaitMs: number
   signal?: AbortSignal | undefined
+  /** The request's share of the fetch budget: it holds the read's byte limit before reading. */
+  budget?: FetchBudgetHold | undefined
 }
 
 export interface PartitionDescription {
@@ -133,6 +136,7 @@ export class Broker {
   readonly topics: TopicRegistry
   readonly router: PartitionRouter
   readonly waiters = new PartitionWaiters()
+  readonly fetchBudget: FetchBudget
   readonly #states = new Map<string, PartitionState>()
   readonly #sticky = new StickyPartitioner()
   readonly #stateListeners: Array<(state: PartitionState) => void> = []
@@ -146,6 +150,7 @@ export class Broker {
     this.config = config
     this.router = router
     this.topics = new TopicRegistry(config.dataDir)
+    this.fetchBudget = new FetchBudget(config.maxInflightFetchBytes)
     router.onEvent((event) => {
       if (event.type === 'state') this.#updateState(event.state)
     })
@@ -514,13 +519,15 @@ export class Broker {
         this.#closed ||
         state.offline
       ) {
+        const maxBytes = Math.min(opts.maxBytes, this.config.maxFetchBytes)
+        await opts.budget?.reserve(maxBytes)
         return this.router.request({
           op: 'fetch',
           topic,
           partition,
           offset: opts.offset,
           maxRecords: opts.maxRecords,
-          maxBytes: Math.min(opts.maxBytes, this.config.maxFetchBytes),
+          maxBytes,
           format,
         })
       }

@@ -57,6 +57,18 @@ export const optionDocs = {
   maxRecordsPerRequest: { default: 10_000, description: 'Most records in one produce request.' },
   maxWaitMsLimit: { default: 30_000, description: 'Upper bound on a fetch long poll (maxWaitMs).' },
   maxFetchBytes: { default: 16 * MiB, description: 'Upper bound on the bytes one fetch returns.' },
+  maxJsonFetchBytes: {
+    // Rendering JSON is synchronous and ~3× the MessagePack bytes; 1 MiB renders in tens of ms,
+    // 16 MiB would block every other request for a second and take ~100 MB while it does.
+    default: 1 * MiB,
+    description:
+      'Upper bound on the record bytes one fetch returns to a JSON reader (MessagePack readers get up to --max-fetch-bytes).',
+  },
+  maxInflightFetchBytes: {
+    default: 128 * MiB,
+    description:
+      'Fetch response bytes being read or sent at once, broker-wide; a fetch past it waits briefly, then gets 429 THROTTLED.',
+  },
   requestTimeoutMs: {
     default: 60_000,
     description: 'A request must arrive whole within this time (stops slow-body clients holding sockets).',
@@ -145,6 +157,8 @@ export const BrokerConfigSchema = Type.Object(
     maxRecordsPerRequest: int(1),
     maxWaitMsLimit: int(0),
     maxFetchBytes: int(1024),
+    maxJsonFetchBytes: int(1024),
+    maxInflightFetchBytes: int(1024),
     requestTimeoutMs: int(0),
     ackTimeoutMs: int(1),
     defaultPartitions: int(1, 10_000),

@@ -93,7 +93,7 @@ export async function startBroker(
         : []),
       (app) => exchangeRoutes(app, { broker, store: exchanges }),
       ...(handoff ? [groupCoordinatorGate(handoff)] : []),
-      (app) => groupRoutes(app, { groups, maxWaitMsLimit: config.maxWaitMsLimit }),
+      (app) => groupRoutes(app, { groups, broker }),
     ],
   })
   if (router instanceof PoolRouter) router.logger = app.log

@@ -36,6 +36,7 @@ import {
 import { partitionKey } from '../../workers/partition-host.js'
 import type { PartitionState } from '../../workers/worker-messages.js'
 import type { Broker } from '../broker.js'
+import type { FetchBudgetHold } from '../fetch-budget.js'
 import { assignPartitions, type TopicPartitionRef, tpKey } from './assignors.js'
 import { encodeGroupFetch, type GroupLogger, GroupReader } from './group-fetch.js'
 import { Group, type GroupState, type Member } from './group-state.js'
@@ -76,6 +77,8 @@ export interface GroupFetchRequest {
   /** The POST form: offsets to commit before reading. */
   commit?: readonly TopicPartitionOffset[] | undefined
   generation?: number | undefined
+  /** The request's share of the fetch budget; it holds nothing while the poll waits for records. */
+  budget?: FetchBudgetHold | undefined
 }
 
 export interface GroupOffsetDescription extends TopicPartitionRef {
@@ -450,6 +453,8 @@ export class GroupCoordinator {
           { group: groupName, generation: req.generation, currentGeneration: group.generation },
         )
       }
+      // Before the commit, so a fetch refused for want of budget has written nothing.
+      await req.budget?.reserve(this.#readLimit(req))
       if (req.commit !== undefined && req.commit.length > 0) {
         await this.commit(groupName, { memberId, offsets: req.commit })
       }
@@ -460,11 +465,19 @@ export class GroupCoordinator {
     }
   }
 
+  #readLimit(req: GroupFetchRequest): number {
+    return Math.min(req.maxBytes, this.#broker.config.maxFetchBytes)
+  }
+
   async #poll(group: Group, member: Member, req: GroupFetchRequest): Promise<Buffer> {
     const deadline = Date.now() + Math.min(req.maxWaitMs, this.#broker.config.maxWaitMsLimit)
     const limits = { maxRecords: req.maxRecords, maxBytes: req.maxBytes }
-    for (;;) {
+    for (let woken = false; ; woken = true) {
       if (group.members.get(member.memberId) !== member) this.#member(group.name, member.memberId)
+      // Woken with the budget spent elsewhere: answer "nothing yet" rather than a 429 after a commit.
+      if (woken && req.budget && !req.budget.tryReserve(this.#readLimit(req))) {
+        return encodeGroupFetch(group.generation, 0, [])
+      }
       const result = await group.serialize(() => this.#reader.read(group, member, limits))
       const remaining = deadline - Date.now()
       if (result.count > 0 || remaining <= 0 || req.signal?.aborted || this.#closed) {
@@ -475,6 +488,7 @@ export class GroupCoordinator {
       }
       // Checked synchronously right before parking, so a record that landed meanwhile is not missed.
       if (this.#reader.hasData(group, member)) continue
+      req.budget?.resize(0)
       const keys = member.assignments.map((tp) => partitionKey(tp.topic, tp.partition))
       await this.#broker.waiters.waitForChange([...keys, group.waitKey], remaining, req.signal)
     }

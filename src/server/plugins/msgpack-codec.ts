@@ -47,6 +47,12 @@ export function encodeBody(msgpack: boolean, value: unknown): { type: string; bo
   return { type: JSON_TYPE, body: JSON.stringify(toJsonValue(value)) }
 }
 
+/** A body that is already MessagePack bytes, as sent: untouched, or decoded once into JSON. */
+export function renderMsgpackBytes(msgpack: boolean, bytes: Buffer): { type: string; body: Buffer | string } {
+  if (msgpack) return { type: MSGPACK, body: bytes }
+  return { type: JSON_TYPE, body: JSON.stringify(toJsonValue(wireUnpackr.unpack(bytes))) }
+}
+
 export function decodeMsgpack(body: Buffer): unknown {
   try {
     return wireUnpackr.unpack(body)
@@ -77,8 +83,8 @@ export const msgpackCodec = fp(
       return this.type(type).send(body)
     })
     app.decorateReply('sendMsgpackBytes', function (this: FastifyReply, bytes: Buffer) {
-      if (this.request.wantsMsgpack) return this.type(MSGPACK).send(bytes)
-      return this.type(JSON_TYPE).send(JSON.stringify(toJsonValue(wireUnpackr.unpack(bytes))))
+      const { type, body } = renderMsgpackBytes(this.request.wantsMsgpack, bytes)
+      return this.type(type).send(body)
     })
   },
   { name: 'strata-msgpack-codec' },

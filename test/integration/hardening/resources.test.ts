@@ -7,11 +7,17 @@
  * 7. Group membership costs linear time: a group is capped at `--max-group-members` (a join past it
  *    is 409 GROUP_MAX_SIZE_REACHED), and a full group whose sessions all run out together is
  *    removed by one sweep with one rebalance.
+ * 8. Big JSON fetches stay bounded: a JSON reader gets at most `--max-json-fetch-bytes` of records
+ *    per fetch (it reads on from nextOffset), and response bytes in flight share a broker-wide
+ *    budget (`--max-inflight-fetch-bytes`): past it a fetch waits briefly, then gets 429 THROTTLED
+ *    with Retry-After, so readers that do not drain their responses cannot pile memory up.
  */
+import { readFileSync } from 'node:fs'
+import { connect } from 'node:net'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { type BrokerProcess, startBroker } from '../../helpers/broker-process.js'
-import { jsonRequest as json } from '../../helpers/http.js'
-import { createTopic, eventually, type Joined, join, unique } from '../groups/group-helpers.js'
+import { jsonRequest as json, type Reply } from '../../helpers/http.js'
+import { createTopic, eventually, type Joined, join, sleep, unique } from '../groups/group-helpers.js'
 
 /** Far above a healthy answer (a few ms), far below the seconds the attacks used to block for. */
 const HEALTH_BOUND_MS = 1000
@@ -117,5 +123,171 @@ describe('item 7: group membership costs linear time', () => {
     // The group is usable again: a lone member gets every partition.
     const alone = await join(broker.url, group, [topic])
     expect(alone.assignments.map((a) => a.partition)).toEqual(Array.from({ length: PARTITIONS }, (_, p) => p))
+  }, 120_000)
+})
+
+/** The process's resident set size in bytes, from /proc (Linux). */
+function rssOf(pid: number): number {
+  const kib = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1]
+  return Number(kib) * 1024
+}
+
+/** Samples the broker's RSS every 25 ms until stopped; resolves to the peak. */
+function watchRss(pid: number, maxSamples = 20_000): { stop(): Promise<number> } {
+  let stopped = false
+  let peak = rssOf(pid)
+  const loop = (async () => {
+    for (let i = 0; !stopped && i < maxSamples; i++) {
+      peak = Math.max(peak, rssOf(pid))
+      await sleep(25)
+    }
+  })()
+  return {
+    async stop() {
+      stopped = true
+      await loop
+      return peak
+    },
+  }
+}
+
+interface JsonRecord {
+  offset: number
+  value: string
+}
+
+describe('item 8: big JSON fetches stay bounded', () => {
+  const MiB = 1024 * 1024
+  const RECORD_CHARS = 100_000
+  const RECORDS = 240 // 24 MB: more than one 16 MiB fetch
+  const recordValue = (i: number) => `${String(i).padStart(6, '0')}${'x'.repeat(RECORD_CHARS - 6)}`
+  let broker: BrokerProcess
+  let topic: string
+  beforeAll(async () => {
+    broker = await startBroker()
+    topic = await createTopic(broker.url, 1, 'big')
+    for (let i = 0; i < RECORDS; i += 40) {
+      const records = Array.from({ length: 40 }, (_, k) => ({ value: recordValue(i + k) }))
+      const res = await json(`${broker.url}/v1/topics/${topic}/records`, 'POST', { records })
+      expect(res.status).toBe(200)
+    }
+  }, 120_000)
+  afterAll(async () => {
+    await broker?.stop()
+  })
+
+  /** One JSON fetch, retried after Retry-After on 429; counts the 429s it saw. */
+  async function jsonFetch(url: string, throttled: { count: number }): Promise<Reply> {
+    for (let attempt = 0; attempt < 200; attempt++) {
+      const res = await json(url, 'GET')
+      if (res.status !== 429) return res
+      expect(res.body.error.code).toBe('THROTTLED')
+      expect(Number(res.headers.get('retry-after'))).toBeGreaterThanOrEqual(1)
+      throttled.count++
+      await sleep(200)
+    }
+    throw new Error(`still throttled after 200 attempts: ${url}`)
+  }
+
+  it('item 8: 12 concurrent 16 MiB JSON fetches (partition and group) keep /healthz answering and RSS bounded; every record is read exactly once', async () => {
+    const throttled = { count: 0 }
+    let largestResponse = 0
+    const partitionReader = async () => {
+      const seen: JsonRecord[] = []
+      let offset = 0
+      for (let guard = 0; guard < 1000 && offset < RECORDS; guard++) {
+        const res = await jsonFetch(
+          `${broker.url}/v1/topics/${topic}/partitions/0/records?offset=${offset}&maxBytes=${16 * MiB}&maxRecords=10000`,
+          throttled,
+        )
+        expect(res.status, JSON.stringify(res.body?.error)).toBe(200)
+        largestResponse = Math.max(largestResponse, res.body.records.length)
+        seen.push(...res.body.records)
+        offset = res.body.nextOffset
+      }
+      return seen
+    }
+    const groupReader = async () => {
+      const group = unique('big')
+      const member = await join(broker.url, group, [topic])
+      const seen: JsonRecord[] = []
+      for (let guard = 0; guard < 1000 && seen.length < RECORDS; guard++) {
+        const res = await jsonFetch(
+          `${broker.url}/v1/groups/${group}/members/${member.memberId}/records?maxBytes=${16 * MiB}&maxRecords=10000`,
+          throttled,
+        )
+        expect(res.status, JSON.stringify(res.body?.error)).toBe(200)
+        largestResponse = Math.max(largestResponse, res.body.records.length)
+        seen.push(...res.body.records)
+      }
+      return seen
+    }
+
+    const rssBefore = rssOf(broker.pid)
+    const health = watchHealth(broker.url)
+    const rss = watchRss(broker.pid)
+    const results = await Promise.all([
+      ...Array.from({ length: 8 }, partitionReader),
+      ...Array.from({ length: 4 }, groupReader),
+    ])
+    const peakRss = await rss.stop()
+    const seen = await health.stop()
+
+    for (const records of results) {
+      expect(records.map((r) => r.offset)).toEqual(Array.from({ length: RECORDS }, (_, i) => i))
+      expect(records.every((r) => r.value === recordValue(r.offset))).toBe(true)
+    }
+    expect(seen.failures).toEqual([])
+    expect(
+      seen.slowestMs,
+      `slowest /healthz of ${seen.checks} (${throttled.count} fetches throttled)`,
+    ).toBeLessThan(HEALTH_BOUND_MS)
+    // Generous: the attack used to take the broker past 1 GB.
+    expect(peakRss - rssBefore, `RSS ${rssBefore} → peak ${peakRss}`).toBeLessThan(300 * MiB)
+    // 1 MiB of ~100 KB records per JSON fetch, whatever maxBytes asked for.
+    expect(largestResponse).toBeLessThanOrEqual(Math.ceil(MiB / RECORD_CHARS))
+  }, 120_000)
+
+  it('item 8: a reader that does not drain a 16 MiB response holds the budget; the next fetch gets 429 with Retry-After, then succeeds once it is gone', async () => {
+    const small = await startBroker({ args: ['--max-inflight-fetch-bytes', String(4 * MiB)] })
+    try {
+      const t = await createTopic(small.url, 1, 'slow')
+      for (let i = 0; i < RECORDS; i += 40) {
+        const records = Array.from({ length: 40 }, (_, k) => ({ value: recordValue(i + k) }))
+        expect((await json(`${small.url}/v1/topics/${t}/records`, 'POST', { records })).status).toBe(200)
+      }
+      // A MessagePack reader asks for 16 MiB and reads only the first bytes of the answer.
+      const { port } = new URL(small.url)
+      const socket = connect(Number(port), '127.0.0.1')
+      const firstBytes = new Promise<void>((resolve) =>
+        socket.once('data', () => {
+          socket.pause()
+          resolve()
+        }),
+      )
+      socket.write(
+        `GET /v1/topics/${t}/partitions/0/records?offset=0&maxBytes=${16 * MiB}&maxRecords=10000 HTTP/1.1\r\n` +
+          `Host: 127.0.0.1\r\nAccept: application/vnd.msgpack\r\n\r\n`,
+      )
+      await firstBytes
+
+      const refused = await json(
+        `${small.url}/v1/topics/${t}/partitions/0/records?offset=0&maxBytes=${MiB}`,
+        'GET',
+      )
+      expect(refused.status).toBe(429)
+      expect(refused.body.error.code).toBe('THROTTLED')
+      expect(refused.headers.get('retry-after')).toBe('1')
+
+      socket.destroy()
+      let res: Reply | undefined
+      await eventually('the budget to come back once the slow reader is gone', async () => {
+        res = await json(`${small.url}/v1/topics/${t}/partitions/0/records?offset=0&maxBytes=${MiB}`, 'GET')
+        return res.status === 200
+      })
+      expect(res?.body.records[0]).toMatchObject({ offset: 0, value: recordValue(0) })
+    } finally {
+      await small.stop()
+    }
   }, 120_000)
 })
