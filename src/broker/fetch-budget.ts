@@ -68,8 +68,9 @@ export class FetchBudget {
         bytes,
         admit: () => {
           clearTimeout(timer)
-          hold.resize(bytes)
+          // Resolved before resizing: the resize may admit the next in line, which must come after.
           resolve()
+          hold.resize(bytes)
         },
       }
       const timer = setTimeout(() => {
