@@ -58,8 +58,9 @@ export const optionDocs = {
   maxWaitMsLimit: { default: 30_000, description: 'Upper bound on a fetch long poll (maxWaitMs).' },
   maxFetchBytes: { default: 16 * MiB, description: 'Upper bound on the bytes one fetch returns.' },
   maxJsonFetchBytes: {
-    // Rendering JSON is synchronous and ~3× the MessagePack bytes; 1 MiB renders in tens of ms,
-    // 16 MiB would block every other request for a second and take ~100 MB while it does.
+    // Rendering JSON is synchronous: 1 MiB holds other requests up for a few ms, while 16 MiB
+    // held them for hundreds of ms and took ~65 MB of memory per fetch (bench/RESULTS.md, issue 11).
+    // 1 MiB is also the default maxBytes, so a JSON reader that asks for nothing sees no change.
     default: 1 * MiB,
     description:
       'Upper bound on the record bytes one fetch returns to a JSON reader (MessagePack readers get up to --max-fetch-bytes).',

@@ -82,7 +82,7 @@ class NumberHeap {
  */
 const INDEX_RANGE = 2 ** 24
 
-/** What one member holds of one topic: partitions it kept or was given first, those it received in step 3 after. */
+/** What one member holds of one topic: what it kept or was given in steps 1–2, then what step 3 moved to it. */
 interface Holding {
   /** Ascending, so the highest partition is given away first and the low ones stay where they were. */
   kept: number[]

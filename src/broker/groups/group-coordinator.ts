@@ -7,11 +7,11 @@
  * `maxGroupMembers` per group; a heartbeat or any other request of the member refreshes its
  * session; a leave, or a session that runs out with no request in progress, removes it. Every
  * change of members (or of the partitions their topics have) bumps the generation and reassigns at
- * once, balanced and sticky (assignors.ts), in time linear in members and partitions. Sessions that
- * run out close together are removed by one sweep with one rebalance, so a thousand consumers that
- * vanish at once cost one rebalance, not a thousand. There is no join barrier as in Kafka's
- * protocol: a member learns its new assignment from its next heartbeat or fetch answer, and until
- * every member has, the group reads as `rebalancing`.
+ * once, balanced and sticky (assignors.ts), in time near-linear in members and partitions.
+ * Sessions that run out close together are removed by one sweep with one rebalance, so a thousand
+ * consumers that vanish at once cost one rebalance, not a thousand. There is no join barrier as in
+ * Kafka's protocol: a member learns its new assignment from its next heartbeat or fetch answer, and
+ * until every member has, the group reads as `rebalancing`.
  *
  * Fencing. A commit that names a generation other than the current one is STALE_GENERATION, and a
  * member may only commit partitions it owns now, so a member that lost a partition cannot move its

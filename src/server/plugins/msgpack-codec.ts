@@ -6,8 +6,8 @@
  * keys, values and headers becomes bytes (done by the produce route, which knows where records are).
  * Responses use the type `Accept` asks for, else the request's, else JSON. A route answers with
  * `reply.sendData(value)`; a body that is already MessagePack bytes (a fetch) goes through
- * `reply.sendMsgpackBytes(bytes)`, which sends them untouched to a MessagePack reader and decodes
- * them once for a JSON one.
+ * `renderMsgpackBytes`, which keeps them untouched for a MessagePack reader and decodes them once
+ * for a JSON one (the fetch routes send it, holding its size in the fetch budget).
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
@@ -21,7 +21,6 @@ const JSON_TYPE = 'application/json; charset=utf-8'
 declare module 'fastify' {
   interface FastifyReply {
     sendData(value: unknown): FastifyReply
-    sendMsgpackBytes(bytes: Buffer): FastifyReply
   }
   interface FastifyRequest {
     wantsMsgpack: boolean
@@ -80,10 +79,6 @@ export const msgpackCodec = fp(
     })
     app.decorateReply('sendData', function (this: FastifyReply, value: unknown) {
       const { type, body } = encodeBody(this.request.wantsMsgpack, value)
-      return this.type(type).send(body)
-    })
-    app.decorateReply('sendMsgpackBytes', function (this: FastifyReply, bytes: Buffer) {
-      const { type, body } = renderMsgpackBytes(this.request.wantsMsgpack, bytes)
       return this.type(type).send(body)
     })
   },

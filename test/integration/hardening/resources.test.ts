@@ -12,6 +12,7 @@
  *    budget (`--max-inflight-fetch-bytes`): past it a fetch waits briefly, then gets 429 THROTTLED
  *    with Retry-After, so readers that do not drain their responses cannot pile memory up.
  */
+import { type ChildProcess, spawn } from 'node:child_process'
 import { readFileSync } from 'node:fs'
 import { connect } from 'node:net'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
@@ -27,19 +28,27 @@ interface HealthWatch {
   stop(): Promise<{ slowestMs: number; checks: number; failures: string[] }>
 }
 
-/** Polls `/healthz` back to back (20 ms apart) until stopped, or for at most `maxChecks` rounds. */
+/** Health watchers still running: a test that failed before stopping its watcher leaves one here. */
+const healthWatchers = new Set<ChildProcess>()
+afterAll(() => {
+  for (const child of healthWatchers) child.kill()
+})
+
+/**
+ * Polls `/healthz` every 20 ms from a child process until stopped (or for at most `maxChecks`
+ * rounds), so the attackers' own work in this process cannot delay the measurement.
+ */
 function watchHealth(url: string, maxChecks = 20_000): HealthWatch {
-  let stopped = false
-  let slowestMs = 0
-  let checks = 0
-  const failures: string[] = []
-  const loop = (async () => {
-    while (!stopped && checks < maxChecks) {
+  const script = `
+    let stopped = false, slowestMs = 0, checks = 0
+    const failures = []
+    process.stdin.on('data', () => { stopped = true })
+    while (!stopped && checks < ${maxChecks}) {
       const started = performance.now()
       try {
-        const res = await fetch(`${url}/healthz`)
+        const res = await fetch(${JSON.stringify(`${url}/healthz`)})
         await res.arrayBuffer()
-        if (res.status !== 200) failures.push(`status ${res.status}`)
+        if (res.status !== 200) failures.push('status ' + res.status)
       } catch (err) {
         failures.push(String(err))
       }
@@ -47,12 +56,24 @@ function watchHealth(url: string, maxChecks = 20_000): HealthWatch {
       checks++
       await new Promise((r) => setTimeout(r, 20))
     }
-  })()
+    process.stdout.write(JSON.stringify({ slowestMs, checks, failures }))
+    process.exit(0)
+  `
+  const child = spawn(process.execPath, ['--input-type=module', '-e', script], {
+    stdio: ['pipe', 'pipe', 'inherit'],
+  })
+  let out = ''
+  child.stdout.on('data', (d: Buffer) => {
+    out += d.toString()
+  })
+  healthWatchers.add(child)
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()))
+  exited.then(() => healthWatchers.delete(child))
   return {
     async stop() {
-      stopped = true
-      await loop
-      return { slowestMs, checks, failures }
+      child.stdin.write('stop\n')
+      await exited
+      return JSON.parse(out)
     },
   }
 }
