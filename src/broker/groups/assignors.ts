@@ -128,6 +128,8 @@ class AssignmentState {
   readonly #slotsOf: TopicSlot[][]
 
   constructor(sorted: readonly AssignorMember[], partitionCounts: ReadonlyMap<string, number>) {
+    if (sorted.length >= INDEX_RANGE)
+      throw new RangeError(`a group of ${sorted.length} members is past the assignor's range`)
     this.#members = sorted
     this.#load = sorted.map(() => 0)
     const subscribers = new Map<string, number[]>()
