@@ -510,12 +510,11 @@ export class GroupCoordinator {
     const parts = new Map<string, TopicPartitionRef>()
     for (const o of this.#store.offsets(groupName))
       parts.set(tpKey(o), { topic: o.topic, partition: o.partition })
-    for (const m of this.#groups.get(groupName)?.members.values() ?? []) {
-      for (const topic of m.topics) {
-        if (!this.#broker.topics.has(topic)) continue
-        for (let p = 0; p < this.#broker.topics.get(topic).partitions; p++)
-          parts.set(tpKey({ topic, partition: p }), { topic, partition: p })
-      }
+    // Each subscribed topic once: a describe or a metrics scrape costs partitions, not members × partitions.
+    for (const topic of this.#groups.get(groupName)?.topics ?? []) {
+      if (!this.#broker.topics.has(topic)) continue
+      for (let p = 0; p < this.#broker.topics.get(topic).partitions; p++)
+        parts.set(tpKey({ topic, partition: p }), { topic, partition: p })
     }
     const out: GroupOffsetDescription[] = []
     for (const tp of parts.values()) {
