@@ -30,6 +30,7 @@ import type {
   PartitionState,
 } from '../workers/worker-messages.js'
 import type { PartitionRouter } from '../workers/worker-router.js'
+import { FetchBudget, type FetchBudgetHold } from './fetch-budget.js'
 import { type PartitionBudget, partitionBudget } from './partition-budget.js'
 import { partitionForKey, StickyPartitioner } from './partition-placement.js'
 import { PartitionWaiters } from './partition-waiters.js'
@@ -71,6 +72,8 @@ export interface FetchOptions {
   maxBytes: number
   maxWaitMs: number
   signal?: AbortSignal | undefined
+  /** The request's share of the fetch budget: it holds the read's byte limit before reading. */
+  budget?: FetchBudgetHold | undefined
 }
 
 export interface PartitionDescription {
@@ -138,6 +141,7 @@ export class Broker {
   readonly waiters = new PartitionWaiters()
   /** How many partitions this broker can keep open (partition-budget.ts). */
   readonly partitionBudget: PartitionBudget
+  readonly fetchBudget: FetchBudget
   readonly #states = new Map<string, PartitionState>()
   readonly #sticky = new StickyPartitioner()
   readonly #stateListeners: Array<(state: PartitionState) => void> = []
@@ -152,6 +156,7 @@ export class Broker {
     this.router = router
     this.topics = new TopicRegistry(config.dataDir)
     this.partitionBudget = partitionBudget(config.maxPartitions)
+    this.fetchBudget = new FetchBudget(config.maxInflightFetchBytes)
     router.onEvent((event) => {
       if (event.type === 'state') this.#updateState(event.state)
     })
@@ -562,13 +567,15 @@ export class Broker {
         this.#closed ||
         state.offline
       ) {
+        const maxBytes = Math.min(opts.maxBytes, this.config.maxFetchBytes)
+        await opts.budget?.reserve(maxBytes)
         return this.router.request({
           op: 'fetch',
           topic,
           partition,
           offset: opts.offset,
           maxRecords: opts.maxRecords,
-          maxBytes: Math.min(opts.maxBytes, this.config.maxFetchBytes),
+          maxBytes,
           format,
         })
       }

@@ -57,6 +57,19 @@ export const optionDocs = {
   maxRecordsPerRequest: { default: 10_000, description: 'Most records in one produce request.' },
   maxWaitMsLimit: { default: 30_000, description: 'Upper bound on a fetch long poll (maxWaitMs).' },
   maxFetchBytes: { default: 16 * MiB, description: 'Upper bound on the bytes one fetch returns.' },
+  maxJsonFetchBytes: {
+    // Rendering JSON is synchronous: 1 MiB holds other requests up for a few ms, while 16 MiB
+    // held them for hundreds of ms and took ~65 MB of memory per fetch (bench/RESULTS.md, issue 11).
+    // 1 MiB is also the default maxBytes, so a JSON reader that asks for nothing sees no change.
+    default: 1 * MiB,
+    description:
+      'Upper bound on the record bytes one fetch returns to a JSON reader (MessagePack readers get up to --max-fetch-bytes).',
+  },
+  maxInflightFetchBytes: {
+    default: 128 * MiB,
+    description:
+      'Fetch response bytes being read or sent at once, broker-wide; a fetch past it waits briefly, then gets 429 THROTTLED.',
+  },
   requestTimeoutMs: {
     default: 60_000,
     description: 'A request must arrive whole within this time (stops slow-body clients holding sockets).',
@@ -96,6 +109,12 @@ export const optionDocs = {
   groupMaxSessionTimeoutMs: {
     default: 300_000,
     description: 'Largest session timeout a group member may ask for.',
+  },
+  maxGroupMembers: {
+    // Kafka's group.max.size is unbounded by default; a bound keeps one group's rebalance and
+    // descriptions small, and 1,000 consumers on one group is already past most deployments.
+    default: 1000,
+    description: 'Most members one consumer group may have (a join past it: 409 GROUP_MAX_SIZE_REACHED).',
   },
   brokerId: { default: 0, description: 'This broker’s id in a cluster.' },
   advertiseUrl: {
@@ -202,6 +221,8 @@ export const BrokerConfigSchema = Type.Object(
     maxRecordsPerRequest: int(1),
     maxWaitMsLimit: int(0),
     maxFetchBytes: int(1024),
+    maxJsonFetchBytes: int(1024),
+    maxInflightFetchBytes: int(1024),
     requestTimeoutMs: int(0),
     ackTimeoutMs: int(1),
     defaultPartitions: int(1, 10_000),
@@ -213,6 +234,7 @@ export const BrokerConfigSchema = Type.Object(
     alarmCheckIntervalMs: int(10),
     groupMinSessionTimeoutMs: int(1),
     groupMaxSessionTimeoutMs: int(1),
+    maxGroupMembers: int(1),
     brokerId: int(0),
     advertiseUrl: Type.String(),
     etcd: Type.String(),

@@ -140,7 +140,7 @@ async function startLocked(
         : []),
       (app) => exchangeRoutes(app, { broker, store: exchanges }),
       ...(handoff ? [groupCoordinatorGate(handoff)] : []),
-      (app) => groupRoutes(app, { groups, maxWaitMsLimit: config.maxWaitMsLimit }),
+      (app) => groupRoutes(app, { groups, broker }),
     ],
     ...(https && { https }),
   })
