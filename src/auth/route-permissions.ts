@@ -127,6 +127,13 @@ export const routePermissions: Readonly<Record<string, RouteRule>> = {
   },
   'GET /v1/groups/:group/members/:member/records': { access: 'acl', needs: memberRead },
   'POST /v1/groups/:group/members/:member/records': { access: 'acl', needs: memberRead },
+  'POST /v1/groups/:group/members/:member/seek': {
+    access: 'acl',
+    needs: (r, ctx) => [
+      ...memberRead(r, ctx),
+      ...topicsOf(field(r.body, 'offsets')).map((t) => topic('read', t)),
+    ],
+  },
   'POST /v1/groups/:group/offsets': {
     access: 'acl',
     needs: (r) => [
