@@ -37,6 +37,8 @@ export interface RunningBroker {
   metrics: BrokerMetrics
   alarms: ResourceAlarms
   close(): Promise<void>
+  /** The step a close() in progress is waiting for (the shutdown timeout logs it). */
+  closingStep(): string | undefined
 }
 
 /** `--workers 0`: partitions in the main thread; N: N single-thread piscina pools (pool-router.ts). */
@@ -120,6 +122,7 @@ export async function startBroker(
   const port = typeof address === 'object' && address ? address.port : config.port
   const host = config.host.includes(':') ? `[${config.host}]` : config.host
   let closing: Promise<void> | undefined
+  let closingStep: string | undefined
   return {
     app,
     broker,
@@ -131,12 +134,17 @@ export async function startBroker(
         clearInterval(retention)
         alarms.stop()
         groups.close()
+        closingStep = 'closing the HTTP server (requests in flight)'
         await app.close()
         // Leaving revokes the lease: the controller moves our leaderships at once.
+        closingStep = 'leaving the cluster (etcd)'
         await cluster?.close()
+        closingStep = 'flushing and closing partitions'
         await broker.close()
+        closingStep = undefined
       })()
       return closing
     },
+    closingStep: () => closingStep,
   }
 }

@@ -28,6 +28,20 @@ export async function serve(argv: string[]): Promise<number> {
   await new Promise<void>((resolve) => {
     const stop = (signal: string) => {
       running.app.log.info({ signal }, 'shutting down: flushing partitions')
+      // The backstop: a shutdown must end even if something it waits for never answers. Unref'd,
+      // so a clean close exits at once; it fires only while something still holds the process.
+      setTimeout(() => {
+        const step = running.closingStep()
+        running.app.log.error(
+          {
+            shutdownTimeoutMs: loaded.config.shutdownTimeoutMs,
+            pending: step ?? 'close finished; the process is held by the resources listed',
+            activeResources: process.getActiveResourcesInfo(),
+          },
+          'shutdown did not finish in time: exiting',
+        )
+        process.exit(1)
+      }, loaded.config.shutdownTimeoutMs).unref()
       running.close().then(resolve, (err: unknown) => {
         process.stderr.write(`strata: shutdown failed: ${(err as Error).message}\n`)
         resolve()
