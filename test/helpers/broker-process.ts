@@ -28,12 +28,19 @@ export interface BrokerProcess {
   dataDir: string
   /** Everything the process wrote to stderr so far (for assertions and failure messages). */
   stderr(): string
+  /** Resolves when the process has exited, with its exit code or the signal that ended it. */
+  exited: Promise<ProcessExit>
   /** SIGTERM and wait for exit (a clean shutdown that flushes and checkpoints). */
   stop(): Promise<void>
   /** Sends a signal (SIGKILL for a crash); waits for exit unless it is SIGSTOP/SIGCONT. */
   kill(signal?: NodeJS.Signals): Promise<void>
   /** Starts a new process on the same data directory and port. */
   restart(extraArgs?: string[]): Promise<BrokerProcess>
+}
+
+export interface ProcessExit {
+  code: number | null
+  signal: NodeJS.Signals | null
 }
 
 const live = new Set<ChildProcess>()
@@ -67,7 +74,9 @@ export async function startBroker(opts: BrokerProcessOptions = {}, port = 0): Pr
   child.stderr?.on('data', (d: Buffer) => {
     stderr += d.toString()
   })
-  const exited = new Promise<void>((res) => child.once('exit', () => res()))
+  const exited = new Promise<ProcessExit>((res) =>
+    child.once('exit', (code, signal) => res({ code, signal })),
+  )
   exited.then(() => live.delete(child))
   const url = await new Promise<string>((res, rej) => {
     let out = ''
@@ -96,6 +105,7 @@ export async function startBroker(opts: BrokerProcessOptions = {}, port = 0): Pr
     pid: child.pid as number,
     dataDir,
     stderr: () => stderr,
+    exited,
     async stop() {
       if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM')
       await exited
