@@ -31,14 +31,10 @@ export async function serve(argv: string[]): Promise<number> {
       // The backstop: a shutdown must end even if something it waits for never answers. Unref'd,
       // so a clean close exits at once; it fires only while something still holds the process.
       setTimeout(() => {
-        const step = running.closingStep()
-        running.app.log.error(
-          {
-            shutdownTimeoutMs: loaded.config.shutdownTimeoutMs,
-            pending: step ?? 'close finished; the process is held by the resources listed',
-            activeResources: process.getActiveResourcesInfo(),
-          },
-          'shutdown did not finish in time: exiting',
+        const pending = running.closingStep() ?? 'close finished; the process is held by the resources listed'
+        const resources = process.getActiveResourcesInfo().join(', ')
+        process.stderr.write(
+          `strata: shutdown did not finish in ${loaded.config.shutdownTimeoutMs} ms (waiting for: ${pending}; active: ${resources}); exiting\n`,
         )
         process.exit(1)
       }, loaded.config.shutdownTimeoutMs).unref()
