@@ -150,6 +150,17 @@ export class ClusterNode implements BrokerCluster {
     this.#campaign()
   }
 
+  /**
+   * Controlled shutdown, before close(): hands every leadership held here to an in-sync follower
+   * and leaves the ISRs (replication-manager.ts), within `withinMs`. The HTTP server must still be
+   * serving: followers catch up through their fetches. Without a valid lease it does nothing (etcd
+   * cannot be written); the controller moves the partitions once the lease is gone.
+   */
+  async leave(withinMs: number): Promise<void> {
+    if (this.#closed || !this.#active) return
+    await this.replication.leave(Date.now() + withinMs)
+  }
+
   async close(): Promise<void> {
     if (this.#closed) return
     this.#closed = true
@@ -197,6 +208,10 @@ export class ClusterNode implements BrokerCluster {
     return this.view.urlOf(brokerId)
   }
 
+  isAlive(brokerId: number): boolean {
+    return this.view.brokers.has(brokerId)
+  }
+
   // ---- BrokerCluster: questions from the broker -----------------------------------------------
 
   replicates(topic: string, partition: number): boolean {
@@ -237,13 +252,13 @@ export class ClusterNode implements BrokerCluster {
     this.replication.checkFetch(topic, partition)
   }
 
-  notLeader(topic: string, partition: number): StrataError {
+  notLeader(topic: string, partition: number, reason?: string): StrataError {
     const record = this.view.partition(topic, partition)?.value
     const leaderId = record?.leader ?? NO_LEADER
     const details: Record<string, unknown> = { topic, partition, leaderId }
     if (record) details.leaderEpoch = record.leaderEpoch
     if (leaderId === this.#config.brokerId) {
-      details.reason = this.leaseValid() ? 'taking leadership' : 'etcd lease may have lapsed'
+      details.reason = reason ?? (this.leaseValid() ? 'taking leadership' : 'etcd lease may have lapsed')
       return new NotLeaderError(
         `broker ${leaderId} cannot lead ${topic}/${partition} right now (${details.reason}); retry`,
         details,

@@ -133,9 +133,13 @@ export async function startBroker(
       closing ??= (async () => {
         clearInterval(retention)
         alarms.stop()
+        // Controlled shutdown while the server still answers our followers' fetches; half of the
+        // shutdown timeout at most, the rest is for closing.
+        closingStep = 'handing leaderships over to in-sync followers'
+        await cluster?.leave(config.shutdownTimeoutMs / 2)
         groups.close()
         closingStep = 'closing the HTTP server (requests in flight)'
-        await app.close()
+        await closeServer(app)
         // Leaving revokes the lease: the controller moves our leaderships at once.
         closingStep = 'leaving the cluster (etcd)'
         await cluster?.close()
@@ -146,5 +150,25 @@ export async function startBroker(
       return closing
     },
     closingStep: () => closingStep,
+  }
+}
+
+/** How long a closing server lets requests in flight finish before it drops their connections. */
+const SERVER_DRAIN_MS = 2_000
+
+/**
+ * app.close() waits for every connection to end; one busy when it began stays open once its
+ * response is sent (keep-alive, up to the 72 s idle timeout), so those are closed as they turn
+ * idle, and whatever is still open after the drain (a consumer's long poll, a client that keeps
+ * its connection busy) is dropped: clients retry elsewhere.
+ */
+async function closeServer(app: FastifyInstance): Promise<void> {
+  const reaper = setInterval(() => app.server.closeIdleConnections(), 100)
+  const drained = setTimeout(() => app.server.closeAllConnections(), SERVER_DRAIN_MS)
+  try {
+    await app.close()
+  } finally {
+    clearInterval(reaper)
+    clearTimeout(drained)
   }
 }
