@@ -136,7 +136,9 @@ export async function startBroker(
         // Controlled shutdown while the server still answers our followers' fetches; half of the
         // shutdown timeout at most, the rest is for closing.
         closingStep = 'handing leaderships over to in-sync followers'
-        await cluster?.leave(config.shutdownTimeoutMs / 2)
+        await cluster?.leave(config.shutdownTimeoutMs / 2).catch((err: unknown) => {
+          app.log.warn({ err }, 'controlled shutdown failed: the controller moves what is left once we leave')
+        })
         groups.close()
         closingStep = 'closing the HTTP server (requests in flight)'
         await closeServer(app)
