@@ -142,7 +142,7 @@ export async function startBroker(
         groups.close()
         closingStep = 'closing the HTTP server (requests in flight)'
         await closeServer(app)
-        // Leaving revokes the lease: the controller moves our leaderships at once.
+        // Leaving revokes the lease: the controller moves at once what could not be handed over.
         closingStep = 'leaving the cluster (etcd)'
         await cluster?.close()
         closingStep = 'flushing and closing partitions'
