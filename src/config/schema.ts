@@ -78,6 +78,11 @@ export const optionDocs = {
     default: 30_000,
     description: 'How long acks=all waits for durability before ACK_TIMEOUT.',
   },
+  shutdownTimeoutMs: {
+    default: 15_000,
+    description:
+      'A clean shutdown (SIGTERM, SIGINT) still running after this long logs what it was waiting for and exits with code 1.',
+  },
   defaultPartitions: { default: 1, description: 'Partitions of a topic created without a count.' },
   maxPartitionsPerTopic: {
     default: 1000,
@@ -225,6 +230,7 @@ export const BrokerConfigSchema = Type.Object(
     maxInflightFetchBytes: int(1024),
     requestTimeoutMs: int(0),
     ackTimeoutMs: int(1),
+    shutdownTimeoutMs: int(100),
     defaultPartitions: int(1, 10_000),
     maxPartitionsPerTopic: int(1, 1_000_000),
     maxPartitions: int(0),

@@ -45,6 +45,8 @@ export interface RunningBroker {
   metrics: BrokerMetrics
   alarms: ResourceAlarms
   close(): Promise<void>
+  /** The step a close() in progress is waiting for (the shutdown timeout logs it). */
+  closingStep(): string | undefined
 }
 
 /** `--workers 0`: partitions in the main thread; N: N single-thread piscina pools (pool-router.ts). */
@@ -190,6 +192,7 @@ async function startLocked(
   const port = typeof address === 'object' && address ? address.port : config.port
   const host = config.host.includes(':') ? `[${config.host}]` : config.host
   let closing: Promise<void> | undefined
+  let closingStep: string | undefined
   return {
     app,
     broker,
@@ -201,15 +204,46 @@ async function startLocked(
         clearInterval(retention)
         tlsReloader?.stop()
         alarms.stop()
+        // Controlled shutdown while the server still answers our followers' fetches; half of the
+        // shutdown timeout at most, the rest is for closing.
+        closingStep = 'handing leaderships over to in-sync followers'
+        await cluster?.leave(config.shutdownTimeoutMs / 2).catch((err: unknown) => {
+          app.log.warn({ err }, 'controlled shutdown failed: the controller moves what is left once we leave')
+        })
         groups.close()
-        await app.close()
+        closingStep = 'closing the HTTP server (requests in flight)'
+        await closeServer(app)
         await auth.store.close()
-        // Leaving revokes the lease: the controller moves our leaderships at once.
+        // Leaving revokes the lease: the controller moves at once what could not be handed over.
+        closingStep = 'leaving the cluster (etcd)'
         await cluster?.close()
+        closingStep = 'flushing and closing partitions'
         await broker.close()
         lock.release()
+        closingStep = undefined
       })()
       return closing
     },
+    closingStep: () => closingStep,
+  }
+}
+
+/** How long a closing server lets requests in flight finish before it drops their connections. */
+const SERVER_DRAIN_MS = 2_000
+
+/**
+ * app.close() waits for every connection to end; one busy when it began stays open once its
+ * response is sent (keep-alive, up to the 72 s idle timeout), so those are closed as they turn
+ * idle, and whatever is still open after the drain (a consumer's long poll, a client that keeps
+ * its connection busy) is dropped: clients retry elsewhere.
+ */
+async function closeServer(app: FastifyInstance): Promise<void> {
+  const reaper = setInterval(() => app.server.closeIdleConnections(), 100)
+  const drained = setTimeout(() => app.server.closeAllConnections(), SERVER_DRAIN_MS)
+  try {
+    await app.close()
+  } finally {
+    clearInterval(reaper)
+    clearTimeout(drained)
   }
 }

@@ -30,6 +30,8 @@ export interface BrokerProcess {
   stderr(): string
   /** Everything it wrote to stdout so far: the listening line, then its log (pino writes there). */
   stdout(): string
+  /** Resolves when the process has exited, with its exit code or the signal that ended it. */
+  exited: Promise<ProcessExit>
   /** SIGTERM and wait for exit (a clean shutdown that flushes and checkpoints). */
   stop(): Promise<void>
   /** Sends a signal (SIGKILL for a crash); waits for exit unless it is SIGSTOP/SIGCONT/SIGHUP. */
@@ -40,6 +42,10 @@ export interface BrokerProcess {
 
 /** Pause, resume, and SIGHUP (a TLS broker reloads its certificate). */
 const SIGNALS_THAT_DO_NOT_END = new Set<NodeJS.Signals>(['SIGSTOP', 'SIGCONT', 'SIGHUP'])
+export interface ProcessExit {
+  code: number | null
+  signal: NodeJS.Signals | null
+}
 
 const live = new Set<ChildProcess>()
 process.once('exit', () => {
@@ -76,7 +82,9 @@ export async function startBroker(opts: BrokerProcessOptions = {}, port = 0): Pr
   child.stdout?.on('data', (d: Buffer) => {
     stdout += d.toString()
   })
-  const exited = new Promise<void>((res) => child.once('exit', () => res()))
+  const exited = new Promise<ProcessExit>((res) =>
+    child.once('exit', (code, signal) => res({ code, signal })),
+  )
   exited.then(() => live.delete(child))
   const url = await new Promise<string>((res, rej) => {
     const startTimeoutMs = opts.startTimeoutMs ?? 20_000
@@ -105,6 +113,7 @@ export async function startBroker(opts: BrokerProcessOptions = {}, port = 0): Pr
     dataDir,
     stderr: () => stderr,
     stdout: () => stdout,
+    exited,
     async stop() {
       if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM')
       await exited

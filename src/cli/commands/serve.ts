@@ -31,6 +31,16 @@ export async function serve(argv: string[]): Promise<number> {
   await new Promise<void>((resolve) => {
     const stop = (signal: string) => {
       running.app.log.info({ signal }, 'shutting down: flushing partitions')
+      // The backstop: a shutdown must end even if something it waits for never answers. Unref'd,
+      // so a clean close exits at once; it fires only while something still holds the process.
+      setTimeout(() => {
+        const pending = running.closingStep() ?? 'close finished; the process is held by the resources listed'
+        const resources = process.getActiveResourcesInfo().join(', ')
+        process.stderr.write(
+          `strata: shutdown did not finish in ${loaded.config.shutdownTimeoutMs} ms (waiting for: ${pending}; active: ${resources}); exiting\n`,
+        )
+        process.exit(1)
+      }, loaded.config.shutdownTimeoutMs).unref()
       running.close().then(resolve, (err: unknown) => {
         process.stderr.write(`strata: shutdown failed: ${(err as Error).message}\n`)
         resolve()
