@@ -9,9 +9,11 @@
  */
 import type { BrokerConfig } from '../config/schema.js'
 import {
+  InvalidConfigError,
   InvalidRequestError,
   InvalidTopicNameError,
   NotReadyError,
+  PartitionLimitReachedError,
   PartitionNotFoundError,
   PartitionOfflineError,
   PayloadTooLargeError,
@@ -28,6 +30,8 @@ import type {
   PartitionState,
 } from '../workers/worker-messages.js'
 import type { PartitionRouter } from '../workers/worker-router.js'
+import { FetchBudget, type FetchBudgetHold } from './fetch-budget.js'
+import { type PartitionBudget, partitionBudget } from './partition-budget.js'
 import { partitionForKey, StickyPartitioner } from './partition-placement.js'
 import { PartitionWaiters } from './partition-waiters.js'
 import { encodeKey, encodeRecordBody, type RecordInput, wirePackr } from './record-codec.js'
@@ -68,6 +72,8 @@ export interface FetchOptions {
   maxBytes: number
   maxWaitMs: number
   signal?: AbortSignal | undefined
+  /** The request's share of the fetch budget: it holds the read's byte limit before reading. */
+  budget?: FetchBudgetHold | undefined
 }
 
 export interface PartitionDescription {
@@ -133,6 +139,9 @@ export class Broker {
   readonly topics: TopicRegistry
   readonly router: PartitionRouter
   readonly waiters = new PartitionWaiters()
+  /** How many partitions this broker can keep open (partition-budget.ts). */
+  readonly partitionBudget: PartitionBudget
+  readonly fetchBudget: FetchBudget
   readonly #states = new Map<string, PartitionState>()
   readonly #sticky = new StickyPartitioner()
   readonly #stateListeners: Array<(state: PartitionState) => void> = []
@@ -146,6 +155,8 @@ export class Broker {
     this.config = config
     this.router = router
     this.topics = new TopicRegistry(config.dataDir)
+    this.partitionBudget = partitionBudget(config.maxPartitions)
+    this.fetchBudget = new FetchBudget(config.maxInflightFetchBytes)
     router.onEvent((event) => {
       if (event.type === 'state') this.#updateState(event.state)
     })
@@ -178,8 +189,15 @@ export class Broker {
   }
 
   /** Loads topics and recovers every partition; `/readyz` turns 200 when this resolves. */
-  async start(): Promise<void> {
-    const topics = await this.topics.load()
+  async start(opts: { warn?: (details: object, message: string) => void } = {}): Promise<void> {
+    const topics = await this.topics.load(opts.warn)
+    const held = topics.reduce((sum, t) => sum + t.partitions, 0)
+    if (held > this.partitionBudget.limit) {
+      opts.warn?.(
+        { partitions: held, budget: this.partitionBudget.limit },
+        `this broker holds ${held} partitions, over its budget of ${this.partitionBudget.limit} (${this.partitionBudget.source})`,
+      )
+    }
     for (const topic of topics) await this.#openPartitions(topic)
     this.#ready = true
   }
@@ -255,6 +273,13 @@ export class Broker {
 
   async createTopic(input: CreateTopicInput): Promise<TopicDescription> {
     checkTopicName(input.name, { internal: input.internal ?? false })
+    const partitions = input.partitions ?? this.config.defaultPartitions
+    if (!input.internal && partitions > this.config.maxPartitionsPerTopic) {
+      throw new InvalidConfigError(
+        `a topic may have at most ${this.config.maxPartitionsPerTopic} partitions (--max-partitions-per-topic); ${partitions} asked`,
+        { field: 'partitions', partitions, limit: this.config.maxPartitionsPerTopic },
+      )
+    }
     if (this.#cluster) {
       await this.#cluster.createTopic(input)
       return this.describeTopic(input.name)
@@ -264,9 +289,11 @@ export class Broker {
         field: 'replicationFactor',
       })
     }
+    // Checked and claimed (topics.create registers the name first) with no await between them.
+    if (!input.internal) this.#checkPartitionBudget(partitions)
     const meta: TopicMetadata = {
       name: input.name,
-      partitions: input.partitions ?? this.config.defaultPartitions,
+      partitions,
       replicationFactor: input.replicationFactor ?? 1,
       config: input.config ?? {},
       createdAt: Date.now(),
@@ -275,10 +302,32 @@ export class Broker {
     return this.describeTopic(meta.name)
   }
 
+  /** Partitions of every topic on this broker (a single broker holds them all). */
+  partitionCount(): number {
+    return this.topics.list().reduce((sum, t) => sum + t.partitions, 0)
+  }
+
+  #checkPartitionBudget(adding: number): void {
+    const { limit, source } = this.partitionBudget
+    const held = this.partitionCount()
+    if (held + adding <= limit) return
+    throw new PartitionLimitReachedError(
+      `this broker holds ${held} partitions and its budget is ${limit} (${source}); ${adding} more do not fit`,
+      { partitions: adding, held, budget: limit },
+    )
+  }
+
   /** Creates a topic on this broker's disk and opens its partitions (in a cluster, those it replicates). */
   async addTopic(meta: TopicMetadata): Promise<void> {
     await this.topics.create(meta)
-    await this.#openPartitions(meta)
+    try {
+      await this.#openPartitions(meta)
+    } catch (err) {
+      // All or nothing: a topic whose partitions did not all open is not left behind on disk. It
+      // never existed for anyone, so the topic-deleted listeners are not told.
+      await this.#discardTopic(meta.name).catch(() => undefined)
+      throw err
+    }
   }
 
   async deleteTopic(name: string): Promise<void> {
@@ -291,6 +340,11 @@ export class Broker {
 
   /** Closes a topic's partitions and removes it from this broker's disk. */
   async removeTopic(name: string): Promise<void> {
+    await this.#discardTopic(name)
+    for (const listener of this.#topicDeletedListeners) await listener(name)
+  }
+
+  async #discardTopic(name: string): Promise<void> {
     const meta = this.topics.get(name)
     for (let p = 0; p < meta.partitions; p++) {
       await this.router.request({ op: 'close', topic: name, partition: p, remove: false })
@@ -298,7 +352,6 @@ export class Broker {
       this.waiters.notify(partitionKey(name, p))
     }
     await this.topics.delete(name)
-    for (const listener of this.#topicDeletedListeners) await listener(name)
   }
 
   describeTopic(name: string): TopicDescription {
@@ -514,13 +567,15 @@ export class Broker {
         this.#closed ||
         state.offline
       ) {
+        const maxBytes = Math.min(opts.maxBytes, this.config.maxFetchBytes)
+        await opts.budget?.reserve(maxBytes)
         return this.router.request({
           op: 'fetch',
           topic,
           partition,
           offset: opts.offset,
           maxRecords: opts.maxRecords,
-          maxBytes: Math.min(opts.maxBytes, this.config.maxFetchBytes),
+          maxBytes,
           format,
         })
       }

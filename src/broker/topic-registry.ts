@@ -4,12 +4,15 @@
  * On disk: `<data-dir>/<topic>/topic.json` holds `{name, partitions, replicationFactor, config,
  * createdAt}`; `<data-dir>/<topic>/<partition>/` are the partition logs. topic.json is written to a
  * temp file, fsynced, renamed over, and the directory fsynced, so a crash leaves the old or the new
- * file, never half of one. A topic directory without topic.json (a crash during creation) is
- * ignored at load and removed. Deletion renames the directory into `<data-dir>/__deleted/` first
+ * file, never half of one. topic.json is written last, so a topic directory without it is a creation
+ * that did not finish (never acknowledged); a failed creation removes its directory. A directory
+ * found at load without topic.json, or with one that does not parse or names another topic, is
+ * moved aside into `<data-dir>/__quarantine/` with a warning (kept for the operator, never loaded),
+ * and the broker starts. Deletion renames the directory into `<data-dir>/__deleted/` first
  * (atomic: the topic is gone at once), then removes it in the background.
  *
  * Names starting with `__` are reserved for the broker's own topics (`__consumer_offsets`) and
- * folders (`__deleted`, `__metadata`), as Kafka reserves them.
+ * folders (`__deleted`, `__metadata`, `__quarantine`), as Kafka reserves them.
  */
 import { randomBytes } from 'node:crypto'
 import { closeSync, fsyncSync, openSync } from 'node:fs'
@@ -36,6 +39,9 @@ export interface TopicMetadata {
 
 const TOPIC_NAME = /^[A-Za-z0-9._-]{1,249}$/
 export const INTERNAL_PREFIX = '__'
+const QUARANTINE_DIR = '__quarantine'
+/** The broker's own folders in the data directory, never topics. */
+const RESERVED_DIRS = new Set(['__metadata', '__deleted', QUARANTINE_DIR])
 
 /** API.md's rule for topic (and exchange) names; `internal` allows the reserved `__` prefix. */
 export function checkTopicName(name: string, opts: { internal?: boolean } = {}): void {
@@ -96,32 +102,68 @@ export class TopicRegistry {
     return join(this.topicDir(name), String(partition))
   }
 
-  async load(): Promise<TopicMetadata[]> {
+  /**
+   * Reads every topic's metadata. A topic directory that cannot be loaded is quarantined (see the
+   * top of this file) and reported to `warn`; a topic.json that cannot be read at all (an I/O
+   * error, not bad content) fails the load, since nothing can be decided about it.
+   */
+  async load(warn: (details: object, message: string) => void = () => {}): Promise<TopicMetadata[]> {
     await mkdir(this.#dataDir, { recursive: true })
     await rm(join(this.#dataDir, '__deleted'), { recursive: true, force: true })
     const entries = await readdir(this.#dataDir, { withFileTypes: true })
     for (const entry of entries) {
-      if (!entry.isDirectory() || entry.name === '__metadata') continue
-      const meta = await this.#readMetadata(entry.name)
-      if (meta) this.#topics.set(meta.name, meta)
+      // Only names a topic could have: a directory like `lost+found` is not ours to move.
+      if (!entry.isDirectory() || RESERVED_DIRS.has(entry.name) || !TOPIC_NAME.test(entry.name)) continue
+      const read = await this.#readMetadata(entry.name)
+      if (typeof read !== 'string') {
+        this.#topics.set(read.name, read)
+        continue
+      }
+      const movedTo = await this.#quarantine(entry.name)
+      warn(
+        { topic: entry.name, problem: read, movedTo },
+        `topic "${entry.name}" not loaded: ${read}; moved to ${movedTo}`,
+      )
     }
     return this.list()
   }
 
-  async #readMetadata(dirName: string): Promise<TopicMetadata | undefined> {
+  /** The topic's metadata, or why the directory is not a whole topic. */
+  async #readMetadata(dirName: string): Promise<TopicMetadata | string> {
+    let text: string
     try {
-      const meta = JSON.parse(
-        await readFile(join(this.#dataDir, dirName, 'topic.json'), 'utf8'),
-      ) as TopicMetadata
-      return meta.name === dirName ? meta : undefined
+      text = await readFile(join(this.#dataDir, dirName, 'topic.json'), 'utf8')
     } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'ENOENT') {
-        // A topic whose creation did not finish: it was never acknowledged, so it goes.
-        await rm(join(this.#dataDir, dirName), { recursive: true, force: true })
-        return undefined
-      }
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT')
+        return 'no topic.json (its creation did not finish)'
       throw err
     }
+    let meta: TopicMetadata
+    try {
+      meta = JSON.parse(text) as TopicMetadata
+    } catch {
+      return 'topic.json is not valid JSON'
+    }
+    if (
+      typeof meta !== 'object' ||
+      meta === null ||
+      !Number.isInteger(meta.partitions) ||
+      meta.partitions < 1 ||
+      typeof meta.config !== 'object'
+    ) {
+      return 'topic.json does not describe a topic'
+    }
+    if (meta.name !== dirName) return `topic.json names another topic ("${String(meta.name)}")`
+    return meta
+  }
+
+  async #quarantine(dirName: string): Promise<string> {
+    const quarantine = join(this.#dataDir, QUARANTINE_DIR)
+    await mkdir(quarantine, { recursive: true })
+    const target = join(quarantine, `${dirName}.${Date.now()}`)
+    await rename(join(this.#dataDir, dirName), target)
+    fsyncDirSync(this.#dataDir)
+    return target
   }
 
   list(): TopicMetadata[] {
@@ -152,7 +194,8 @@ export class TopicRegistry {
       fsyncDirSync(this.#dataDir)
     } catch (err) {
       this.#topics.delete(meta.name)
-      await rm(dir, { recursive: true, force: true })
+      // Out of file descriptors even rm can fail; the next start quarantines what is left.
+      await rm(dir, { recursive: true, force: true }).catch(() => undefined)
       throw err
     }
     return meta

@@ -88,10 +88,25 @@ export interface CommandContext {
   client(): BrokerClient
 }
 
+/**
+ * Credentials come from the environment only, never from flags (a flag shows in `ps` and in shell
+ * history): `STRATA_TOKEN`, else `STRATA_USERNAME` and `STRATA_PASSWORD`. They are never printed.
+ */
+export function credentialsFromEnv(env: CliIo['env']): {
+  token?: string
+  username?: string
+  password?: string
+} {
+  if (env.STRATA_TOKEN) return { token: env.STRATA_TOKEN }
+  if (env.STRATA_USERNAME) return { username: env.STRATA_USERNAME, password: env.STRATA_PASSWORD ?? '' }
+  return {}
+}
+
 export function lazyClient(
   urls: string[],
   timeoutMs: number | undefined,
   tls?: ClientTlsOptions,
+  credentials: { token?: string; username?: string; password?: string } = {},
 ): {
   get: () => BrokerClient
   close: () => Promise<void>
@@ -104,6 +119,7 @@ export function lazyClient(
         urls,
         retry: { maxAttempts: 4, maxElapsedMs: 10_000 },
         connectTimeoutMs: 2_000,
+        ...credentials,
         ...(timeoutMs !== undefined && { requestTimeoutMs: timeoutMs }),
         ...(tls !== undefined && { tls }),
       })

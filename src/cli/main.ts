@@ -15,11 +15,13 @@ import { consume } from './commands/consume.js'
 import { exchangeCommands } from './commands/exchanges.js'
 import { groupCommands } from './commands/groups.js'
 import { produce } from './commands/produce.js'
+import { securityCommands } from './commands/security.js'
 import { topicCommands } from './commands/topics.js'
 import {
   brokerUrls,
   type CliIo,
   type CommandContext,
+  credentialsFromEnv,
   ExitCodes,
   exitCodeFor,
   lazyClient,
@@ -38,6 +40,7 @@ export const COMMANDS: readonly CommandSpec[] = [
   consume,
   ...groupCommands,
   ...exchangeCommands,
+  ...securityCommands,
   bench,
 ]
 
@@ -45,6 +48,9 @@ const GROUPS: Record<string, string> = {
   topics: 'Create, list, describe and delete topics.',
   groups: 'List and describe consumer groups; reset their offsets.',
   exchanges: 'Route records onto topics by bindings (direct, topic, fanout).',
+  users: 'Manage users (with --auth): create, list, set passwords, delete; whoami.',
+  tokens: 'Create, list and revoke API tokens (Bearer) for a user.',
+  acls: 'Grant and revoke permissions: principal, operation, resource, name or prefix.',
 }
 
 /** Runs one command line; resolves with its exit code (see `strata --help`). */
@@ -104,6 +110,7 @@ async function execute(
       brokerUrls(parsed.values.url as string[] | undefined, io.env),
       timeout,
       cliTls(parsed.values, io.env),
+      credentialsFromEnv(io.env),
     )
   } catch (err) {
     return printError(io, err, json)
@@ -255,6 +262,7 @@ export function mainHelp(): string {
   })
   return [
     'strata: a Kafka-style log broker with RabbitMQ routing, over HTTP and MessagePack',
+    'npm package @strata-mq/broker; the client library is @strata-mq/broker/client',
     '',
     'Usage: strata <command> [options]',
     '',
@@ -272,7 +280,8 @@ export function mainHelp(): string {
     '  130  interrupted by SIGINT or SIGTERM (confirmed writes stay written)',
     '',
     'Environment:',
-    '  STRATA_URL   broker URL(s) when --url is not given, comma-separated',
+    '  STRATA_URL    broker URL(s) when --url is not given, comma-separated',
+    '  STRATA_TOKEN  an API token for a broker with --auth (or STRATA_USERNAME and STRATA_PASSWORD)',
     '',
     "Run 'strata <command> --help' for a command's options.",
     '',
@@ -286,7 +295,7 @@ function version(): string {
         name?: string
         version?: string
       }
-      if (pkg.name === 'strata') return `strata ${pkg.version}`
+      if (pkg.name === '@strata-mq/broker') return `strata ${pkg.version}`
     } catch {
       // Not at this depth (source tree vs dist): try the next.
     }

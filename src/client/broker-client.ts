@@ -12,9 +12,11 @@
  */
 import { NotLeaderError, StrataError } from '../errors.js'
 import { BrokerUnreachableError, ClientClosedError } from './client-errors.js'
+import { type ClientEvents, type ClientLogger, Notifier } from './events.js'
 import { type RetryOptions, type RetryPolicy, retryPolicy, withRetry } from './retry.js'
 import { DEFAULT_URL, ServerPool, type ServerPoolOptions } from './server-pool.js'
 import {
+  authorizationHeader,
   type ClientTlsOptions,
   type HttpMethod,
   HttpTransport,
@@ -22,11 +24,14 @@ import {
   type TransportRequest,
 } from './transport.js'
 import type {
+  AclRule,
   Binding,
   ClusterDescription,
   CommitRequest,
+  CreatedToken,
   CreateExchangeRequest,
   CreateTopicRequest,
+  CreateUserRequest,
   ExchangeDescription,
   ExchangeRecord,
   FetchOptions,
@@ -43,7 +48,9 @@ import type {
   ProduceRequest,
   ProduceResponse,
   PublishResponse,
+  SeekRequest,
   TopicDescription,
+  UserDescription,
 } from './types.js'
 import type { Encoding } from './wire-codec.js'
 
@@ -62,6 +69,13 @@ export interface ClientOptions {
   serverPool?: ServerPoolOptions
   /** CA, client certificate and key for `https://` brokers (see `ClientTlsOptions`). */
   tls?: ClientTlsOptions
+  /** Where connects, disconnects and retries are written (they are also events: `client.on('retry', …)`). */
+  logger?: ClientLogger
+  /** An API token (`strata users token create`), sent as `Authorization: Bearer`. */
+  token?: string
+  /** User and password, sent as HTTP Basic on every request (prefer a token for services). */
+  username?: string
+  password?: string
 }
 
 /** Per-call options every method accepts. */
@@ -88,18 +102,22 @@ interface Call {
 // A refresh runs inside a retry's wait; it must not outlive it by much.
 const METADATA_TIMEOUT_MS = 2_000
 
-export class BrokerClient {
+export class BrokerClient extends Notifier<ClientEvents> {
   readonly servers: ServerPool
   readonly #transport: Transport
   readonly #retry: RetryPolicy
   readonly #requestTimeoutMs: number
   /** `topic\0partition` (or `topic\0` for topic-level calls) → the leader's URL. */
   readonly #leaders = new Map<string, string>()
+  /** url → whether its last request got an answer; absent before the first one. */
+  readonly #reachable = new Map<string, boolean>()
   #closed = false
 
   constructor(options: ClientOptions = {}) {
+    super(options.logger)
     this.servers = new ServerPool(splitUrls(options.urls), options.serverPool)
     this.#requestTimeoutMs = options.requestTimeoutMs ?? 30_000
+    const authorization = authorizationHeader(options)
     this.#transport =
       options.transport ??
       new HttpTransport({
@@ -110,6 +128,7 @@ export class BrokerClient {
         }),
         ...(options.tls !== undefined && { tls: options.tls }),
         requestTimeoutMs: this.#requestTimeoutMs,
+        ...(authorization !== undefined && { authorization }),
       })
     this.#retry = retryPolicy(options.retry)
   }
@@ -286,6 +305,21 @@ export class BrokerClient {
     })
   }
 
+  async seekGroup(
+    group: string,
+    memberId: string,
+    request: SeekRequest,
+    options?: CallOptions,
+  ): Promise<void> {
+    await this.#call({
+      method: 'POST',
+      path: `/v1/groups/${seg(group)}/members/${seg(memberId)}/seek`,
+      body: request,
+      idempotent: true,
+      options,
+    })
+  }
+
   async groupOffsets(group: string, options?: CallOptions): Promise<GroupOffset[]> {
     const body = await this.#call<{ offsets: GroupOffset[] }>({
       method: 'GET',
@@ -405,6 +439,83 @@ export class BrokerClient {
     })
   }
 
+  // ---- users, tokens and ACLs (superusers; a user may manage their own tokens) ---------------
+
+  async whoami(options?: CallOptions): Promise<{ name: string; superuser: boolean }> {
+    return this.#call({ method: 'GET', path: '/v1/whoami', idempotent: true, options })
+  }
+
+  async listUsers(options?: CallOptions): Promise<UserDescription[]> {
+    const body = await this.#call<{ users: UserDescription[] }>({
+      method: 'GET',
+      path: '/v1/users',
+      idempotent: true,
+      options,
+    })
+    return body.users
+  }
+
+  async createUser(request: CreateUserRequest, options?: CallOptions): Promise<UserDescription> {
+    return this.#call({ method: 'POST', path: '/v1/users', body: request, idempotent: false, options })
+  }
+
+  async updateUser(
+    name: string,
+    changes: { password?: string; superuser?: boolean },
+    options?: CallOptions,
+  ): Promise<UserDescription> {
+    return this.#call({
+      method: 'PUT',
+      path: `/v1/users/${seg(name)}`,
+      body: changes,
+      idempotent: true,
+      options,
+    })
+  }
+
+  async deleteUser(name: string, options?: CallOptions): Promise<void> {
+    await this.#call({ method: 'DELETE', path: `/v1/users/${seg(name)}`, idempotent: false, options })
+  }
+
+  /** The answer's `token` is shown this once: the broker keeps only its hash. */
+  async createToken(user: string, label = '', options?: CallOptions): Promise<CreatedToken> {
+    return this.#call({
+      method: 'POST',
+      path: `/v1/users/${seg(user)}/tokens`,
+      body: { label },
+      idempotent: false,
+      options,
+    })
+  }
+
+  async revokeToken(user: string, tokenId: string, options?: CallOptions): Promise<void> {
+    await this.#call({
+      method: 'DELETE',
+      path: `/v1/users/${seg(user)}/tokens/${seg(tokenId)}`,
+      idempotent: false,
+      options,
+    })
+  }
+
+  async listAcls(options?: CallOptions): Promise<AclRule[]> {
+    const body = await this.#call<{ acls: AclRule[] }>({
+      method: 'GET',
+      path: '/v1/acls',
+      idempotent: true,
+      options,
+    })
+    return body.acls
+  }
+
+  /** Adding a rule that exists already answers the existing one. */
+  async addAcl(rule: Omit<AclRule, 'id'>, options?: CallOptions): Promise<AclRule> {
+    return this.#call({ method: 'POST', path: '/v1/acls', body: rule, idempotent: true, options })
+  }
+
+  async removeAcl(id: string, options?: CallOptions): Promise<void> {
+    await this.#call({ method: 'DELETE', path: `/v1/acls/${seg(id)}`, idempotent: false, options })
+  }
+
   // ---- metadata -------------------------------------------------------------------------------
 
   /**
@@ -456,6 +567,7 @@ export class BrokerClient {
             ...(call.options?.signal !== undefined && { signal: call.options.signal }),
           })
           this.servers.markSuccess(lastUrl)
+          this.#markReachable(lastUrl)
           return res.body
         } catch (err) {
           this.#observeFailure(lastUrl, err, route)
@@ -469,6 +581,15 @@ export class BrokerClient {
           call.idempotent || !(err instanceof BrokerUnreachableError && err.maybeDelivered),
         delayHintMs: (err) => this.#delayHint(err, lastUrl),
         beforeRetry: (err) => this.#beforeRetry(err, route),
+        onRetry: (error, attempt, delayMs) =>
+          this.notify('warn', `retrying ${call.method} ${call.path}`, 'retry', {
+            url: lastUrl,
+            method: call.method,
+            path: call.path,
+            attempt,
+            delayMs,
+            error,
+          }),
       },
     )
   }
@@ -492,6 +613,12 @@ export class BrokerClient {
     }
   }
 
+  #markReachable(url: string): void {
+    if (this.#reachable.get(url) === true) return
+    this.#reachable.set(url, true)
+    this.notify('info', `connected to broker ${url}`, 'connect', { url })
+  }
+
   #target(route: Call['route']): string {
     if (route) {
       const leader =
@@ -505,6 +632,10 @@ export class BrokerClient {
   #observeFailure(url: string, err: unknown, route: Call['route']): void {
     if (err instanceof BrokerUnreachableError) {
       this.servers.markFailure(url)
+      if (this.#reachable.get(url) !== false) {
+        this.#reachable.set(url, false)
+        this.notify('warn', `broker ${url} unreachable`, 'disconnect', { url, error: err })
+      }
       for (const [key, leader] of this.#leaders) if (leader === url) this.#leaders.delete(key)
       return
     }

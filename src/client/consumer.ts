@@ -15,10 +15,16 @@
  * Acks. A commit names the next offset to read (Kafka's convention). `commit()` queues offsets;
  * they ride on the next fetch (the POST form of the member fetch commits and fetches in one round
  * trip), or, when the application is not about to fetch (it awaits the commit, or is still
- * working through a batch), go out on their own in the next turn of the event loop. `autoCommit`
- * commits a record once the iterator is asked for the one after it, so a crash mid-record
- * redelivers that record: at-least-once, unlike the broker's own auto ack, which counts records
- * as committed when they leave the broker.
+ * working through a batch), go out on their own in the next turn of the event loop.
+ * `autoCommit` is the broker's auto ack, nothing more: the member joins with it and the broker
+ * commits each batch as it hands it out, so a consumer that crashes mid-batch loses the rest of
+ * that batch (at-most-once). docs/consumer-groups.md ("Acks") is the one description of both modes.
+ *
+ * Controls. `seek()`, `nack()`, `resume()` and `autoOffsetReset` all come down to the broker's
+ * member seek, sent before the next fetch (after the commits queued before it, so a commit cannot
+ * undo a backward seek). `pause()` is client-side: records of a paused partition that still arrive
+ * are dropped and read again on resume, from a seek. `batches()` hands out a fetch's records of one
+ * partition at a time.
  *
  * Rebalances. Heartbeats bring the generation and assignment. When they change, records buffered
  * or queued for commit on partitions this member lost are dropped (the new owner reads them from
@@ -35,8 +41,9 @@ import {
 } from '../errors.js'
 import { BrokerClient, type CallOptions, type ClientOptions } from './broker-client.js'
 import { ClientClosedError } from './client-errors.js'
+import { type ConsumerEvents, Notifier } from './events.js'
 import { type RetryOptions, sleep } from './retry.js'
-import type { ConsumerRecord, TopicPartition, TopicPartitionOffset } from './types.js'
+import type { ConsumerRecord, OffsetSpec, TopicPartition, TopicPartitionOffset } from './types.js'
 
 // After a rebalance answer, a short pause so a member does not spin while the group settles.
 const REBALANCE_PAUSE_MS = 50
@@ -44,7 +51,11 @@ const REBALANCE_PAUSE_MS = 50
 export interface ConsumerOptions {
   group: string
   topics: string | readonly string[]
-  /** Commit each record once the next one is asked for. Default false (call `commit()`). */
+  /**
+   * Auto ack: the broker commits every record as it hands it out, so a consumer that crashes
+   * mid-batch loses the rest of that batch (at-most-once; docs/consumer-groups.md, "Acks").
+   * Default false: manual ack with `commit()`, at-least-once.
+   */
   autoCommit?: boolean
   /** The broker drops a member it has not heard from for this long. Default 10 s. */
   sessionTimeoutMs?: number
@@ -56,9 +67,26 @@ export interface ConsumerOptions {
   maxBytes?: number
   /** Long-poll time of a fetch that finds nothing. Default 1 s. */
   maxWaitMs?: number
+  /**
+   * Where this consumer starts on a partition its group never committed: `'earliest'`, `'latest'`
+   * (only records produced from now on), or a timestamp in ms (the first record at or after it).
+   * Default: the group's own policy (`offsetReset` in its config, earliest unless set). kafkajs's
+   * `fromBeginning: true` is `'earliest'`. Partitions with a committed offset resume from it.
+   */
+  autoOffsetReset?: OffsetSpec
   onAssign?: (partitions: TopicPartition[]) => void | Promise<void>
   onRevoke?: (partitions: TopicPartition[]) => void | Promise<void>
   retry?: RetryOptions
+}
+
+/** The records of one partition a fetch brought, handed out together by `batches()`. */
+export interface ConsumerBatch<V = unknown, K = unknown> {
+  topic: string
+  partition: number
+  /** In offset order, none missing. */
+  records: ConsumerRecord<V, K>[]
+  /** Commits the whole batch: the offset after its last record. */
+  commit(): Promise<void>
 }
 
 interface Deferred {
@@ -72,12 +100,18 @@ interface CommitBatch {
   waiters: Deferred[]
 }
 
-export class Consumer<V = unknown, K = unknown> implements AsyncIterable<ConsumerRecord<V, K>> {
+export class Consumer<V = unknown, K = unknown>
+  extends Notifier<ConsumerEvents>
+  implements AsyncIterable<ConsumerRecord<V, K>>
+{
   readonly client: BrokerClient
   readonly group: string
   readonly topics: readonly string[]
   readonly #ownsClient: boolean
-  readonly #options: Required<Omit<ConsumerOptions, 'onAssign' | 'onRevoke' | 'retry' | 'group' | 'topics'>>
+  readonly #options: Required<
+    Omit<ConsumerOptions, 'onAssign' | 'onRevoke' | 'retry' | 'group' | 'topics' | 'autoOffsetReset'>
+  >
+  readonly #autoOffsetReset: OffsetSpec | undefined
   readonly #hooks: Pick<ConsumerOptions, 'onAssign' | 'onRevoke'>
   readonly #call: CallOptions | undefined
   readonly #abort = new AbortController()
@@ -88,7 +122,6 @@ export class Consumer<V = unknown, K = unknown> implements AsyncIterable<Consume
   #heartbeatTimer: NodeJS.Timeout | undefined
   #heartbeating: Promise<void> | undefined
   #buffer: ConsumerRecord<V, K>[] = []
-  #lastYielded: ConsumerRecord<V, K> | undefined
   /** Next offset after the last record handed to the application, per partition. */
   readonly #yielded = new Map<string, TopicPartitionOffset>()
   #pending: CommitBatch = { offsets: new Map(), waiters: [] }
@@ -97,10 +130,20 @@ export class Consumer<V = unknown, K = unknown> implements AsyncIterable<Consume
   #fetching: Promise<void> | undefined
   #nextChain: Promise<unknown> = Promise.resolve()
   #closing: Promise<void> | undefined
+  /** Seeks to send before the next fetch (seek, nack, resume, autoOffsetReset). */
+  readonly #seeks = new Map<string, TopicPartitionOffset>()
+  /** Partitions sought while a fetch was in flight: that fetch's records of them are stale. */
+  #soughtDuringFetch: Set<string> | undefined
+  /** Paused partitions → where to read on resume (undefined: where the broker already is). */
+  readonly #paused = new Map<string, TopicPartitionOffset | undefined>()
+  /** Newly assigned partitions whose start `autoOffsetReset` has yet to settle; `dropped`: records were discarded. */
+  readonly #unresolved = new Map<string, { tp: TopicPartition; dropped: boolean }>()
 
   constructor(client: BrokerClient | ClientOptions, options: ConsumerOptions) {
+    const shared = client instanceof BrokerClient ? client : new BrokerClient(client)
+    super(shared.logger)
     this.#ownsClient = !(client instanceof BrokerClient)
-    this.client = client instanceof BrokerClient ? client : new BrokerClient(client)
+    this.client = shared
     this.group = options.group
     this.topics = typeof options.topics === 'string' ? [options.topics] : [...options.topics]
     if (this.topics.length === 0) throw new TypeError('a consumer needs at least one topic')
@@ -113,6 +156,7 @@ export class Consumer<V = unknown, K = unknown> implements AsyncIterable<Consume
       maxBytes: options.maxBytes ?? 1024 * 1024,
       maxWaitMs: options.maxWaitMs ?? 1_000,
     }
+    this.#autoOffsetReset = options.autoOffsetReset
     this.#hooks = { onAssign: options.onAssign, onRevoke: options.onRevoke }
     this.#call = options.retry ? { retry: options.retry } : undefined
   }
@@ -157,10 +201,94 @@ export class Consumer<V = unknown, K = unknown> implements AsyncIterable<Consume
   }
 
   /** The next record; `done` once the consumer is closed. Calls are served one at a time. */
-  next(): Promise<IteratorResult<ConsumerRecord<V, K>>> {
-    const result = this.#nextChain.then(() => this.#next())
-    this.#nextChain = result.catch(() => undefined)
-    return result
+  async next(): Promise<IteratorResult<ConsumerRecord<V, K>>> {
+    const taken = await this.#serially(() => this.#take(false))
+    const record = taken?.[0]
+    return record ? { done: false, value: record } : { done: true, value: undefined }
+  }
+
+  /** The next batch: the records of one partition from the current fetch; undefined once closed. */
+  async nextBatch(): Promise<ConsumerBatch<V, K> | undefined> {
+    const records = await this.#serially(() => this.#take(true))
+    const last = records?.at(-1)
+    if (!records || !last) return undefined
+    return { topic: last.topic, partition: last.partition, records, commit: () => this.commit(last) }
+  }
+
+  /**
+   * Batch processing: `for await (const batch of consumer.batches())`, each batch the records of
+   * one partition, committed as one with `batch.commit()`. Leaving the loop closes the consumer, as with the record iterator.
+   */
+  async *batches(): AsyncGenerator<ConsumerBatch<V, K>, void, undefined> {
+    try {
+      for (;;) {
+        const batch = await this.nextBatch()
+        if (!batch) return
+        yield batch
+      }
+    } finally {
+      await this.close()
+    }
+  }
+
+  /**
+   * Reads `topic`/`partition` from `offset` on: backwards the records come again, forwards they
+   * are skipped (not committed). Takes effect at the next fetch; records of that partition already
+   * fetched are dropped. Only for partitions this member owns (a rebalance that takes the
+   * partition away cancels the seek; its new owner starts from the committed offset).
+   */
+  seek(target: TopicPartitionOffset): void {
+    if (this.#closing) throw new ClientClosedError('consumer')
+    if (this.#memberId !== undefined && !this.#owns(target)) {
+      throw new RangeError(`${target.topic}/${target.partition} is not assigned to this consumer`)
+    }
+    const key = tpKey(target)
+    this.#buffer = this.#buffer.filter((r) => tpKey(r) !== key)
+    this.#yielded.delete(key)
+    this.#queueSeek({ topic: target.topic, partition: target.partition, offset: target.offset })
+  }
+
+  /**
+   * Negative ack: `record` is delivered again, and so is every later record of its partition
+   * (the partition is rewound to the record's offset, Kafka-style; RabbitMQ's requeue of one
+   * message has no equivalent in a log). It counts as a redelivery for the group's `maxDeliveries`.
+   */
+  nack(record: ConsumerRecord): void {
+    this.seek({ topic: record.topic, partition: record.partition, offset: record.offset })
+  }
+
+  /**
+   * Stops handing out records of these partitions until `resume()`; the others go on. Records of a
+   * paused partition that a fetch still brings are dropped and read again on resume.
+   */
+  pause(partitions: readonly TopicPartition[]): void {
+    for (const tp of partitions) {
+      const key = tpKey(tp)
+      if (this.#paused.has(key)) continue
+      const first = this.#buffer.find((r) => tpKey(r) === key)
+      const sought = this.#seeks.get(key)
+      this.#seeks.delete(key)
+      this.#paused.set(
+        key,
+        sought ?? (first ? { topic: tp.topic, partition: tp.partition, offset: first.offset } : undefined),
+      )
+      this.#buffer = this.#buffer.filter((r) => tpKey(r) !== key)
+    }
+  }
+
+  resume(partitions: readonly TopicPartition[]): void {
+    for (const tp of partitions) {
+      const key = tpKey(tp)
+      if (!this.#paused.has(key)) continue
+      const from = this.#paused.get(key)
+      this.#paused.delete(key)
+      if (from) this.#queueSeek(from)
+    }
+  }
+
+  /** The partitions paused now. */
+  paused(): TopicPartition[] {
+    return this.#assignments.filter((a) => this.#paused.has(tpKey(a)))
   }
 
   /**
@@ -188,16 +316,20 @@ export class Consumer<V = unknown, K = unknown> implements AsyncIterable<Consume
     const owned = this.#memberId === undefined ? offsets : offsets.filter((o) => this.#owns(o))
     if (owned.length === 0) return Promise.resolve()
     for (const o of owned) this.#queueCommit(o)
-    return new Promise<void>((resolve, reject) => {
+    const committed = new Promise<void>((resolve, reject) => {
       this.#pending.waiters.push({ resolve, reject })
       this.#scheduleFlush()
     })
+    // A commit the application does not await must not become an unhandled rejection that ends
+    // the process: its failure reaches the application as a `commitFailed` event instead.
+    committed.catch(() => undefined)
+    return committed
   }
 
   /**
-   * Stops fetching, commits what was queued (with `autoCommit`: every record moved past), leaves the
-   * group and closes the client if the consumer created it. Rejects, after all of that, when the
-   * final commit failed; those records will be delivered again.
+   * Stops fetching, commits what was queued, leaves the group and closes the client if the
+   * consumer created it. Rejects, after all of that, when the final commit failed; those records
+   * will be delivered again.
    */
   close(): Promise<void> {
     this.#closing ??= this.#close()
@@ -206,17 +338,24 @@ export class Consumer<V = unknown, K = unknown> implements AsyncIterable<Consume
 
   // ---- iteration ------------------------------------------------------------------------------
 
-  async #next(): Promise<IteratorResult<ConsumerRecord<V, K>>> {
-    if (this.#options.autoCommit && this.#lastYielded) this.#queueCommit(nextOffsetOf(this.#lastYielded))
-    this.#lastYielded = undefined
+  #serially<T>(take: () => Promise<T>): Promise<T> {
+    const result = this.#nextChain.then(take)
+    this.#nextChain = result.catch(() => undefined)
+    return result
+  }
+
+  /** The next record, or (`batch`) every buffered record of the next partition; undefined once closed. */
+  async #take(batch: boolean): Promise<ConsumerRecord<V, K>[] | undefined> {
     for (;;) {
-      if (this.#closing) return { done: true, value: undefined }
-      const record = this.#buffer.shift()
-      if (record) {
-        const next = nextOffsetOf(record)
-        this.#yielded.set(tpKey(record), next)
-        this.#lastYielded = record
-        return { done: false, value: record }
+      if (this.#closing) return undefined
+      const head = this.#buffer[0]
+      if (head) {
+        const key = tpKey(head)
+        const taken = batch ? this.#buffer.filter((r) => tpKey(r) === key) : [head]
+        this.#buffer = batch ? this.#buffer.filter((r) => tpKey(r) !== key) : this.#buffer.slice(1)
+        const last = taken.at(-1) as ConsumerRecord<V, K>
+        this.#yielded.set(key, nextOffsetOf(last))
+        return taken
       }
       await this.connect()
       this.#fetching = this.#fetch()
@@ -230,7 +369,21 @@ export class Consumer<V = unknown, K = unknown> implements AsyncIterable<Consume
 
   async #fetch(): Promise<void> {
     const memberId = this.#memberId as string
+    try {
+      if (this.#unresolved.size > 0) await this.#resolveStarts()
+      if (this.#seeks.size > 0) await this.#sendSeeks(memberId)
+    } catch (err) {
+      if (this.#closing) return
+      if (isRebalance(err) || isForgotten(err)) {
+        await (isForgotten(err) ? this.#rejoin(memberId) : this.#heartbeatNow())
+        await sleep(REBALANCE_PAUSE_MS, this.#abort.signal)
+        return
+      }
+      throw err
+    }
     const batch = this.#takePending()
+    const sought = new Set<string>()
+    this.#soughtDuringFetch = sought
     try {
       const res = await this.client.fetchGroup<V, K>(
         this.group,
@@ -244,11 +397,12 @@ export class Consumer<V = unknown, K = unknown> implements AsyncIterable<Consume
         },
         this.#call,
       )
-      for (const w of batch.waiters) w.resolve()
+      this.#committed(batch)
       // Records from a newer generation than this member knows: learn the assignment first.
       if (res.generation > this.#generation) await this.#heartbeatNow()
-      this.#buffer =
+      const current =
         res.generation > this.#generation ? res.records : res.records.filter((r) => this.#owns(r))
+      this.#buffer = current.filter((r) => this.#deliverable(r, sought))
     } catch (err) {
       if (this.#closing) {
         this.#restorePending(batch)
@@ -260,15 +414,95 @@ export class Consumer<V = unknown, K = unknown> implements AsyncIterable<Consume
         await sleep(REBALANCE_PAUSE_MS, this.#abort.signal)
         return
       }
-      for (const w of batch.waiters) w.reject(err)
+      this.#commitFailed(batch, err)
+      throw err
+    } finally {
+      this.#soughtDuringFetch = undefined
+    }
+  }
+
+  /**
+   * Whether a fetched record goes to the application: not when its partition was sought while
+   * the fetch was out (the broker had not moved yet), is paused (remembered, read again on
+   * resume), or waits for `autoOffsetReset` to settle its start.
+   */
+  #deliverable(record: ConsumerRecord<V, K>, sought: ReadonlySet<string>): boolean {
+    const key = tpKey(record)
+    if (sought.has(key)) return false
+    if (this.#paused.has(key)) {
+      if (this.#paused.get(key) === undefined) this.#paused.set(key, nextOffsetOf(record, 0))
+      return false
+    }
+    const unresolved = this.#unresolved.get(key)
+    if (unresolved) {
+      unresolved.dropped = true
+      return false
+    }
+    return true
+  }
+
+  #queueSeek(target: TopicPartitionOffset): void {
+    const key = tpKey(target)
+    this.#soughtDuringFetch?.add(key)
+    if (this.#paused.has(key)) this.#paused.set(key, target)
+    else this.#seeks.set(key, target)
+  }
+
+  /**
+   * Sends queued seeks, after the queued commits: a commit sent after a backward seek would move
+   * the broker's position forward again. On a failure worth retrying the seeks stay queued.
+   */
+  async #sendSeeks(memberId: string): Promise<void> {
+    const seeks = [...this.#seeks.values()].filter((s) => this.#owns(s))
+    this.#seeks.clear()
+    if (seeks.length === 0) return
+    try {
+      if (this.#pending.offsets.size > 0) {
+        await this.#standalone
+        await this.#flushStandalone()
+      }
+      await this.client.seekGroup(
+        this.group,
+        memberId,
+        { generation: this.#generation, offsets: seeks },
+        { ...this.#call, signal: this.#abort.signal },
+      )
+      this.log('debug', `group ${this.group}: sought`, { offsets: seeks })
+    } catch (err) {
+      const keep = isRebalance(err) || isForgotten(err) || (err as { retriable?: unknown }).retriable === true
+      if (keep) for (const s of seeks) if (!this.#seeks.has(tpKey(s))) this.#seeks.set(tpKey(s), s)
       throw err
     }
   }
 
   /**
+   * `autoOffsetReset`: partitions the group never committed start where the option says; those it
+   * did resume from the commit (sought back to it only if records fetched meanwhile were dropped).
+   */
+  async #resolveStarts(): Promise<void> {
+    const spec = this.#autoOffsetReset as OffsetSpec
+    const committed = new Map<string, number | null>()
+    for (const o of await this.client.groupOffsets(this.group, this.#call))
+      committed.set(tpKey(o), o.committed)
+    for (const [key, { tp, dropped }] of [...this.#unresolved]) {
+      const commit = committed.get(key) ?? null
+      const offset =
+        commit === null
+          ? await this.client.offsetFor(tp.topic, tp.partition, spec, this.#call)
+          : dropped
+            ? commit
+            : undefined
+      // Revoked while this ran: the new owner settles it.
+      if (!this.#unresolved.delete(key) || !this.#owns(tp)) continue
+      if (offset !== undefined) this.#queueSeek({ topic: tp.topic, partition: tp.partition, offset })
+    }
+  }
+
+  /**
    * Records fetched under an older generation for partitions since taken away are dropped: the new
-   * owner reads them from the last commit. Nothing else is ever dropped, because the broker moves
-   * this member's position past what it delivered, and a later commit would skip a dropped record.
+   * owner reads them from the last commit. Any other drop (a seek, a pause, a start still being
+   * settled) is followed by a seek that moves the broker back, because the broker moved this
+   * member's position past what it delivered, and a later commit would skip a dropped record.
    */
   #owns(tp: TopicPartition): boolean {
     return this.#assignments.some((a) => a.topic === tp.topic && a.partition === tp.partition)
@@ -313,11 +547,26 @@ export class Consumer<V = unknown, K = unknown> implements AsyncIterable<Consume
     try {
       await this.connect().catch(() => undefined)
       await this.#commitOnce([...batch.offsets.values()])
-      for (const w of batch.waiters) w.resolve()
+      this.#committed(batch)
     } catch (err) {
-      for (const w of batch.waiters) w.reject(err)
+      this.#commitFailed(batch, err)
       throw err
     }
+  }
+
+  #committed(batch: CommitBatch): void {
+    for (const w of batch.waiters) w.resolve()
+    if (batch.offsets.size > 0)
+      this.notify('debug', 'committed', 'commit', { offsets: [...batch.offsets.values()] })
+  }
+
+  /** The offsets stay queued (for partitions still owned) and go out with the next fetch or commit. */
+  #commitFailed(batch: CommitBatch, error: unknown): void {
+    for (const w of batch.waiters) w.reject(error)
+    if (batch.offsets.size === 0) return
+    const offsets = [...batch.offsets.values()]
+    for (const o of offsets) if (this.#memberId === undefined || this.#owns(o)) this.#queueCommit(o)
+    this.notify('warn', `commit of group ${this.group} failed`, 'commitFailed', { error, offsets })
   }
 
   /** A commit outside the fetch; after a rebalance it is tried once more for partitions still owned. */
@@ -350,10 +599,16 @@ export class Consumer<V = unknown, K = unknown> implements AsyncIterable<Consume
       {
         topics: this.topics,
         sessionTimeoutMs: this.#options.sessionTimeoutMs,
+        ...(this.#options.autoCommit && { autoCommit: true }),
       },
       this.#call,
     )
     this.#memberId = res.memberId
+    this.notify('info', `joined group ${this.group}`, 'join', {
+      memberId: res.memberId,
+      generation: res.generation,
+      assignments: res.assignments,
+    })
     await this.#assign(res.generation, res.assignments)
     this.#scheduleHeartbeat()
   }
@@ -404,14 +659,27 @@ export class Consumer<V = unknown, K = unknown> implements AsyncIterable<Consume
     const added = assignments.filter((a) => !before.has(tpKey(a)))
     this.#generation = generation
     this.#assignments = assignments.map((a) => ({ topic: a.topic, partition: a.partition }))
+    if (revoked.length > 0 || added.length > 0) {
+      this.notify('info', `group ${this.group} rebalanced`, 'rebalance', {
+        generation,
+        assigned: added,
+        revoked,
+      })
+    }
     if (revoked.length > 0) {
       const lost = new Set(revoked.map(tpKey))
       this.#buffer = this.#buffer.filter((r) => !lost.has(tpKey(r)))
       for (const key of lost) {
         this.#yielded.delete(key)
         this.#pending.offsets.delete(key)
+        this.#seeks.delete(key)
+        this.#paused.delete(key)
+        this.#unresolved.delete(key)
       }
       await this.#hooks.onRevoke?.(revoked)
+    }
+    if (this.#autoOffsetReset !== undefined) {
+      for (const tp of added) this.#unresolved.set(tpKey(tp), { tp, dropped: false })
     }
     if (added.length > 0) await this.#hooks.onAssign?.(added)
   }
@@ -425,8 +693,6 @@ export class Consumer<V = unknown, K = unknown> implements AsyncIterable<Consume
     await this.#standalone
     let failure: unknown
     if (this.#memberId !== undefined) {
-      // The record the loop left on is not acked even with autoCommit: `break` and a throw look the
-      // same from here, and a redelivery is the at-least-once side of that doubt.
       try {
         if (this.#assignments.length > 0) await this.#hooks.onRevoke?.(this.#assignments)
         await this.#flushStandalone()
@@ -445,8 +711,9 @@ export class Consumer<V = unknown, K = unknown> implements AsyncIterable<Consume
   }
 }
 
-function nextOffsetOf(record: ConsumerRecord): TopicPartitionOffset {
-  return { topic: record.topic, partition: record.partition, offset: record.offset + 1 }
+/** Where reading goes on after `record` (`step` 0: the record itself, to read it again). */
+function nextOffsetOf(record: ConsumerRecord, step = 1): TopicPartitionOffset {
+  return { topic: record.topic, partition: record.partition, offset: record.offset + step }
 }
 
 function tpKey(tp: TopicPartition): string {

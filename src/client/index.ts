@@ -1,9 +1,13 @@
 /**
- * The client library's public list: everything an application imports, and nothing else.
+ * The client library's public list: everything an application imports, and nothing else. This is
+ * the package's `./client` entry (`import { Producer } from '@strata-mq/broker/client'`), kept
+ * free of the broker: nothing under src/client/ imports outside it except `src/errors.ts` (which
+ * imports nothing), and its only packages are msgpackr and undici, the dependencies a split-out
+ * `@strata-mq/client` package would carry (test/unit/client/imports.test.ts holds it to that).
  *
  * Quick start:
  *
- *     import { Admin, BrokerClient, Consumer, Producer } from 'strata'
+ *     import { Admin, BrokerClient, Consumer, Producer } from '@strata-mq/broker/client'
  *
  *     const client = new BrokerClient({ urls: ['http://10.0.0.1:8082', 'http://10.0.0.2:8082'] })
  *     await new Admin(client).createTopic('orders', { partitions: 3 })
@@ -72,7 +76,8 @@ export {
   type ClientErrorCode,
   ClientErrorCodes,
 } from './client-errors.js'
-export { Consumer, type ConsumerOptions } from './consumer.js'
+export { Consumer, type ConsumerBatch, type ConsumerOptions } from './consumer.js'
+export type { ClientEvents, ClientLogger, ConsumerEvents } from './events.js'
 export { Producer, type ProducerOptions } from './producer.js'
 export {
   backoffDelayMs,
@@ -130,6 +135,7 @@ export type {
   RecordHeaders,
   RecordOffset,
   RoutedOffset,
+  SeekRequest,
   TopicConfig,
   TopicDescription,
   TopicPartition,

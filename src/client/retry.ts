@@ -83,6 +83,8 @@ export interface RetryHooks {
   delayHintMs?: (err: unknown) => number | undefined
   /** Runs during the wait, e.g. a metadata refresh; its failure does not stop the retries. */
   beforeRetry?: (err: unknown, attempt: number) => Promise<void> | void
+  /** Told of every retry before its wait, so the application can see a client that is struggling. */
+  onRetry?: (err: unknown, attempt: number, delayMs: number) => void
   signal?: AbortSignal | undefined
   random?: () => number
   now?: () => number
@@ -108,6 +110,7 @@ export async function withRetry<T>(
       if (hooks.signal?.aborted) throw err
       const delay = retryDelayMs(err, attempt, policy, hooks)
       if (now() + delay - started > policy.maxElapsedMs) throw err
+      hooks.onRetry?.(err, attempt, delay)
       const refresh = Promise.resolve()
         .then(() => hooks.beforeRetry?.(err, attempt))
         .catch(() => undefined)

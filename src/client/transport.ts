@@ -66,6 +66,8 @@ export interface HttpTransportOptions {
   requestTimeoutMs?: number
   /** For `https://` brokers: whom to trust and which certificate to present (mutual TLS). */
   tls?: ClientTlsOptions
+  /** The `Authorization` header sent with every request (see `authorizationHeader`). */
+  authorization?: string
 }
 
 /**
@@ -84,6 +86,19 @@ export interface ClientTlsOptions {
   rejectUnauthorized?: boolean
   /** Name to check the certificate against when it differs from the URL's host. */
   servername?: string
+}
+
+/** `Bearer <token>` or `Basic <user:password>`; undefined without credentials. */
+export function authorizationHeader(credentials: {
+  token?: string | undefined
+  username?: string | undefined
+  password?: string | undefined
+}): string | undefined {
+  if (credentials.token) return `Bearer ${credentials.token}`
+  if (credentials.username !== undefined) {
+    return `Basic ${Buffer.from(`${credentials.username}:${credentials.password ?? ''}`).toString('base64')}`
+  }
+  return undefined
 }
 
 const DEFAULT_CONNECTIONS_PER_SERVER = 64
@@ -117,8 +132,9 @@ const MAYBE_SENT_CODES = new Set([
 export class HttpTransport implements Transport {
   readonly encoding: Encoding
   readonly #pools = new Map<string, Pool>()
-  readonly #options: Required<Omit<HttpTransportOptions, 'tls'>>
+  readonly #options: Required<Omit<HttpTransportOptions, 'tls' | 'authorization'>>
   readonly #tls: ClientTlsOptions | undefined
+  readonly #authorization: string | undefined
   #closed = false
 
   constructor(options: HttpTransportOptions = {}) {
@@ -131,6 +147,7 @@ export class HttpTransport implements Transport {
     }
     this.#tls = options.tls
     this.encoding = this.#options.encoding
+    this.#authorization = options.authorization
   }
 
   async request<T = unknown>(serverUrl: string, request: TransportRequest): Promise<TransportResponse<T>> {
@@ -140,6 +157,7 @@ export class HttpTransport implements Transport {
     const timeoutMs = request.timeoutMs ?? this.#options.requestTimeoutMs
     const contentType = ContentTypes[this.encoding]
     const headers: Record<string, string> = { accept: `${contentType}, application/json;q=0.5` }
+    if (this.#authorization !== undefined) headers.authorization = this.#authorization
     let payload: Buffer | undefined
     if (request.body !== undefined) {
       payload = encodeBody(this.encoding, request.body)

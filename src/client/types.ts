@@ -155,6 +155,12 @@ export interface CommitRequest {
   offsets: readonly TopicPartitionOffset[]
 }
 
+/** Where a member reads its own partitions next (the broker's member seek). */
+export interface SeekRequest {
+  generation?: number
+  offsets: readonly TopicPartitionOffset[]
+}
+
 export interface GroupOffset extends TopicPartition {
   /** The next offset the group will read; absent or null when nothing was committed. */
   committed: number | null
@@ -228,4 +234,39 @@ export interface BrokerDescription {
 export interface ClusterDescription {
   brokers: BrokerDescription[]
   controller: number | string | null
+}
+
+// ---- users, tokens and ACLs ------------------------------------------------------------------
+
+export interface UserDescription {
+  name: string
+  superuser: boolean
+  hasPassword: boolean
+  tokens: Array<{ id: string; label: string; createdAt: number }>
+}
+
+export interface CreateUserRequest {
+  name: string
+  /** At least 8 characters; a user without one authenticates with tokens only. */
+  password?: string
+  superuser?: boolean
+}
+
+export interface CreatedToken {
+  id: string
+  label: string
+  createdAt: number
+  /** The bearer token, shown once. */
+  token: string
+}
+
+export interface AclRule {
+  id: string
+  /** A user name, or `*` for every authenticated principal. */
+  principal: string
+  operation: 'read' | 'write' | 'create' | 'delete' | 'describe' | 'alter'
+  resourceType: 'topic' | 'group' | 'exchange' | 'cluster'
+  /** `literal` (the name; `*` is every name) or `prefix` (names starting with it). */
+  patternType: 'literal' | 'prefix'
+  name: string
 }

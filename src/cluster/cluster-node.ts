@@ -43,6 +43,7 @@ import {
 import { ClusterView, type KeyChange } from './cluster-view.js'
 import { Controller } from './controller.js'
 import { assignReplicas } from './replica-assignment.js'
+import { WatchBackoff } from './watch-backoff.js'
 
 /** Every etcd call but the watch gives up after this, so nothing hangs on a dead or paused etcd. */
 const ETCD_CALL_TIMEOUT_MS = 3_000
@@ -68,6 +69,7 @@ export class ClusterNode implements BrokerCluster {
   }
   #log: ReplicationLogger = stderrLogger
   readonly #client: Etcd3
+  readonly #watchBackoff = new WatchBackoff()
   readonly #session: BrokerSession
   readonly #controller: Controller
   #watcher: Watcher | undefined
@@ -84,6 +86,8 @@ export class ClusterNode implements BrokerCluster {
   #appliedRevision = 0
   #revisionWaiters: Array<{ revision: number; resolve: () => void }> = []
   #resync: Promise<void> | undefined
+  /** Aborted by close(): ends waits on etcd that nothing else would end. */
+  readonly #leaving = new AbortController()
 
   private constructor(config: BrokerConfig, broker: Broker) {
     this.#config = config
@@ -96,6 +100,7 @@ export class ClusterNode implements BrokerCluster {
       defaultCallOptions: (ctx) => (ctx.isStream ? {} : { deadline: Date.now() + ETCD_CALL_TIMEOUT_MS }),
       // gRPC's reconnect backoff grows to 2 minutes; etcd coming back must be noticed in a second.
       grpcOptions: { 'grpc.initial_reconnect_backoff_ms': 100, 'grpc.max_reconnect_backoff_ms': 1000 },
+      faultHandling: { watchBackoff: this.#watchBackoff },
     })
     this.#session = new BrokerSession(this.#client, config.brokerLeaseMs, {
       suspended: () => this.#onSuspended(),
@@ -150,15 +155,36 @@ export class ClusterNode implements BrokerCluster {
     this.#campaign()
   }
 
+  /**
+   * Controlled shutdown, before close(): hands every leadership held here to an in-sync follower
+   * and leaves the ISRs (replication-manager.ts), within `withinMs`. The HTTP server must still be
+   * serving: followers catch up through their fetches. Without a valid lease it does nothing (etcd
+   * cannot be written); the controller moves the partitions once the lease is gone.
+   */
+  async leave(withinMs: number): Promise<void> {
+    if (this.#closed || !this.#active) return
+    await this.replication.leave(Date.now() + withinMs)
+  }
+
   async close(): Promise<void> {
     if (this.#closed) return
     this.#closed = true
     this.#active = false
+    this.#leaving.abort()
     this.#controller.resign()
-    await settleWithin(this.#watcher?.cancel(), ETCD_CALL_TIMEOUT_MS)
+    const watcher = this.#watcher
+    this.#watcher = undefined
+    await settleWithin(watcher?.cancel(), ETCD_CALL_TIMEOUT_MS)
+    // A re-join in flight creates no watcher once closed; its etcd calls end within their deadline.
+    await settleWithin(this.#resync, 2 * ETCD_CALL_TIMEOUT_MS)
     await this.replication.close()
     await this.#session.close()
+    this.#watchBackoff.close()
     this.#client.close()
+  }
+
+  get closed(): boolean {
+    return this.#closed
   }
 
   /** Suspended, or not yet re-synced after a suspension: nothing may be led or confirmed. */
@@ -185,6 +211,10 @@ export class ClusterNode implements BrokerCluster {
 
   urlOf(brokerId: number): string | undefined {
     return this.view.urlOf(brokerId)
+  }
+
+  isAlive(brokerId: number): boolean {
+    return this.view.brokers.has(brokerId)
   }
 
   // ---- BrokerCluster: questions from the broker -----------------------------------------------
@@ -227,13 +257,13 @@ export class ClusterNode implements BrokerCluster {
     this.replication.checkFetch(topic, partition)
   }
 
-  notLeader(topic: string, partition: number): StrataError {
+  notLeader(topic: string, partition: number, reason?: string): StrataError {
     const record = this.view.partition(topic, partition)?.value
     const leaderId = record?.leader ?? NO_LEADER
     const details: Record<string, unknown> = { topic, partition, leaderId }
     if (record) details.leaderEpoch = record.leaderEpoch
     if (leaderId === this.#config.brokerId) {
-      details.reason = this.leaseValid() ? 'taking leadership' : 'etcd lease may have lapsed'
+      details.reason = reason ?? (this.leaseValid() ? 'taking leadership' : 'etcd lease may have lapsed')
       return new NotLeaderError(
         `broker ${leaderId} cannot lead ${topic}/${partition} right now (${details.reason}); retry`,
         details,
@@ -414,6 +444,7 @@ export class ClusterNode implements BrokerCluster {
         this.#registeredLease = leaseId
         break
       }
+      if (this.#closed) throw new NotReadyError('leaving the cluster')
       if (Date.now() > deadline) {
         throw new InvalidRequestError(
           `broker id ${this.#config.brokerId} is registered by another live broker; give each broker its own --broker-id`,
@@ -437,11 +468,15 @@ export class ClusterNode implements BrokerCluster {
     this.#watcher = undefined
     // A cancel waits for etcd's answer, which a dead connection never brings.
     await settleWithin(old?.cancel(), ETCD_CALL_TIMEOUT_MS)
-    const watcher = await this.#client
+    if (this.#closed) throw new NotReadyError('leaving the cluster')
+    // Held before it connects (create() would hide it until etcd answers), so that close() can
+    // always cancel it: a watcher left attached re-opens its stream on the closed client for ever.
+    const watcher = this.#client
       .watch()
       .prefix(ClusterKeys.root)
       .startRevision(String(fromRevision))
-      .create()
+      .watcher()
+    this.#watcher = watcher
     watcher.on('data', (res) => {
       if (watcher !== this.#watcher) return
       let changed = false
@@ -452,12 +487,19 @@ export class ClusterNode implements BrokerCluster {
       if (changed) this.#scheduleApply()
       else this.#settleWaiters()
     })
+    const connected = new Promise<void>((resolve, reject) => {
+      watcher.once('connected', () => resolve())
+      watcher.once('error', reject)
+      this.#leaving.signal.addEventListener('abort', () => reject(new NotReadyError('leaving the cluster')), {
+        once: true,
+      })
+    })
+    await connected
     watcher.on('error', (err) => {
       if (watcher !== this.#watcher || this.#closed) return
       this.#logger.warn({ err }, 'etcd watch failed; re-reading the cluster')
       this.#resyncSoon()
     })
-    this.#watcher = watcher
   }
 
   /** Applies the view now, or right after the apply that is running; resolves when it ran. */
@@ -601,6 +643,7 @@ export class ClusterNode implements BrokerCluster {
         this.#logger.info({ brokerId: this.#config.brokerId }, 'back in the cluster')
         return
       } catch (err) {
+        if (this.#closed) return
         this.#logger.warn({ err }, 'cannot re-join the cluster yet; retrying')
         await new Promise((resolve) => setTimeout(resolve, 500))
       }

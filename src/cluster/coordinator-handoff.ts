@@ -75,7 +75,7 @@ export class CoordinatorHandoff {
   }
 
   async #takeOver(partition: number, epoch: number): Promise<void> {
-    const stillLeading = () => this.#leading.get(partition) === epoch
+    const stillLeading = () => this.#leading.get(partition) === epoch && !this.#node.closed
     const target = this.#broker.partitionState(OFFSETS_TOPIC, partition).logEndOffset
     const deadline = Date.now() + CATCH_UP_WAIT_MS
     while (stillLeading() && Date.now() < deadline) {

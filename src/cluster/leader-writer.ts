@@ -39,7 +39,8 @@ export class LeaderWriter {
     this.#node = node
     this.#broker = broker
     this.#config = config
-    this.#client = new ReplicaClient(config)
+    // The inter-broker token (--auth): the publish was authorised here, its targets when bound.
+    this.#client = new ReplicaClient(config, config.interBrokerToken)
   }
 
   /** Checks every partition the records go to and returns the write; throws (writing nothing) to refuse. */

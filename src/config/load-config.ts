@@ -33,6 +33,11 @@ const byFlag = new Map(optionNames.map((n) => [kebabCase(n), n]))
 /** Turns a string from a flag or the environment into the type the default has. */
 function coerce(name: OptionName, raw: string): unknown {
   const def = optionDocs[name].default
+  if (typeof def === 'boolean') {
+    if (raw === 'true' || raw === '1') return true
+    if (raw === 'false' || raw === '0') return false
+    return raw
+  }
   if (typeof def === 'number') {
     const n = Number(raw)
     return raw.trim() === '' || Number.isNaN(n) ? raw : n
@@ -68,7 +73,14 @@ export function parseFlags(argv: readonly string[]): ParsedFlags {
       if (eq === -1 && argv[i + 1] !== undefined && !argv[i + 1]?.startsWith('--')) i++
       continue
     }
-    let raw: string | undefined = eq === -1 ? argv[i + 1] : arg.slice(eq + 1)
+    // A switch (`--auth`) needs no value; `--auth false` and `--auth=false` still turn it off.
+    const next = argv[i + 1]
+    const isSwitch = typeof optionDocs[name].default === 'boolean'
+    if (isSwitch && eq === -1 && (next === undefined || !/^(true|false|1|0)$/.test(next))) {
+      values[name] = true
+      continue
+    }
+    let raw: string | undefined = eq === -1 ? next : arg.slice(eq + 1)
     if (eq === -1) i++
     if (raw === undefined) {
       problems.push(`--${flag} needs a value`)
@@ -128,11 +140,34 @@ export function configProblems(candidate: Record<string, unknown>): string[] {
   ) {
     unique.push('--group-min-session-timeout-ms must not exceed --group-max-session-timeout-ms')
   }
+  if (
+    typeof candidate.defaultPartitions === 'number' &&
+    typeof candidate.maxPartitionsPerTopic === 'number' &&
+    candidate.defaultPartitions > candidate.maxPartitionsPerTopic
+  ) {
+    unique.push('--default-partitions must not exceed --max-partitions-per-topic')
+  }
   if (typeof candidate.etcd === 'string' && candidate.etcd !== '' && candidate.advertiseUrl === '') {
     unique.push('--advertise-url is required with --etcd (other brokers must reach this one)')
   }
   unique.push(...tlsConfigProblems(candidate))
+  if (candidate.auth !== true && candidate.insecure !== true && typeof candidate.host === 'string') {
+    if (!isLoopbackHost(candidate.host)) {
+      unique.push(
+        `--host ${candidate.host} without --auth would let anyone who reaches the port do anything: turn on --auth, or pass --insecure to accept that`,
+      )
+    }
+  }
+  if (candidate.auth === true && candidate.etcd !== '' && candidate.interBrokerToken === '') {
+    unique.push('--inter-broker-token (or STRATA_INTER_BROKER_TOKEN) is required with --auth and --etcd')
+  }
   return unique
+}
+
+/** Only this machine can reach a loopback address; every other one (0.0.0.0, ::, a LAN IP) is open. */
+export function isLoopbackHost(host: string): boolean {
+  const bare = host.replace(/^\[|\]$/g, '')
+  return bare === 'localhost' || bare === '::1' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(bare)
 }
 
 export interface LoadedConfig {

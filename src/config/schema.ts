@@ -57,6 +57,19 @@ export const optionDocs = {
   maxRecordsPerRequest: { default: 10_000, description: 'Most records in one produce request.' },
   maxWaitMsLimit: { default: 30_000, description: 'Upper bound on a fetch long poll (maxWaitMs).' },
   maxFetchBytes: { default: 16 * MiB, description: 'Upper bound on the bytes one fetch returns.' },
+  maxJsonFetchBytes: {
+    // Rendering JSON is synchronous: 1 MiB holds other requests up for a few ms, while 16 MiB
+    // held them for hundreds of ms and took ~65 MB of memory per fetch (bench/RESULTS.md, issue 11).
+    // 1 MiB is also the default maxBytes, so a JSON reader that asks for nothing sees no change.
+    default: 1 * MiB,
+    description:
+      'Upper bound on the record bytes one fetch returns to a JSON reader (MessagePack readers get up to --max-fetch-bytes).',
+  },
+  maxInflightFetchBytes: {
+    default: 128 * MiB,
+    description:
+      'Fetch response bytes being read or sent at once, broker-wide; a fetch past it waits briefly, then gets 429 THROTTLED.',
+  },
   requestTimeoutMs: {
     default: 60_000,
     description: 'A request must arrive whole within this time (stops slow-body clients holding sockets).',
@@ -65,7 +78,21 @@ export const optionDocs = {
     default: 30_000,
     description: 'How long acks=all waits for durability before ACK_TIMEOUT.',
   },
+  shutdownTimeoutMs: {
+    default: 15_000,
+    description:
+      'A clean shutdown (SIGTERM, SIGINT) still running after this long logs what it was waiting for and exits with code 1.',
+  },
   defaultPartitions: { default: 1, description: 'Partitions of a topic created without a count.' },
+  maxPartitionsPerTopic: {
+    default: 1000,
+    description: 'Most partitions one topic may have (400 INVALID_CONFIG past it).',
+  },
+  maxPartitions: {
+    default: 0,
+    description:
+      'Most partitions this broker holds (409 PARTITION_LIMIT_REACHED past it); 0 = from the open-files limit, 3 fds per partition.',
+  },
   memoryHighWatermark: {
     default: 0.4,
     description:
@@ -87,6 +114,12 @@ export const optionDocs = {
   groupMaxSessionTimeoutMs: {
     default: 300_000,
     description: 'Largest session timeout a group member may ask for.',
+  },
+  maxGroupMembers: {
+    // Kafka's group.max.size is unbounded by default; a bound keeps one group's rebalance and
+    // descriptions small, and 1,000 consumers on one group is already past most deployments.
+    default: 1000,
+    description: 'Most members one consumer group may have (a join past it: 409 GROUP_MAX_SIZE_REACHED).',
   },
   brokerId: { default: 0, description: 'This broker’s id in a cluster.' },
   advertiseUrl: {
@@ -136,6 +169,36 @@ export const optionDocs = {
     default: '',
     description: 'PEM CA bundle that client certificates must chain to (default: --tls-ca-file).',
   },
+  auth: {
+    default: false,
+    description:
+      'Require credentials (HTTP Basic or Bearer token) on every route but /healthz and /readyz, and ACLs for each operation.',
+  },
+  adminPasswordFile: {
+    default: '',
+    description:
+      'With --auth and no users yet: create superuser "admin" with the password in this file (or in STRATA_ADMIN_PASSWORD).',
+  },
+  adminPassword: {
+    default: '',
+    description:
+      'The bootstrap admin password; give it as STRATA_ADMIN_PASSWORD, not as a flag (ps shows flags).',
+  },
+  interBrokerToken: {
+    default: '',
+    description:
+      'Shared secret brokers present to each other (replica fetch); required with --auth and --etcd. Prefer STRATA_INTER_BROKER_TOKEN.',
+  },
+  metricsOpen: {
+    default: false,
+    description:
+      'With --auth, serve GET /metrics without credentials (otherwise it needs describe on the cluster).',
+  },
+  insecure: {
+    default: false,
+    description:
+      'Allow listening on a non-loopback address without --auth (anyone who reaches the port may do anything).',
+  },
   config: { default: '', description: 'A JSON file of options (flags and STRATA_* variables override it).' },
 } satisfies Record<string, OptionDoc>
 
@@ -163,15 +226,21 @@ export const BrokerConfigSchema = Type.Object(
     maxRecordsPerRequest: int(1),
     maxWaitMsLimit: int(0),
     maxFetchBytes: int(1024),
+    maxJsonFetchBytes: int(1024),
+    maxInflightFetchBytes: int(1024),
     requestTimeoutMs: int(0),
     ackTimeoutMs: int(1),
+    shutdownTimeoutMs: int(100),
     defaultPartitions: int(1, 10_000),
+    maxPartitionsPerTopic: int(1, 1_000_000),
+    maxPartitions: int(0),
     memoryHighWatermark: Type.Number({ exclusiveMinimum: 0 }),
     diskFreeLimit: int(0),
     maxInflightBytesPerPartition: int(1024),
     alarmCheckIntervalMs: int(10),
     groupMinSessionTimeoutMs: int(1),
     groupMaxSessionTimeoutMs: int(1),
+    maxGroupMembers: int(1),
     brokerId: int(0),
     advertiseUrl: Type.String(),
     etcd: Type.String(),
@@ -186,6 +255,12 @@ export const BrokerConfigSchema = Type.Object(
     tlsCaFile: Type.String(),
     tlsClientAuth: Type.Union(['none', 'request', 'require'].map((mode) => Type.Literal(mode))),
     tlsClientCaFile: Type.String(),
+    auth: Type.Boolean(),
+    adminPasswordFile: Type.String(),
+    adminPassword: Type.String(),
+    interBrokerToken: Type.String(),
+    metricsOpen: Type.Boolean(),
+    insecure: Type.Boolean(),
     config: Type.String(),
   },
   { additionalProperties: false },

@@ -70,8 +70,15 @@ export class LeaderState {
 
   /** The ISR as etcd now has it (after our own change or the controller's). */
   setIsr(isr: readonly number[]): void {
-    this.#isr = new Set(isr)
-    this.#isr.add(this.brokerId)
+    const next = new Set(isr)
+    next.add(this.brokerId)
+    // A follower taken out (lagging, dead, leaving) rejoins only after fetching again: its last
+    // fetch offset may still be ≥ an idle partition's HW, which would re-add a dead broker at once.
+    for (const id of this.#isr) {
+      const f = this.#followers.get(id)
+      if (!next.has(id) && f) f.fetchOffset = UNKNOWN_BOUND
+    }
+    this.#isr = next
     for (const id of this.#isr) this.#joining.delete(id)
   }
 

@@ -67,10 +67,13 @@ function replicaAgent(config: ReplicaTlsConfig | undefined): Agent {
 
 export class ReplicaClient {
   readonly #tls: ReplicaTlsConfig | undefined
+  /** `Bearer <inter-broker token>` when brokers authenticate to each other (--auth). */
+  readonly #credentials: Record<string, string>
   #agent: Agent
 
-  constructor(tls?: ReplicaTlsConfig) {
+  constructor(tls?: ReplicaTlsConfig, interBrokerToken = '') {
     this.#tls = tls
+    this.#credentials = interBrokerToken === '' ? {} : { authorization: `Bearer ${interBrokerToken}` }
     this.#agent = replicaAgent(tls)
   }
 
@@ -102,7 +105,7 @@ export class ReplicaClient {
       signal,
       headersTimeout: timeout,
       bodyTimeout: timeout,
-      headers: { accept: 'application/octet-stream, application/json' },
+      headers: { accept: 'application/octet-stream, application/json', ...this.#credentials },
     })
     if (res.statusCode !== 200) throw await errorOf(res)
     const batches = Buffer.from(await res.body.arrayBuffer())
@@ -131,7 +134,7 @@ export class ReplicaClient {
         signal,
         headersTimeout: FETCH_GRACE_MS,
         bodyTimeout: FETCH_GRACE_MS,
-        headers: { accept: 'application/json' },
+        headers: { accept: 'application/json', ...this.#credentials },
       },
     )
     if (res.statusCode !== 200) throw await errorOf(res)
@@ -160,7 +163,11 @@ export class ReplicaClient {
         dispatcher: this.#agent,
         headersTimeout: timeoutMs,
         bodyTimeout: timeoutMs,
-        headers: { 'content-type': 'application/vnd.msgpack', accept: 'application/json' },
+        headers: {
+          'content-type': 'application/vnd.msgpack',
+          accept: 'application/json',
+          ...this.#credentials,
+        },
         body: wirePackr.pack(body),
       },
     )

@@ -55,7 +55,9 @@ export interface ClusterMetadata {
   /** This broker's lease is surely alive and its view of the cluster is current. */
   leaseValid(): boolean
   urlOf(brokerId: number): string | undefined
-  notLeader(topic: string, partition: number): StrataError
+  notLeader(topic: string, partition: number, reason?: string): StrataError
+  /** The broker's lease is alive (it is registered in etcd). */
+  isAlive(brokerId: number): boolean
   /** Compare-and-swap of the partition record; the new mod revision, or undefined if it moved. */
   updatePartition(
     topic: string,
@@ -100,6 +102,8 @@ interface LocalReplica {
   lastBound: number
   lastLogEndOffset: number
   isrBusy: boolean
+  /** Controlled shutdown: leadership is being handed over, so no new writes are taken. */
+  handingOff: boolean
   transitioning: boolean
   retryMs: number
   removed: boolean
@@ -118,13 +122,15 @@ export class ReplicationManager {
   readonly #isrTimer: NodeJS.Timeout
   readonly #roleListeners: Array<(change: RoleChange) => void> = []
   #closed = false
+  /** Controlled shutdown began: this broker takes no new role but the leaderships it holds. */
+  #leaving = false
 
   constructor(config: BrokerConfig, broker: Broker, meta: ClusterMetadata, logger: ReplicationLogger) {
     this.#config = config
     this.#broker = broker
     this.#meta = meta
     this.#logger = logger
-    this.#client = new ReplicaClient(config)
+    this.#client = new ReplicaClient(config, config.interBrokerToken)
     broker.onPartitionState((state) => this.#onPartitionState(state))
     const every = Math.min(ISR_CHECK_MAX_INTERVAL_MS, Math.max(50, config.replicaLagMaxMs / 2))
     this.#isrTimer = setInterval(() => this.#checkLaggingFollowers(), every)
@@ -183,6 +189,28 @@ export class ReplicationManager {
     this.#client.reloadTls()
   }
 
+  /**
+   * Controlled shutdown (Kafka's): every leadership held here goes to an in-sync follower in the
+   * next leader epoch, without this broker in the ISR, and this broker leaves the ISR of what it
+   * follows. Each led partition first takes no new writes and waits until its in-sync followers
+   * hold its whole log (HW = log end: this broker goes on serving their fetches meanwhile), so the
+   * new leader has every confirmed write and every one still waiting for its confirm. Followers stop
+   * fetching at once: a leader must not take a leaving broker back into its ISR. Nothing waits past
+   * `deadline`; what could not be handed over is moved by the controller once our lease is revoked.
+   */
+  async leave(deadline: number): Promise<void> {
+    if (this.#closed || this.#leaving) return
+    this.#leaving = true
+    if (!this.#meta.leaseValid()) return
+    for (const r of this.#replicas.values()) if (this.#needsTransition(r)) this.#enqueue(r)
+    const moves: Promise<void>[] = []
+    for (const r of this.#replicas.values()) {
+      if (r.removed) continue
+      moves.push(r.role === 'leader' ? this.#handOff(r, deadline) : this.#leaveIsr(r, deadline))
+    }
+    await Promise.all(moves)
+  }
+
   async close(): Promise<void> {
     this.#closed = true
     clearInterval(this.#isrTimer)
@@ -196,6 +224,7 @@ export class ReplicationManager {
   /** Throws unless this broker leads the partition now; acks=all also needs a large enough ISR. */
   checkProduce(topic: string, partition: number, acks: Acks): void {
     const r = this.#leading(topic, partition)
+    if (r.handingOff) throw this.#meta.notLeader(topic, partition, 'handing leadership over (shutting down)')
     if (acks === 'all') this.#checkInsync(r)
   }
 
@@ -411,10 +440,81 @@ export class ReplicationManager {
     }
   }
 
+  // ---- controlled shutdown --------------------------------------------------------------------
+
+  async #handOff(r: LocalReplica, deadline: number): Promise<void> {
+    const leader = r.leader
+    if (!leader) return
+    const stillLeading = () => r.leader === leader && r.role === 'leader' && !this.#closed
+    r.handingOff = true
+    const { topic, partition } = r
+    // The in-sync followers catch up with everything appended, confirmed or still waiting.
+    for (;;) {
+      const state = this.#broker.partitionState(topic, partition)
+      const remaining = deadline - Date.now()
+      if (!stillLeading() || state.highWatermark >= state.logEndOffset || remaining <= 0) break
+      await this.#broker.waiters.waitForChange([r.key], Math.min(remaining, 100))
+    }
+    const me = this.#config.brokerId
+    while (stillLeading()) {
+      const end = this.#broker.partitionState(topic, partition).logEndOffset
+      const isr = leader.isr
+      const candidates = r.desired.replicas.filter(
+        (id) => id !== me && isr.includes(id) && this.#meta.isAlive(id),
+      )
+      const next = candidates.find((id) => (leader.fetchOffsetOf(id) ?? -1) >= end) ?? candidates[0]
+      if (next === undefined) {
+        this.#logger.warn({ topic, partition, isr }, 'no live in-sync follower to hand leadership to')
+        return
+      }
+      const record: PartitionRecord = {
+        leader: next,
+        leaderEpoch: leader.leaderEpoch + 1,
+        isr: isr.filter((id) => id !== me),
+      }
+      const revision = await this.#meta
+        .updatePartition(topic, partition, r.modRevision, record)
+        .catch(() => undefined)
+      if (revision !== undefined) {
+        this.#logger.info({ topic, partition, to: record }, 'handed leadership over (controlled shutdown)')
+        break
+      }
+      // The record moved (an ISR change): the watch brings it, then we try again.
+      if (Date.now() >= deadline) return
+      await new Promise((resolve) => setTimeout(resolve, 20))
+    }
+    // The new leader is in place once our own view has moved us off (the same etcd revision).
+    while (stillLeading() && Date.now() < deadline) {
+      await this.#broker.waiters.waitForChange([r.key], Math.min(deadline - Date.now(), 100))
+    }
+  }
+
+  async #leaveIsr(r: LocalReplica, deadline: number): Promise<void> {
+    const me = this.#config.brokerId
+    // Its fetcher stops first: a leader takes a follower that still fetches back into the ISR.
+    await r.chain
+    while (!this.#closed && !r.removed) {
+      const d = r.desired
+      const { leader, isr } = d.record
+      if (!isr.includes(me) || leader === me || leader === NO_LEADER) return
+      const record: PartitionRecord = { ...d.record, isr: isr.filter((id) => id !== me) }
+      const revision = await this.#meta
+        .updatePartition(r.topic, r.partition, d.modRevision, record)
+        .catch(() => undefined)
+      if (revision !== undefined || Date.now() >= deadline) return
+      await new Promise((resolve) => setTimeout(resolve, 20))
+    }
+  }
+
   // ---- transitions ----------------------------------------------------------------------------
 
-  #targetOf(d: DesiredReplica): Role {
+  #targetOf(r: LocalReplica, d: DesiredReplica): Role {
     const leader = d.record.leader
+    if (this.#leaving) {
+      // A leaving broker keeps only the leaderships it holds (until it hands them over).
+      const holds = r.role === 'leader' && r.epoch === d.record.leaderEpoch && leader === r.leaderId
+      return holds ? 'leader' : 'waiting'
+    }
     if (leader === this.#config.brokerId) return d.mayLead ? 'leader' : 'waiting'
     return leader === NO_LEADER ? 'waiting' : 'follower'
   }
@@ -422,7 +522,9 @@ export class ReplicationManager {
   #needsTransition(r: LocalReplica): boolean {
     if (r.removed) return true
     const d = r.desired
-    return this.#targetOf(d) !== r.role || d.record.leaderEpoch !== r.epoch || d.record.leader !== r.leaderId
+    return (
+      this.#targetOf(r, d) !== r.role || d.record.leaderEpoch !== r.epoch || d.record.leader !== r.leaderId
+    )
   }
 
   #enqueue(r: LocalReplica): void {
@@ -439,7 +541,7 @@ export class ReplicationManager {
         return
       }
       const d = r.desired
-      const target = this.#targetOf(d)
+      const target = this.#targetOf(r, d)
       await this.#broker.router.request({
         op: 'replicaState',
         topic: r.topic,
@@ -567,6 +669,7 @@ function newReplica(key: string, d: DesiredReplica): LocalReplica {
     lastBound: Number.NaN,
     lastLogEndOffset: -1,
     isrBusy: false,
+    handingOff: false,
     transitioning: false,
     retryMs: 0,
     removed: false,

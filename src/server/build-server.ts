@@ -9,6 +9,7 @@
  */
 import type { ServerOptions as HttpsServerOptions } from 'node:https'
 import Fastify, { type FastifyInstance, LogController } from 'fastify'
+import { type AuthPluginOptions, authPlugin } from '../auth/auth-plugin.js'
 import type { ResourceAlarms } from '../broker/alarms.js'
 import type { Broker } from '../broker/broker.js'
 import type { BrokerMetrics } from '../metrics/broker-metrics.js'
@@ -21,6 +22,7 @@ import {
 import { loadShedding } from './plugins/load-shedding.js'
 import { metricsPlugin } from './plugins/metrics.js'
 import { msgpackCodec } from './plugins/msgpack-codec.js'
+import { startupGate } from './plugins/startup-gate.js'
 import { consoleRoutes } from './routes/console.js'
 import { fetchRoutes } from './routes/fetch.js'
 import { healthRoutes, type ReadinessProbe } from './routes/health.js'
@@ -36,10 +38,14 @@ export interface BuildServerOptions {
   metrics?: BrokerMetrics
   /** Resource alarms: produce is shed at onRequest while one is set. */
   alarms?: ResourceAlarms
+  /** While this says false, topic, group and exchange routes answer 503 NOT_READY (startup-gate.ts). */
+  loaded?: () => boolean
   /** More routes (groups, exchanges, metrics, cluster), registered after the core ones. */
   plugins?: Array<(app: FastifyInstance) => Promise<void>>
   /** Serve https with these options (tls-options.ts); plain http without. */
   https?: HttpsServerOptions
+  /** Credentials and ACLs on every route (registered first, so that its hooks cover them all). */
+  auth?: AuthPluginOptions
 }
 
 export async function buildServer(opts: BuildServerOptions): Promise<FastifyInstance> {
@@ -61,8 +67,13 @@ export async function buildServer(opts: BuildServerOptions): Promise<FastifyInst
   })
   await app.register(errorHandler)
   await app.register(msgpackCodec)
+  await app.register(
+    authPlugin,
+    opts.auth ?? { enabled: false, acls: () => [], context: { memberTopics: () => [] }, metricsOpen: true },
+  )
   if (opts.metrics) await app.register(metricsPlugin, { metrics: opts.metrics, broker: opts.broker })
   if (opts.alarms) await app.register(loadShedding, { alarms: opts.alarms })
+  if (opts.loaded) await app.register(startupGate, { loaded: opts.loaded })
   await app.register(healthRoutes, { broker: opts.broker, probes: opts.readinessProbes ?? [] })
   await app.register(topicRoutes, { broker: opts.broker })
   await app.register(produceRoutes, { broker: opts.broker })

@@ -8,6 +8,8 @@ import { join } from 'node:path'
 import type { Server as TlsServer } from 'node:tls'
 import type { FastifyInstance } from 'fastify'
 import { Registry } from 'prom-client'
+import { EtcdAuthBackend } from '../auth/etcd-auth-backend.js'
+import { setUpAuth } from '../auth/setup.js'
 import {
   type AlarmProbes,
   ProduceInflight,
@@ -22,15 +24,19 @@ import { clusterExchanges } from '../cluster/cluster-exchanges.js'
 import { ClusterNode } from '../cluster/cluster-node.js'
 import { CoordinatorHandoff } from '../cluster/coordinator-handoff.js'
 import { LeaderWriter } from '../cluster/leader-writer.js'
+import { isLoopbackHost } from '../config/load-config.js'
 import type { BrokerConfig } from '../config/schema.js'
 import { BrokerMetrics } from '../metrics/broker-metrics.js'
+import { DataDirLock } from '../storage/data-dir-lock.js'
 import { PoolRouter } from '../workers/pool-router.js'
 import { InProcessRouter, type PartitionRouter } from '../workers/worker-router.js'
 import { buildServer } from './build-server.js'
 import { clusterRoutes, groupCoordinatorGate } from './routes/cluster.js'
+import { consoleLoginRoutes } from './routes/console.js'
 import { exchangeRoutes } from './routes/exchanges.js'
 import { groupRoutes } from './routes/groups.js'
 import { replicaFetchRoutes } from './routes/replica-fetch.js'
+import { securityRoutes } from './routes/security.js'
 import { listenerTlsAtStart, TlsReloader } from './tls-options.js'
 
 export interface RunningBroker {
@@ -41,6 +47,8 @@ export interface RunningBroker {
   metrics: BrokerMetrics
   alarms: ResourceAlarms
   close(): Promise<void>
+  /** The step a close() in progress is waiting for (the shutdown timeout logs it). */
+  closingStep(): string | undefined
 }
 
 /** `--workers 0`: partitions in the main thread; N: N single-thread piscina pools (pool-router.ts). */
@@ -53,9 +61,35 @@ export async function startBroker(
   config: BrokerConfig,
   opts: { logger?: boolean; alarmProbes?: Partial<AlarmProbes> } = {},
 ): Promise<RunningBroker> {
+  // First of all: a second broker on the same data directory would write the same segments.
+  const lock = DataDirLock.acquire(config.dataDir)
+  // What a failed start must undo, newest first: the listening socket, the etcd session, the
+  // worker threads. Without it a start that fails after listening keeps the port and never exits.
+  const undo: Array<() => unknown> = [() => lock.release()]
+  try {
+    return await startLocked(config, opts, lock, undo)
+  } catch (err) {
+    for (const step of undo.reverse()) {
+      try {
+        await step()
+      } catch {
+        // Best effort: the start's own error is the one to report.
+      }
+    }
+    throw err
+  }
+}
+
+async function startLocked(
+  config: BrokerConfig,
+  opts: { logger?: boolean; alarmProbes?: Partial<AlarmProbes> },
+  lock: DataDirLock,
+  undo: Array<() => unknown>,
+): Promise<RunningBroker> {
   // Read first: a missing or mismatched certificate must stop the start before anything opens.
   const https = listenerTlsAtStart(config)
   const router = await createRouter(config)
+  undo.push(() => router.close())
   const metrics = new BrokerMetrics(new Registry())
   const inflight = new ProduceInflight(config.maxInflightBytesPerPartition)
   const alarms = new ResourceAlarms(config, { ...testProbesFromEnv(), ...opts.alarmProbes })
@@ -67,7 +101,10 @@ export async function startBroker(
   // it is CPU-heavy; a lease must not lapse meanwhile) and before the logs open, so that only this
   // broker's replicas are opened, as replicated partitions.
   const cluster = config.etcd === '' ? undefined : ClusterNode.create(config, broker)
-  if (cluster) broker.setCluster(cluster)
+  if (cluster) {
+    broker.setCluster(cluster)
+    undo.push(() => cluster.close())
+  }
   // Exchanges: a JSON file on a single broker; in a cluster, etcd (etcd-exchange-backend.ts).
   const exchanges = cluster
     ? clusterExchanges(cluster, broker)
@@ -86,8 +123,13 @@ export async function startBroker(
   })
   // Cluster mode: a group's coordinator is the leader of its offsets partition (coordinator-handoff.ts).
   const handoff = cluster ? new CoordinatorHandoff(cluster, broker, groups, cluster.logger) : undefined
+  // Set once topics, groups and exchanges are loaded: until then their routes answer NOT_READY.
+  let loaded = false
+  // Cluster mode: users and ACLs are shared through etcd, so every broker knows the same ones.
+  const auth = await setUpAuth(config, cluster ? { backend: new EtcdAuthBackend(cluster.etcd) } : {})
   const app = await buildServer({
     broker,
+    loaded: () => loaded,
     logger: opts.logger === false ? false : { level: config.logLevel },
     metrics,
     alarms,
@@ -96,7 +138,10 @@ export async function startBroker(
       () => cluster?.notReadyReasons() ?? [],
       () => (groups.ready ? [] : ['consumer groups are loading their offsets']),
     ],
+    auth: auth.pluginOptions({ memberTopics: (group, member) => groups.memberTopics(group, member) }),
     plugins: [
+      (app) => securityRoutes(app, { store: auth.store }),
+      (app) => consoleLoginRoutes(app, { auth, authEnabled: config.auth }),
       (app) => clusterRoutes(app, { broker, node: cluster }),
       ...(cluster
         ? [(app: FastifyInstance) => replicaFetchRoutes(app, { replication: cluster.replication })]
@@ -104,10 +149,11 @@ export async function startBroker(
       (app) =>
         exchangeRoutes(app, { broker, store: exchanges, ...(leaderWriter && { writer: leaderWriter }) }),
       ...(handoff ? [groupCoordinatorGate(handoff)] : []),
-      (app) => groupRoutes(app, { groups, maxWaitMsLimit: config.maxWaitMsLimit }),
+      (app) => groupRoutes(app, { groups, broker }),
     ],
     ...(https && { https }),
   })
+  undo.push(() => app.close())
   if (router instanceof PoolRouter) router.logger = app.log
   // Listen first so /healthz answers and /readyz says "recovering" while logs are checked.
   await app.listen({ host: config.host, port: config.port })
@@ -123,18 +169,28 @@ export async function startBroker(
       })
     : undefined
   tlsReloader?.start()
+  undo.push(() => tlsReloader?.stop())
+  if (!config.auth && !isLoopbackHost(config.host)) {
+    app.log.warn(
+      { host: config.host },
+      'listening beyond loopback WITHOUT authentication (--insecure): anyone who reaches this port can read, write and delete everything',
+    )
+  }
   if (cluster) cluster.logger = app.log
   await cluster?.join()
-  await broker.start()
+  undo.push(() => groups.close())
+  await broker.start({ warn: (details, message) => app.log.warn(details, message) })
   await cluster?.activate()
   // A crash between a topic's deletion and the exchanges file's rewrite leaves bindings to it.
   await exchanges.dropMissingTopics()
   await groups.start()
+  loaded = true
   metrics.addLagSource(() => groups.lagEntries())
   alarms.onChange((kind, active, status) => {
     if (active) app.log.warn({ alarm: kind, ...status[kind] }, `${kind} alarm set: producers are blocked`)
     else app.log.info({ alarm: kind, ...status[kind] }, `${kind} alarm cleared: producers resume`)
   })
+  undo.push(() => alarms.stop())
   await alarms.start()
   const retention = setInterval(() => {
     router.retention(Date.now()).catch((err) => app.log.error({ err }, 'retention failed'))
@@ -144,6 +200,7 @@ export async function startBroker(
   const port = typeof address === 'object' && address ? address.port : config.port
   const host = config.host.includes(':') ? `[${config.host}]` : config.host
   let closing: Promise<void> | undefined
+  let closingStep: string | undefined
   return {
     app,
     broker,
@@ -155,13 +212,46 @@ export async function startBroker(
         clearInterval(retention)
         tlsReloader?.stop()
         alarms.stop()
+        // Controlled shutdown while the server still answers our followers' fetches; half of the
+        // shutdown timeout at most, the rest is for closing.
+        closingStep = 'handing leaderships over to in-sync followers'
+        await cluster?.leave(config.shutdownTimeoutMs / 2).catch((err: unknown) => {
+          app.log.warn({ err }, 'controlled shutdown failed: the controller moves what is left once we leave')
+        })
         groups.close()
-        await app.close()
-        // Leaving revokes the lease: the controller moves our leaderships at once.
+        closingStep = 'closing the HTTP server (requests in flight)'
+        await closeServer(app)
+        await auth.store.close()
+        // Leaving revokes the lease: the controller moves at once what could not be handed over.
+        closingStep = 'leaving the cluster (etcd)'
         await cluster?.close()
+        closingStep = 'flushing and closing partitions'
         await broker.close()
+        lock.release()
+        closingStep = undefined
       })()
       return closing
     },
+    closingStep: () => closingStep,
+  }
+}
+
+/** How long a closing server lets requests in flight finish before it drops their connections. */
+const SERVER_DRAIN_MS = 2_000
+
+/**
+ * app.close() waits for every connection to end; one busy when it began stays open once its
+ * response is sent (keep-alive, up to the 72 s idle timeout), so those are closed as they turn
+ * idle, and whatever is still open after the drain (a consumer's long poll, a client that keeps
+ * its connection busy) is dropped: clients retry elsewhere.
+ */
+async function closeServer(app: FastifyInstance): Promise<void> {
+  const reaper = setInterval(() => app.server.closeIdleConnections(), 100)
+  const drained = setTimeout(() => app.server.closeAllConnections(), SERVER_DRAIN_MS)
+  try {
+    await app.close()
+  } finally {
+    clearInterval(reaper)
+    clearTimeout(drained)
   }
 }

@@ -22,6 +22,7 @@ import {
   waitForLeader,
   waitUntil,
 } from '../helpers/cluster.js'
+import { testCredentials } from '../helpers/http.js'
 
 const TOPIC = 'group-events'
 const GROUP = 'billing'
@@ -58,7 +59,11 @@ describe('a consumer group reading while its coordinator is killed', () => {
       offsetsPartition,
     )
 
-    const client = new BrokerClient({ urls, retry: { maxElapsedMs: 60_000, maxAttempts: 40 } })
+    const client = new BrokerClient({
+      urls,
+      ...testCredentials(),
+      retry: { maxElapsedMs: 60_000, maxAttempts: 40 },
+    })
     const consumer = new Consumer(client, {
       group: GROUP,
       topics: [TOPIC],

@@ -24,6 +24,7 @@ import {
   waitForLeader,
   waitUntil,
 } from '../helpers/cluster.js'
+import { testCredentials } from '../helpers/http.js'
 
 export async function leaderKillUnderWrites(
   cluster: TestCluster,
@@ -36,6 +37,7 @@ export async function leaderKillUnderWrites(
   for (const id of cluster.ids) await waitForLeader(cluster.advertised(id), topic, 0)
 
   const client = new BrokerClient({
+    ...testCredentials(),
     ...clientOptions,
     urls: bootstrap,
     retry: { maxElapsedMs: 60_000, maxAttempts: 30 },

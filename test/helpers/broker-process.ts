@@ -28,6 +28,10 @@ export interface BrokerProcess {
   dataDir: string
   /** Everything the process wrote to stderr so far (for assertions and failure messages). */
   stderr(): string
+  /** Everything it wrote to stdout so far: the listening line, then its log (pino writes there). */
+  stdout(): string
+  /** Resolves when the process has exited, with its exit code or the signal that ended it. */
+  exited: Promise<ProcessExit>
   /** SIGTERM and wait for exit (a clean shutdown that flushes and checkpoints). */
   stop(): Promise<void>
   /** Sends a signal (SIGKILL for a crash); waits for exit unless it is SIGSTOP/SIGCONT/SIGHUP. */
@@ -38,6 +42,10 @@ export interface BrokerProcess {
 
 /** Pause, resume, and SIGHUP (a TLS broker reloads its certificate). */
 const SIGNALS_THAT_DO_NOT_END = new Set<NodeJS.Signals>(['SIGSTOP', 'SIGCONT', 'SIGHUP'])
+export interface ProcessExit {
+  code: number | null
+  signal: NodeJS.Signals | null
+}
 
 const live = new Set<ChildProcess>()
 process.once('exit', () => {
@@ -70,18 +78,23 @@ export async function startBroker(opts: BrokerProcessOptions = {}, port = 0): Pr
   child.stderr?.on('data', (d: Buffer) => {
     stderr += d.toString()
   })
-  const exited = new Promise<void>((res) => child.once('exit', () => res()))
+  let stdout = ''
+  child.stdout?.on('data', (d: Buffer) => {
+    stdout += d.toString()
+  })
+  const exited = new Promise<ProcessExit>((res) =>
+    child.once('exit', (code, signal) => res({ code, signal })),
+  )
   exited.then(() => live.delete(child))
   const url = await new Promise<string>((res, rej) => {
-    let out = ''
     const startTimeoutMs = opts.startTimeoutMs ?? 20_000
-    const timer = setTimeout(
-      () => rej(new Error(`broker did not start in ${startTimeoutMs} ms\n${stderr}`)),
-      startTimeoutMs,
-    )
-    child.stdout?.on('data', (d: Buffer) => {
-      out += d.toString()
-      const m = /strata listening on (https?:\/\/\S+)/.exec(out)
+    const timer = setTimeout(() => {
+      // Nobody gets a handle on a process that never served: end it here, or it outlives the test.
+      child.kill('SIGKILL')
+      rej(new Error(`broker did not start in ${startTimeoutMs} ms\n${stderr}`))
+    }, startTimeoutMs)
+    child.stdout?.on('data', () => {
+      const m = /strata listening on (https?:\/\/\S+)/.exec(stdout)
       if (m) {
         clearTimeout(timer)
         res(m[1] as string)
@@ -99,6 +112,8 @@ export async function startBroker(opts: BrokerProcessOptions = {}, port = 0): Pr
     pid: child.pid as number,
     dataDir,
     stderr: () => stderr,
+    stdout: () => stdout,
+    exited,
     async stop() {
       if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM')
       await exited

@@ -12,7 +12,7 @@ import { readdirSync, readFileSync, rmSync } from 'node:fs'
 import net from 'node:net'
 import { join } from 'node:path'
 import { type BrokerProcess, startBroker, tempDataDir } from './broker-process.js'
-import { jsonRequest } from './http.js'
+import { jsonRequest, TEST_ADMIN_PASSWORD, TEST_AUTH, TEST_INTER_BROKER_TOKEN } from './http.js'
 
 export const ETCD_BIN = process.env.STRATA_ETCD_BIN ?? 'etcd'
 /**
@@ -259,14 +259,22 @@ export async function startCluster(opts: ClusterOptions = {}): Promise<TestClust
     ...(opts.args ?? []),
     // e.g. STRATA_CLUSTER_ARGS='--workers 2' runs the cluster suite on partition worker threads.
     ...(process.env.STRATA_CLUSTER_ARGS?.split(/\s+/).filter((a) => a !== '') ?? []),
+    ...(TEST_AUTH ? ['--auth'] : []),
   ]
+  const env = {
+    ...(TEST_AUTH && {
+      STRATA_ADMIN_PASSWORD: TEST_ADMIN_PASSWORD,
+      STRATA_INTER_BROKER_TOKEN: TEST_INTER_BROKER_TOKEN,
+    }),
+    ...opts.env,
+  }
   const start = (id: number) =>
     startBroker(
       {
         dataDir: dataDirs.get(id) as string,
         args: argsFor(id),
         startTimeoutMs: BROKER_START_TIMEOUT_MS,
-        ...(opts.env && { env: opts.env }),
+        env,
       },
       ports.get(id),
     )

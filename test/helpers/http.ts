@@ -4,6 +4,20 @@ import { Packr, Unpackr } from 'msgpackr'
 const packr = new Packr({ useRecords: false })
 const unpackr = new Unpackr({ useRecords: false, mapsAsObjects: true, int64AsType: 'auto' as 'bigint' })
 
+/**
+ * `STRATA_TEST_AUTH=1` runs the cluster suite against brokers started with --auth (cluster.ts):
+ * every helper request then carries the bootstrap admin's credentials.
+ */
+export const TEST_AUTH = process.env.STRATA_TEST_AUTH === '1'
+export const TEST_ADMIN_PASSWORD = 'test-admin-password'
+export const TEST_INTER_BROKER_TOKEN = 'test-inter-broker-token'
+export const testCredentials = (): { username?: string; password?: string } =>
+  TEST_AUTH ? { username: 'admin', password: TEST_ADMIN_PASSWORD } : {}
+const authHeaders = (): Record<string, string> =>
+  TEST_AUTH
+    ? { authorization: `Basic ${Buffer.from(`admin:${TEST_ADMIN_PASSWORD}`).toString('base64')}` }
+    : {}
+
 export interface Reply<T = any> {
   status: number
   body: T
@@ -13,7 +27,7 @@ export interface Reply<T = any> {
 export async function jsonRequest<T = any>(url: string, method: string, body?: unknown): Promise<Reply<T>> {
   const res = await fetch(url, {
     method,
-    headers: body === undefined ? {} : { 'content-type': 'application/json' },
+    headers: { ...authHeaders(), ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
     body: body === undefined ? null : JSON.stringify(body),
   })
   const text = await res.text()
@@ -28,6 +42,7 @@ export async function msgpackRequest<T = any>(
   const res = await fetch(url, {
     method,
     headers: {
+      ...authHeaders(),
       accept: 'application/vnd.msgpack',
       ...(body === undefined ? {} : { 'content-type': 'application/vnd.msgpack' }),
     },

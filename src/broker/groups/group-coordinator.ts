@@ -3,12 +3,15 @@
  * One coordinator per broker, in the main thread (single-threaded, so no locks beyond the
  * per-group read queue).
  *
- * Membership. A join adds a member with its topics, session timeout and ack mode; a heartbeat or any
- * other request of the member refreshes its session; a leave, or a session that runs out with no
- * request in progress, removes it. Every change of members (or of the partitions their topics have)
- * bumps the generation and reassigns at once, balanced and sticky (assignors.ts). There is no join
- * barrier as in Kafka's protocol: a member learns its new assignment from its next heartbeat or
- * fetch answer, and until every member has, the group reads as `rebalancing`.
+ * Membership. A join adds a member with its topics, session timeout and ack mode, up to
+ * `maxGroupMembers` per group; a heartbeat or any other request of the member refreshes its
+ * session; a leave, or a session that runs out with no request in progress, removes it. Every
+ * change of members (or of the partitions their topics have) bumps the generation and reassigns at
+ * once, balanced and sticky (assignors.ts), in time near-linear in members and partitions.
+ * Sessions that run out close together are removed by one sweep with one rebalance, so a thousand
+ * consumers that vanish at once cost one rebalance, not a thousand. There is no join barrier as in
+ * Kafka's protocol: a member learns its new assignment from its next heartbeat or fetch answer, and
+ * until every member has, the group reads as `rebalancing`.
  *
  * Fencing. A commit that names a generation other than the current one is STALE_GENERATION, and a
  * member may only commit partitions it owns now, so a member that lost a partition cannot move its
@@ -20,6 +23,7 @@
  */
 import { randomUUID } from 'node:crypto'
 import {
+  GroupMaxSizeReachedError,
   GroupNotEmptyError,
   GroupNotFoundError,
   InvalidRequestError,
@@ -32,11 +36,19 @@ import {
 import { partitionKey } from '../../workers/partition-host.js'
 import type { PartitionState } from '../../workers/worker-messages.js'
 import type { Broker } from '../broker.js'
+import type { FetchBudgetHold } from '../fetch-budget.js'
 import { assignPartitions, type TopicPartitionRef, tpKey } from './assignors.js'
 import { encodeGroupFetch, type GroupLogger, GroupReader } from './group-fetch.js'
 import { Group, type GroupState, type Member } from './group-state.js'
 import { BrokerOffsetLog } from './offset-log.js'
 import { type GroupConfig, OFFSETS_TOPIC, type OffsetLog, OffsetStore } from './offset-store.js'
+
+/**
+ * How long an expired session waits for others to run out before the sweep removes them all with
+ * one rebalance. Sessions last at least `groupMinSessionTimeoutMs` (1 s by default), so 100 ms more
+ * is within their tolerance, and members that joined together (a deployment) expire in few sweeps.
+ */
+const EXPIRY_SWEEP_DELAY_MS = 100
 
 export interface JoinRequest {
   topics: readonly string[]
@@ -65,6 +77,8 @@ export interface GroupFetchRequest {
   /** The POST form: offsets to commit before reading. */
   commit?: readonly TopicPartitionOffset[] | undefined
   generation?: number | undefined
+  /** The request's share of the fetch budget; it holds nothing while the poll waits for records. */
+  budget?: FetchBudgetHold | undefined
 }
 
 export interface GroupOffsetDescription extends TopicPartitionRef {
@@ -133,9 +147,15 @@ export class GroupCoordinator {
   close(): void {
     this.#closed = true
     for (const group of this.#groups.values()) {
-      for (const member of group.members.values()) clearTimeout(member.sessionTimer)
+      this.#stopTimers(group)
       this.#broker.waiters.notify(group.waitKey)
     }
+  }
+
+  #stopTimers(group: Group): void {
+    for (const member of group.members.values()) clearTimeout(member.sessionTimer)
+    clearTimeout(group.expirySweep)
+    group.expirySweep = undefined
   }
 
   // ---- membership ---------------------------------------------------------------------------
@@ -157,6 +177,13 @@ export class GroupCoordinator {
     const topics = [...new Set(req.topics)].sort()
     for (const topic of topics) this.#broker.topics.get(topic)
     const group = this.#groups.get(groupName) ?? new Group(groupName)
+    const { maxGroupMembers } = this.#broker.config
+    if (group.members.size >= maxGroupMembers) {
+      throw new GroupMaxSizeReachedError(
+        `group "${groupName}" has ${group.members.size} members, the most a group may have (--max-group-members)`,
+        { group: groupName, members: group.members.size, maxGroupMembers },
+      )
+    }
     this.#groups.set(groupName, group)
     const now = Date.now()
     const member: Member = {
@@ -220,6 +247,7 @@ export class GroupCoordinator {
   /** Refreshes the member's session: it expires `sessionTimeoutMs` after its last request. */
   #touch(group: Group, member: Member): void {
     member.lastSeenAt = Date.now()
+    group.expiring.delete(member)
     if (group.members.get(member.memberId) !== member || this.#closed) return
     if (member.sessionTimer) {
       member.sessionTimer.refresh()
@@ -229,18 +257,45 @@ export class GroupCoordinator {
     member.sessionTimer.unref()
   }
 
+  /** The member's timer ran out: it leaves with the others of the next sweep. */
   #sessionExpired(group: Group, member: Member): void {
     if (group.members.get(member.memberId) !== member) return
     if (member.inflight > 0) {
       member.sessionTimer?.refresh()
       return
     }
-    this.#remove(group, member)
+    group.expiring.add(member)
+    if (group.expirySweep === undefined && !this.#closed) {
+      group.expirySweep = setTimeout(() => this.#sweepExpired(group), EXPIRY_SWEEP_DELAY_MS)
+      group.expirySweep.unref()
+    }
+  }
+
+  /** Removes every expired member still without a request in progress, then rebalances once. */
+  #sweepExpired(group: Group): void {
+    group.expirySweep = undefined
+    let removed = 0
+    for (const member of group.expiring) {
+      if (group.members.get(member.memberId) !== member) continue
+      if (member.inflight > 0) {
+        member.sessionTimer?.refresh()
+        continue
+      }
+      clearTimeout(member.sessionTimer)
+      member.sessionTimer = undefined
+      group.members.delete(member.memberId)
+      removed++
+    }
+    group.expiring.clear()
+    if (removed === 0 || this.#closed || this.#groups.get(group.name) !== group) return
+    this.#rebalance(group)
+    this.#forgetIfIdle(group)
   }
 
   #remove(group: Group, member: Member): void {
     clearTimeout(member.sessionTimer)
     member.sessionTimer = undefined
+    group.expiring.delete(member)
     if (!group.members.delete(member.memberId)) return
     this.#rebalance(group)
     this.#forgetIfIdle(group)
@@ -256,11 +311,10 @@ export class GroupCoordinator {
   /** New generation, new assignment; partitions that change owner restart from the committed offset. */
   #rebalance(group: Group): void {
     const members = [...group.members.values()]
+    group.topics = new Set(members.flatMap((m) => m.topics))
     const counts = new Map<string, number>()
-    for (const m of members) {
-      for (const topic of m.topics) {
-        if (this.#broker.topics.has(topic)) counts.set(topic, this.#broker.topics.get(topic).partitions)
-      }
+    for (const topic of group.topics) {
+      if (this.#broker.topics.has(topic)) counts.set(topic, this.#broker.topics.get(topic).partitions)
     }
     const assignment = assignPartitions(
       members.map((m) => ({ memberId: m.memberId, topics: m.topics, current: m.assignments })),
@@ -285,13 +339,8 @@ export class GroupCoordinator {
     // Every commit moves the internal topic; no group reads it, so skip the scan.
     if (state.topic === OFFSETS_TOPIC) return
     for (const group of this.#groups.values()) {
-      if (group.owners.has(tpKey(state)) || !this.#broker.topics.has(state.topic)) continue
-      for (const m of group.members.values()) {
-        if (m.topics.includes(state.topic)) {
-          this.#rebalance(group)
-          break
-        }
-      }
+      if (!group.topics.has(state.topic) || group.owners.has(tpKey(state))) continue
+      if (this.#broker.topics.has(state.topic)) this.#rebalance(group)
     }
   }
 
@@ -302,7 +351,7 @@ export class GroupCoordinator {
       for (const map of [group.positions, group.deliveries]) {
         for (const key of [...map.keys()]) if (key.startsWith(`${topic}\u0000`)) map.delete(key)
       }
-      if ([...group.members.values()].some((m) => m.topics.includes(topic))) this.#rebalance(group)
+      if (group.topics.has(topic)) this.#rebalance(group)
     }
     await this.#store.dropTopic(topic)
     for (const group of [...this.#groups.values()]) this.#forgetIfIdle(group)
@@ -350,7 +399,7 @@ export class GroupCoordinator {
   }
 
   /** Every offset names an existing partition and lies within [0, log end]. */
-  #checkOffsets(offsets: readonly TopicPartitionOffset[]): void {
+  #checkOffsets(offsets: readonly TopicPartitionOffset[], verb = 'commit'): void {
     for (const o of offsets) {
       const meta = this.#broker.topics.get(o.topic)
       if (o.partition >= meta.partitions) {
@@ -363,7 +412,7 @@ export class GroupCoordinator {
       const state = this.#broker.partitionState(o.topic, o.partition)
       if (o.offset > state.logEndOffset) {
         throw new OffsetOutOfRangeError(
-          `cannot commit ${o.offset} on ${o.topic}/${o.partition}: the log ends at ${state.logEndOffset}`,
+          `cannot ${verb} ${o.offset} on ${o.topic}/${o.partition}: the log ends at ${state.logEndOffset}`,
           {
             topic: o.topic,
             partition: o.partition,
@@ -390,6 +439,37 @@ export class GroupCoordinator {
     }
   }
 
+  /**
+   * Moves where `memberId` reads its own partitions next, backwards (those records are delivered
+   * again, and count as redeliveries for `maxDeliveries`) or forwards (skipped, not committed).
+   * Fenced like a commit: the current generation only, partitions the member owns only, offsets
+   * within [0, log end]. Taken in turn with the group's reads, so a read in progress cannot move
+   * the position past the seek afterwards; a long poll waiting for records wakes up.
+   */
+  async seek(
+    groupName: string,
+    memberId: string,
+    req: { generation?: number | undefined; offsets: readonly TopicPartitionOffset[] },
+  ): Promise<void> {
+    this.#checkReady()
+    const { group, member } = this.#member(groupName, memberId)
+    this.#touch(group, member)
+    if (req.generation !== undefined && req.generation !== group.generation) {
+      throw new StaleGenerationError(
+        `generation ${req.generation} is over; group "${groupName}" is at generation ${group.generation}`,
+        { group: groupName, generation: req.generation, currentGeneration: group.generation },
+      )
+    }
+    this.#checkOwned(group, member, req.offsets)
+    this.#checkOffsets(req.offsets, 'seek to')
+    await group.serialize(async () => {
+      for (const o of req.offsets) {
+        if (group.owners.get(tpKey(o)) === memberId) group.positions.set(tpKey(o), o.offset)
+      }
+    })
+    this.#broker.waiters.notify(group.waitKey)
+  }
+
   // ---- group fetch --------------------------------------------------------------------------
 
   /** The member's next records as a complete MessagePack body `{generation, records}`. */
@@ -404,6 +484,8 @@ export class GroupCoordinator {
           { group: groupName, generation: req.generation, currentGeneration: group.generation },
         )
       }
+      // Before the commit, so a fetch refused for want of budget has written nothing.
+      await req.budget?.reserve(this.#readLimit(req))
       if (req.commit !== undefined && req.commit.length > 0) {
         await this.commit(groupName, { memberId, offsets: req.commit })
       }
@@ -414,11 +496,19 @@ export class GroupCoordinator {
     }
   }
 
+  #readLimit(req: GroupFetchRequest): number {
+    return Math.min(req.maxBytes, this.#broker.config.maxFetchBytes)
+  }
+
   async #poll(group: Group, member: Member, req: GroupFetchRequest): Promise<Buffer> {
     const deadline = Date.now() + Math.min(req.maxWaitMs, this.#broker.config.maxWaitMsLimit)
     const limits = { maxRecords: req.maxRecords, maxBytes: req.maxBytes }
-    for (;;) {
+    for (let woken = false; ; woken = true) {
       if (group.members.get(member.memberId) !== member) this.#member(group.name, member.memberId)
+      // Woken with the budget spent elsewhere: answer "nothing yet" rather than a 429 after a commit.
+      if (woken && req.budget && !req.budget.tryReserve(this.#readLimit(req))) {
+        return encodeGroupFetch(group.generation, 0, [])
+      }
       const result = await group.serialize(() => this.#reader.read(group, member, limits))
       const remaining = deadline - Date.now()
       if (result.count > 0 || remaining <= 0 || req.signal?.aborted || this.#closed) {
@@ -429,6 +519,7 @@ export class GroupCoordinator {
       }
       // Checked synchronously right before parking, so a record that landed meanwhile is not missed.
       if (this.#reader.hasData(group, member)) continue
+      req.budget?.resize(0)
       const keys = member.assignments.map((tp) => partitionKey(tp.topic, tp.partition))
       await this.#broker.waiters.waitForChange([...keys, group.waitKey], remaining, req.signal)
     }
@@ -450,12 +541,11 @@ export class GroupCoordinator {
     const parts = new Map<string, TopicPartitionRef>()
     for (const o of this.#store.offsets(groupName))
       parts.set(tpKey(o), { topic: o.topic, partition: o.partition })
-    for (const m of this.#groups.get(groupName)?.members.values() ?? []) {
-      for (const topic of m.topics) {
-        if (!this.#broker.topics.has(topic)) continue
-        for (let p = 0; p < this.#broker.topics.get(topic).partitions; p++)
-          parts.set(tpKey({ topic, partition: p }), { topic, partition: p })
-      }
+    // Each subscribed topic once: a describe or a metrics scrape costs partitions, not members × partitions.
+    for (const topic of this.#groups.get(groupName)?.topics ?? []) {
+      if (!this.#broker.topics.has(topic)) continue
+      for (let p = 0; p < this.#broker.topics.get(topic).partitions; p++)
+        parts.set(tpKey({ topic, partition: p }), { topic, partition: p })
     }
     const out: GroupOffsetDescription[] = []
     for (const tp of parts.values()) {
@@ -506,6 +596,11 @@ export class GroupCoordinator {
     return [...names].flatMap((group) =>
       this.offsets(group).map((o) => ({ group, topic: o.topic, partition: o.partition, lag: o.lag })),
     )
+  }
+
+  /** The topics a member subscribed to; empty when it is not a member here (authorization asks). */
+  memberTopics(groupName: string, memberId: string): readonly string[] {
+    return this.#groups.get(groupName)?.members.get(memberId)?.topics ?? []
   }
 
   list(): GroupDescription[] {
@@ -561,7 +656,7 @@ export class GroupCoordinator {
   async takeOver(partition: number): Promise<void> {
     for (const group of [...this.#groups.values()]) {
       if (this.#store.partitionOf(group.name) !== partition) continue
-      for (const member of group.members.values()) clearTimeout(member.sessionTimer)
+      this.#stopTimers(group)
       this.#groups.delete(group.name)
       this.#broker.waiters.notify(group.waitKey)
     }

@@ -44,6 +44,11 @@ export class Group {
   readonly positions = new Map<string, number>()
   /** tpKey → deliveries of uncommitted records (poison records). Survives owner changes. */
   readonly deliveries = new Map<string, DeliveryCounts>()
+  /** Every topic some member subscribes to, as of the last rebalance. */
+  topics: ReadonlySet<string> = new Set()
+  /** Members whose session ran out, removed together by the next expiry sweep. */
+  readonly expiring = new Set<Member>()
+  expirySweep: NodeJS.Timeout | undefined
   #queue: Promise<unknown> = Promise.resolve()
 
   constructor(name: string) {

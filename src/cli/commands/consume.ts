@@ -117,10 +117,11 @@ async function readAsGroup(
   if (from !== undefined) await moveGroup(client, group, topic, from)
   const autoCommit = flag(ctx, 'auto-commit')
   const follow = flag(ctx, 'follow')
+  // --auto-commit acks what was printed (commit() below), not whole fetched batches as the
+  // consumer's autoCommit (the broker's auto ack) would: `--max 3` must not ack a 4th record.
   const consumer = new Consumer(client, {
     group,
     topics: [topic],
-    autoCommit,
     maxWaitMs: follow ? 1_000 : 250,
   })
   const stop = () => {

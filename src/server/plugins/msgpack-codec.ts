@@ -6,8 +6,8 @@
  * keys, values and headers becomes bytes (done by the produce route, which knows where records are).
  * Responses use the type `Accept` asks for, else the request's, else JSON. A route answers with
  * `reply.sendData(value)`; a body that is already MessagePack bytes (a fetch) goes through
- * `reply.sendMsgpackBytes(bytes)`, which sends them untouched to a MessagePack reader and decodes
- * them once for a JSON one.
+ * `renderMsgpackBytes`, which keeps them untouched for a MessagePack reader and decodes them once
+ * for a JSON one (the fetch routes send it, holding its size in the fetch budget).
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
@@ -22,7 +22,6 @@ const JSON_TYPE = 'application/json; charset=utf-8'
 declare module 'fastify' {
   interface FastifyReply {
     sendData(value: unknown): FastifyReply
-    sendMsgpackBytes(bytes: Buffer): FastifyReply
   }
   interface FastifyRequest {
     wantsMsgpack: boolean
@@ -46,6 +45,12 @@ export function prefersMsgpack(request: FastifyRequest): boolean {
 export function encodeBody(msgpack: boolean, value: unknown): { type: string; body: Buffer | string } {
   if (msgpack) return { type: MSGPACK, body: wirePackr.pack(value) }
   return { type: JSON_TYPE, body: JSON.stringify(toJsonValue(value)) }
+}
+
+/** A body that is already MessagePack bytes, as sent: untouched, or decoded once into JSON. */
+export function renderMsgpackBytes(msgpack: boolean, bytes: Buffer): { type: string; body: Buffer | string } {
+  if (msgpack) return { type: MSGPACK, body: bytes }
+  return { type: JSON_TYPE, body: JSON.stringify(toJsonValue(wireUnpackr.unpack(bytes))) }
 }
 
 /** Checks the bytes first (msgpack-check.ts: nothing costly, nothing altered), then decodes. */
@@ -78,10 +83,6 @@ export const msgpackCodec = fp(
     app.decorateReply('sendData', function (this: FastifyReply, value: unknown) {
       const { type, body } = encodeBody(this.request.wantsMsgpack, value)
       return this.type(type).send(body)
-    })
-    app.decorateReply('sendMsgpackBytes', function (this: FastifyReply, bytes: Buffer) {
-      if (this.request.wantsMsgpack) return this.type(MSGPACK).send(bytes)
-      return this.type(JSON_TYPE).send(JSON.stringify(toJsonValue(wireUnpackr.unpack(bytes))))
     })
   },
   { name: 'strata-msgpack-codec' },

@@ -150,7 +150,9 @@ export async function exchangeRoutes(
     if (req.body.alternateTopic) refuseInternalTopic(req.body.alternateTopic, 'alternateTopic')
     return reply.code(201).sendData(await store.create(req.body))
   })
-  r.get('/v1/exchanges', async (_req, reply) => reply.sendData({ exchanges: store.registry.list() }))
+  r.get('/v1/exchanges', async (req, reply) =>
+    reply.sendData({ exchanges: store.registry.list().filter((e) => req.mayDescribe('exchange', e.name)) }),
+  )
   r.get('/v1/exchanges/:exchange', { schema: { params: ExchangeParams } }, async (req, reply) =>
     reply.sendData(store.registry.get(req.params.exchange)),
   )

@@ -1,8 +1,15 @@
-/** Fetch by offset with long polling, and offset lookups (API.md, "Fetch"). */
+/**
+ * Fetch by offset with long polling, and offset lookups (API.md, "Fetch"). Also the parts every
+ * fetch shares with the group fetch: the client-gone signal, the JSON reader's byte cap, and the
+ * share of the broker's fetch budget a response holds until it is sent.
+ */
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import type { FastifyInstance, FastifyReply } from 'fastify'
 import type { Broker } from '../../broker/broker.js'
+import type { FetchBudget, FetchBudgetHold } from '../../broker/fetch-budget.js'
+import type { BrokerConfig } from '../../config/schema.js'
 import { refuseInternalTopic } from '../internal-topics.js'
+import { renderMsgpackBytes } from '../plugins/msgpack-codec.js'
 import { fetchQuery, OffsetsQuery, PartitionParams } from '../schemas/common.js'
 
 /** An AbortSignal that fires when the client goes away, so its long poll stops waiting. */
@@ -15,6 +22,28 @@ export function clientGone(reply: FastifyReply): AbortSignal {
   return controller.signal
 }
 
+/**
+ * The record bytes this reader may get: JSON rendering is synchronous and several times the
+ * MessagePack size, so a JSON reader gets at most `maxJsonFetchBytes` (it reads on from nextOffset).
+ */
+export function fetchByteLimit(reply: FastifyReply, maxBytes: number, config: BrokerConfig): number {
+  return reply.request.wantsMsgpack ? maxBytes : Math.min(maxBytes, config.maxJsonFetchBytes)
+}
+
+/** The request's share of the fetch budget, given back when the response is sent or the client is gone. */
+export function budgetHold(reply: FastifyReply, budget: FetchBudget): FetchBudgetHold {
+  const hold = budget.hold()
+  reply.raw.once('close', () => hold.release())
+  return hold
+}
+
+/** Sends a fetch body, holding the rendered size in the budget until it is sent. */
+export function sendFetchBody(reply: FastifyReply, bytes: Buffer, hold: FetchBudgetHold): FastifyReply {
+  const { type, body } = renderMsgpackBytes(reply.request.wantsMsgpack, bytes)
+  hold.resize(typeof body === 'string' ? Buffer.byteLength(body) : body.length)
+  return reply.type(type).send(body)
+}
+
 export async function fetchRoutes(app: FastifyInstance, opts: { broker: Broker }) {
   const r = app.withTypeProvider<TypeBoxTypeProvider>()
   const { broker } = opts
@@ -25,14 +54,16 @@ export async function fetchRoutes(app: FastifyInstance, opts: { broker: Broker }
     async (req, reply) => {
       refuseInternalTopic(req.params.topic, 'topic')
       const q = req.query
+      const hold = budgetHold(reply, broker.fetchBudget)
       const result = await broker.fetch(req.params.topic, req.params.partition, {
         offset: q.offset,
         maxRecords: q.maxRecords ?? 500,
-        maxBytes: q.maxBytes ?? 1024 * 1024,
+        maxBytes: fetchByteLimit(reply, q.maxBytes ?? 1024 * 1024, broker.config),
         maxWaitMs: q.maxWaitMs ?? 0,
         signal: clientGone(reply),
+        budget: hold,
       })
-      return reply.sendMsgpackBytes(result.body)
+      return sendFetchBody(reply, result.body, hold)
     },
   )
 

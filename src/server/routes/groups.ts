@@ -1,10 +1,11 @@
 /**
  * Consumer groups over HTTP (API.md, "Consumer groups"): join, heartbeat, leave, the member fetch
- * (GET, and POST that commits the previous batch first), commits, offsets and lag, reset, poison
+ * (GET, and POST that commits the previous batch first), a member's seek, commits, offsets and lag, reset, poison
  * record config, and descriptions. The coordinator does the work; this file maps HTTP onto it.
  */
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import type { FastifyInstance, FastifyRequest } from 'fastify'
+import type { Broker } from '../../broker/broker.js'
 import type { GroupCoordinator } from '../../broker/groups/index.js'
 import { refuseInternalTopic, refuseInternalTopics } from '../internal-topics.js'
 import {
@@ -17,8 +18,9 @@ import {
   JoinBody,
   MemberParams,
   ResetBody,
+  SeekBody,
 } from '../schemas/groups.js'
-import { clientGone } from './fetch.js'
+import { budgetHold, clientGone, fetchByteLimit, sendFetchBody } from './fetch.js'
 
 /** The member fetch's defaults, the same as the partition fetch's. */
 const DEFAULT_MAX_RECORDS = 500
@@ -29,12 +31,10 @@ async function emptyBodyIsObject(req: FastifyRequest): Promise<void> {
   if (req.body === undefined || req.body === null) req.body = {}
 }
 
-export async function groupRoutes(
-  app: FastifyInstance,
-  opts: { groups: GroupCoordinator; maxWaitMsLimit: number },
-) {
+export async function groupRoutes(app: FastifyInstance, opts: { groups: GroupCoordinator; broker: Broker }) {
   const r = app.withTypeProvider<TypeBoxTypeProvider>()
-  const { groups } = opts
+  const { groups, broker } = opts
+  const { maxWaitMsLimit } = broker.config
 
   r.post(
     '/v1/groups/:group/members',
@@ -59,37 +59,50 @@ export async function groupRoutes(
 
   r.get(
     '/v1/groups/:group/members/:member/records',
-    { schema: { params: MemberParams, querystring: groupFetchQuery(opts.maxWaitMsLimit) } },
+    { schema: { params: MemberParams, querystring: groupFetchQuery(maxWaitMsLimit) } },
     async (req, reply) => {
       const q = req.query
+      const hold = budgetHold(reply, broker.fetchBudget)
       const body = await groups.fetch(req.params.group, req.params.member, {
         maxRecords: q.maxRecords ?? DEFAULT_MAX_RECORDS,
-        maxBytes: q.maxBytes ?? DEFAULT_MAX_BYTES,
+        maxBytes: fetchByteLimit(reply, q.maxBytes ?? DEFAULT_MAX_BYTES, broker.config),
         maxWaitMs: q.maxWaitMs ?? 0,
         signal: clientGone(reply),
+        budget: hold,
       })
-      return reply.sendMsgpackBytes(body)
+      return sendFetchBody(reply, body, hold)
     },
   )
 
   r.post(
     '/v1/groups/:group/members/:member/records',
     {
-      schema: { params: MemberParams, body: groupFetchBody(opts.maxWaitMsLimit) },
+      schema: { params: MemberParams, body: groupFetchBody(maxWaitMsLimit) },
       preValidation: emptyBodyIsObject,
     },
     async (req, reply) => {
       const b = req.body
       refuseInternalTopics(b.commit?.map((o) => o.topic) ?? [], 'commit')
+      const hold = budgetHold(reply, broker.fetchBudget)
       const body = await groups.fetch(req.params.group, req.params.member, {
         maxRecords: b.maxRecords ?? DEFAULT_MAX_RECORDS,
-        maxBytes: b.maxBytes ?? DEFAULT_MAX_BYTES,
+        maxBytes: fetchByteLimit(reply, b.maxBytes ?? DEFAULT_MAX_BYTES, broker.config),
         maxWaitMs: b.maxWaitMs ?? 0,
         commit: b.commit,
         generation: b.generation,
         signal: clientGone(reply),
+        budget: hold,
       })
-      return reply.sendMsgpackBytes(body)
+      return sendFetchBody(reply, body, hold)
+    },
+  )
+
+  r.post(
+    '/v1/groups/:group/members/:member/seek',
+    { schema: { params: MemberParams, body: SeekBody } },
+    async (req, reply) => {
+      await groups.seek(req.params.group, req.params.member, req.body)
+      return reply.code(204).send()
     },
   )
 
@@ -133,7 +146,9 @@ export async function groupRoutes(
     },
   )
 
-  r.get('/v1/groups', async (_req, reply) => reply.sendData({ groups: groups.list() }))
+  r.get('/v1/groups', async (req, reply) =>
+    reply.sendData({ groups: groups.list().filter((g) => req.mayDescribe('group', g.group)) }),
+  )
 
   r.get('/v1/groups/:group', { schema: { params: GroupParams } }, async (req, reply) =>
     reply.sendData(groups.describe(req.params.group)),

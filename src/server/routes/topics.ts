@@ -15,7 +15,9 @@ export async function topicRoutes(app: FastifyInstance, opts: { broker: Broker }
     return reply.code(201).sendData(topic)
   })
 
-  r.get('/v1/topics', async (_req, reply) => reply.sendData({ topics: broker.listTopics() }))
+  r.get('/v1/topics', async (req, reply) =>
+    reply.sendData({ topics: broker.listTopics().filter((t) => req.mayDescribe('topic', t.name)) }),
+  )
 
   r.get('/v1/topics/:topic', { schema: { params: TopicParams } }, async (req, reply) =>
     reply.sendData(broker.describeTopic(req.params.topic)),

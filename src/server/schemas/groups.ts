@@ -3,7 +3,8 @@
  * name rule; member ids are the broker's UUIDs. Two optional fields go beyond API.md and keep its
  * shapes working: `generation` on the heartbeat and on the POST fetch (fence a member that missed a
  * rebalance, as a commit does), and `offsetReset` in the group config (where a group with no
- * committed offset starts: earliest by default).
+ * committed offset starts: earliest by default). One route goes beyond it: a member's seek, which
+ * moves where it reads its own partitions next (the client's seek, nack and resume).
  */
 import { Type } from 'typebox'
 import { TopicName } from './common.js'
@@ -49,6 +50,15 @@ const MAX_COMMIT_OFFSETS = 10_000
 export const CommitBody = Type.Object(
   {
     memberId: Type.Optional(Type.String({ minLength: 1, maxLength: 128 })),
+    generation: Type.Optional(Generation),
+    offsets: Type.Array(TopicPartitionOffset, { minItems: 1, maxItems: MAX_COMMIT_OFFSETS }),
+  },
+  { additionalProperties: false },
+)
+
+/** A member moves where it reads its own partitions next: backwards (redeliver) or forwards (skip). */
+export const SeekBody = Type.Object(
+  {
     generation: Type.Optional(Generation),
     offsets: Type.Array(TopicPartitionOffset, { minItems: 1, maxItems: MAX_COMMIT_OFFSETS }),
   },

@@ -188,6 +188,27 @@ describe('produce and consume', () => {
     expect(JSON.parse(run.stdout)).toMatchObject({ count: 2, partitions: [] })
   })
 
+  test('--auto-commit with --max acks the records printed and no more', async () => {
+    const topic = unique('grp')
+    await cli(['topics', 'create', topic, ...url()])
+    await cli(['produce', topic, ...url()], { stdin: 'a\nb\nc\nd\ne\n' })
+    const group = unique('g')
+    const first = await cli([
+      'consume',
+      topic,
+      '--group',
+      group,
+      '--auto-commit',
+      '--max',
+      '3',
+      '--json',
+      ...url(),
+    ])
+    expect(ndjson(first.stdout).map((r) => r.value)).toEqual(['a', 'b', 'c'])
+    const rest = await cli(['consume', topic, '--group', group, '--auto-commit', '--json', ...url()])
+    expect(ndjson(rest.stdout).map((r) => r.value)).toEqual(['d', 'e'])
+  })
+
   test('a group consumer with --auto-commit does not get the same records twice', async () => {
     const topic = unique('grp')
     await cli(['topics', 'create', topic, '--partitions', '2', ...url()])

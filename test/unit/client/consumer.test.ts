@@ -10,7 +10,7 @@ import { afterEach, beforeEach, describe, expect, test } from 'vitest'
 import { BrokerClient } from '../../../src/client/broker-client.js'
 import { Consumer } from '../../../src/client/consumer.js'
 import type { ConsumerRecord, TopicPartition } from '../../../src/client/types.js'
-import { delay, FakeBroker } from './fake-broker.js'
+import { cutBeforeWrite, delay, FakeBroker } from './fake-broker.js'
 
 const MEMBER_FETCH = /^\/v1\/groups\/[^/]+\/members\/[^/]+\/records$/
 
@@ -28,14 +28,8 @@ afterEach(async () => {
   await broker.stop()
 })
 
-function fill(topic: string, partitions: number, perPartition: number): void {
-  broker.createTopic(topic, partitions)
-  for (let p = 0; p < partitions; p++) {
-    broker.write(topic, {
-      records: Array.from({ length: perPartition }, (_, i) => ({ value: `${p}-${i}`, partition: p })),
-    })
-  }
-}
+const fill = (topic: string, partitions: number, perPartition: number) =>
+  broker.fill(topic, partitions, perPartition)
 
 async function take<T>(it: AsyncIterable<T>, n: number): Promise<T[]> {
   const out: T[] = []
@@ -124,6 +118,39 @@ describe('commits', () => {
     })
   })
 
+  test('a failed commit is reported as commitFailed, never as an unhandled rejection, and goes out again with the next fetch', async () => {
+    fill('t', 1, 2)
+    const consumer = new Consumer(client, {
+      group: 'g',
+      topics: 't',
+      maxWaitMs: 20,
+      maxRecords: 1,
+      retry: { maxAttempts: 1 },
+    })
+    const failures: Array<{ code: unknown; offsets: unknown }> = []
+    const stored: unknown[] = []
+    consumer.on('commitFailed', ({ error, offsets }) =>
+      failures.push({ code: (error as Error & { code: string }).code, offsets }),
+    )
+    consumer.on('commit', ({ offsets }) => stored.push(offsets))
+    const first = (await consumer.next()).value
+    broker.inject('POST', /^\/v1\/groups\/g\/offsets$/, cutBeforeWrite)
+    const unawaited = consumer.commit(first as ConsumerRecord)
+    await expect(unawaited).rejects.toMatchObject({ code: 'BROKER_UNREACHABLE' })
+    expect(failures).toEqual([
+      { code: 'BROKER_UNREACHABLE', offsets: [{ topic: 't', partition: 0, offset: 1 }] },
+    ])
+    expect(broker.groups.get('g')?.committed.get('t/0')).toBeUndefined()
+    // The offsets stayed queued: the next fetch (POST form) carries them.
+    const second = await consumer.next()
+    expect(second.value?.offset).toBe(1)
+    const post = broker.requests.find((r) => r.method === 'POST' && MEMBER_FETCH.test(r.path))
+    expect(post?.body.commit).toEqual([{ topic: 't', partition: 0, offset: 1 }])
+    expect(broker.groups.get('g')?.committed.get('t/0')).toBe(1)
+    expect(stored).toEqual([[{ topic: 't', partition: 0, offset: 1 }]])
+    await consumer.close()
+  })
+
   test('commit() with no argument commits everything handed out so far', async () => {
     fill('t', 2, 2)
     const consumer = new Consumer(client, { group: 'g', topics: 't', maxWaitMs: 20 })
@@ -135,16 +162,17 @@ describe('commits', () => {
     await consumer.close()
   })
 
-  test('autoCommit commits records the application moved past, not the one the loop left on', async () => {
+  test("autoCommit is the broker's auto ack: the member joins with it and sends no commits", async () => {
     fill('t', 1, 5)
     const consumer = new Consumer(client, { group: 'g', topics: 't', autoCommit: true, maxWaitMs: 20 })
-    const got: ConsumerRecord[] = []
-    for await (const record of consumer) {
-      got.push(record)
-      if (got.length === 5) break
-    }
-    // The last record was yielded but the loop left before asking for the next: not acked.
-    expect(broker.groups.get('g')?.committed.get('t/0')).toBe(4)
+    const [first] = await take(consumer, 1)
+    expect(first?.offset).toBe(0)
+    expect(broker.requests.find((r) => r.path === '/v1/groups/g/members')?.body).toMatchObject({
+      autoCommit: true,
+    })
+    // The whole batch counts as acked once handed out, though the application took one record.
+    expect(broker.groups.get('g')?.committed.get('t/0')).toBe(5)
+    expect(broker.count('POST', /^\/v1\/groups\/g\/offsets$/)).toBe(0)
   })
 
   test('without commits nothing is stored, so a new member reads the same records again', async () => {

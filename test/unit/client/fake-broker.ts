@@ -4,9 +4,10 @@
  * It keeps what the client's logic depends on and nothing more: topics with partitions, produce
  * with producerId + sequence dedupe (a repeat answers with the first write's offsets), partition
  * fetch with a short long-poll, one consumer group coordinator (round-robin assignment, member
- * positions, commits with generation checks), and `/v1/cluster`. Every request is logged, so
- * tests count round trips. `faults` is a queue of one-shot injections run before a route, e.g.
- * "do the write, then cut the connection instead of answering".
+ * positions, commits with generation checks, member seeks, offsets), offset lookups, and
+ * `/v1/cluster`. Every request is logged, so tests count round trips. `faults` is a queue of
+ * one-shot injections run before a route, e.g. "do the write, then cut the connection instead of
+ * answering".
  */
 import { type AddressInfo, createServer } from 'node:net'
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify'
@@ -31,6 +32,8 @@ interface StoredRecord {
 interface Member {
   memberId: string
   topics: string[]
+  /** The broker's auto ack: a fetch commits what it hands out. */
+  autoCommit: boolean
   assignments: Array<{ topic: string; partition: number }>
   /** Next offset to deliver, per `topic/partition`. */
   positions: Map<string, number>
@@ -97,6 +100,16 @@ export class FakeBroker {
     )
   }
 
+  /** A topic whose partition `p` holds records with values `p-0`, `p-1`, … */
+  fill(topic: string, partitions: number, perPartition: number): void {
+    this.createTopic(topic, partitions)
+    for (let p = 0; p < partitions; p++) {
+      this.write(topic, {
+        records: Array.from({ length: perPartition }, (_, i) => ({ value: `${p}-${i}`, partition: p })),
+      })
+    }
+  }
+
   count(method: string, pathPattern: RegExp): number {
     return this.requests.filter((r) => r.method === method && pathPattern.test(r.path)).length
   }
@@ -160,10 +173,16 @@ export class FakeBroker {
     const app = this.app
     app.post('/v1/groups/:group/members', async (req, reply) => {
       const { group } = req.params as { group: string }
-      const body = req.body as { topics: string[] }
+      const body = req.body as { topics: string[]; autoCommit?: boolean }
       const g = this.#group(group)
       const memberId = `m-${++this.#memberSeq}`
-      g.members.set(memberId, { memberId, topics: body.topics, assignments: [], positions: new Map() })
+      g.members.set(memberId, {
+        memberId,
+        topics: body.topics,
+        autoCommit: body.autoCommit === true,
+        assignments: [],
+        positions: new Map(),
+      })
       this.#rebalance(g)
       const m = g.members.get(memberId) as Member
       return answer(reply, 200, { memberId, generation: g.generation, assignments: m.assignments })
@@ -190,6 +209,7 @@ export class FakeBroker {
           while (pos < log.length && out.length < max)
             out.push({ topic: a.topic, partition: a.partition, ...log[pos++] })
           m.positions.set(key, pos)
+          if (m.autoCommit && pos > (g.committed.get(key) ?? 0)) g.committed.set(key, pos)
         }
         if (out.length > 0 || Date.now() >= deadline || req.raw.destroyed) {
           return answer(reply, 200, { generation: g.generation, records: out })
@@ -203,6 +223,39 @@ export class FakeBroker {
     app.post('/v1/groups/:group/members/:member/records', async (req, reply) =>
       groupFetch(req, reply, req.body as GroupFetchBody),
     )
+    app.post('/v1/groups/:group/members/:member/seek', async (req, reply) => {
+      const m = this.#member(req)
+      if (!m) return fail(reply, 404, 'MEMBER_NOT_FOUND', 'unknown member')
+      const g = this.#group((req.params as { group: string }).group)
+      const body = req.body as { generation?: number; offsets: NonNullable<GroupFetchBody['commit']> }
+      if (body.generation !== undefined && body.generation !== g.generation) {
+        return fail(reply, 409, 'STALE_GENERATION', `generation ${body.generation} is not ${g.generation}`)
+      }
+      for (const o of body.offsets) m.positions.set(`${o.topic}/${o.partition}`, o.offset)
+      return reply.code(204).send()
+    })
+    app.get('/v1/groups/:group/offsets', async (req, reply) => {
+      const g = this.#group((req.params as { group: string }).group)
+      const offsets = [...g.committed].map(([key, committed]) => {
+        const [topic, partition] = key.split('/') as [string, string]
+        const end = this.topics.get(topic)?.[Number(partition)]?.length ?? 0
+        return { topic, partition: Number(partition), committed, logEndOffset: end, lag: end - committed }
+      })
+      return answer(reply, 200, { offsets })
+    })
+    app.get('/v1/topics/:topic/partitions/:partition/offsets', async (req, reply) => {
+      const { topic, partition } = req.params as { topic: string; partition: string }
+      const log = this.topics.get(topic)?.[Number(partition)]
+      if (!log) return fail(reply, 404, 'TOPIC_NOT_FOUND', `no ${topic}/${partition}`)
+      const at = String((req.query as { at?: string }).at)
+      const offset =
+        at === 'earliest'
+          ? 0
+          : at === 'latest'
+            ? log.length
+            : (log.find((r) => r.timestamp >= Number(at))?.offset ?? log.length)
+      return answer(reply, 200, { offset })
+    })
     app.post('/v1/groups/:group/offsets', async (req, reply) => {
       const g = this.#group((req.params as { group: string }).group)
       const body = req.body as { memberId?: string; generation?: number; offsets: GroupFetchBody['commit'] }

@@ -58,6 +58,9 @@ describe('loadConfig', () => {
     expect(() =>
       loadConfig(['--group-min-session-timeout-ms', '5000', '--group-max-session-timeout-ms', '1000'], {}),
     ).toThrow(/must not exceed/)
+    expect(() => loadConfig(['--default-partitions', '20', '--max-partitions-per-topic', '10'], {})).toThrow(
+      '--default-partitions must not exceed --max-partitions-per-topic',
+    )
   })
 
   it('names flags and variables from option names', () => {

@@ -48,4 +48,15 @@ describe('LeaderState', () => {
     s.setIsr([1, 2, 3])
     expect(s.isr).toEqual([1, 2, 3])
   })
+
+  test('a follower taken out of the ISR rejoins only after fetching again (a dead one never does)', () => {
+    const s = leader()
+    s.recordFetch(2, 30, 30, 0)
+    s.recordFetch(3, 30, 30, 0)
+    // The controller drops broker 3 (its lease is gone); the partition is idle, HW 30.
+    s.setIsr([1, 2])
+    expect(s.readyToJoin(30)).toEqual([])
+    s.recordFetch(3, 30, 30, 50)
+    expect(s.readyToJoin(30)).toEqual([3])
+  })
 })

@@ -31,6 +31,15 @@ function owners(assignment: Map<string, TopicPartitionRef[]>): Map<string, strin
   return out
 }
 
+/** A linear congruential generator: the same seed gives the same sequence in [0, 1). */
+function seededRandom(seed: number): () => number {
+  let state = seed
+  return () => {
+    state = (Math.imul(state, 1_103_515_245) + 12_345) >>> 0
+    return state / 2 ** 32
+  }
+}
+
 const sizes = (assignment: Map<string, TopicPartitionRef[]>) => [...assignment.values()].map((l) => l.length)
 
 describe('assignPartitions', () => {
@@ -127,11 +136,7 @@ describe('assignPartitions', () => {
 
   it('stays balanced and sticky through a random sequence of joins and leaves (seeded)', () => {
     const seed = 20_240_601
-    let state = seed
-    const random = () => {
-      state = (Math.imul(state, 1_103_515_245) + 12_345) >>> 0
-      return state / 2 ** 32
-    }
+    const random = seededRandom(seed)
     const counts = new Map([['t', 24]])
     let current = new Map<string, TopicPartitionRef[]>()
     let nextId = 0
@@ -157,6 +162,62 @@ describe('assignPartitions', () => {
         )
       }
       current = next
+    }
+  })
+  it('assigns a group of 10,000 members and keeps survivors in place when half of them go at once', () => {
+    const counts = new Map([['t', 64]])
+    const ids = Array.from({ length: 10_000 }, (_, i) => `m${String(i).padStart(5, '0')}`)
+    const first = assignPartitions(
+      ids.map((id) => member(id, ['t'])),
+      counts,
+    )
+    expect(owners(first).size).toBe(64)
+    expect(Math.max(...sizes(first))).toBe(1)
+    // Every odd member expires in the same sweep: one rebalance for all of them.
+    const survivors = ids.filter((_, i) => i % 2 === 0)
+    const second = assignPartitions(
+      survivors.map((id) => member(id, ['t'], first.get(id))),
+      counts,
+    )
+    const after = owners(second)
+    expect(after.size).toBe(64)
+    expect(Math.max(...sizes(second))).toBe(1)
+    for (const id of survivors) for (const tp of first.get(id) ?? []) expect(after.get(tpKey(tp))).toBe(id)
+  })
+
+  it('leaves no partition with an owner two ahead of a member that could take it (mixed subscriptions, seeded)', () => {
+    const seed = 7_301
+    const random = seededRandom(seed)
+    const topics = ['a', 'b', 'c', 'd']
+    for (let round = 0; round < 50; round++) {
+      const counts = new Map(topics.map((t) => [t, Math.floor(random() * 12)]))
+      const members = Array.from({ length: 1 + Math.floor(random() * 9) }, (_, i) =>
+        member(
+          `m${i}`,
+          topics.filter(() => random() < 0.5),
+          tps(topics[Math.floor(random() * topics.length)] as string, Math.floor(random() * 4)),
+        ),
+      )
+      const result = assignPartitions(members, counts)
+      const own = owners(result)
+      const load = new Map([...result].map(([id, list]) => [id, list.length]))
+      for (const topic of topics) {
+        const subscribed = members.filter((m) => m.topics.includes(topic))
+        const expected = subscribed.length > 0 ? (counts.get(topic) ?? 0) : 0
+        expect(
+          [...own.keys()].filter((k) => k.startsWith(`${topic}\u0000`)).length,
+          `seed ${seed} round ${round}`,
+        ).toBe(expected)
+      }
+      for (const [key, holder] of own) {
+        const topic = key.split('\u0000')[0] as string
+        expect(members.find((m) => m.memberId === holder)?.topics).toContain(topic)
+        for (const m of members.filter((x) => x.topics.includes(topic))) {
+          expect(load.get(holder) ?? 0, `seed ${seed} round ${round} ${key}`).toBeLessThan(
+            (load.get(m.memberId) ?? 0) + 2,
+          )
+        }
+      }
     }
   })
 })
