@@ -22,6 +22,9 @@ type Routed = { topic: string; partition: number; offset: number }
 type Binding = { topic: string; bindingKey: string }
 
 const TOPICS = ['x-orders', 'x-audit']
+/** One replica per partition, spread over the three brokers: broker 1's share has no leader once it is killed. */
+const SOLO = 'x-solo'
+
 const PARTITIONS = 3
 
 describe('exchanges in a cluster', () => {
@@ -33,6 +36,7 @@ describe('exchanges in a cluster', () => {
     for (const name of TOPICS) {
       await createTopic(url(1), { name, partitions: PARTITIONS, replicationFactor: 3 })
     }
+    await createTopic(url(1), { name: SOLO, partitions: PARTITIONS, replicationFactor: 1 })
   }, 120_000)
 
   afterAll(async () => {
@@ -244,4 +248,73 @@ describe('exchanges in a cluster', () => {
     ])
     expect((await describePartition(url(2), 'x-orders', 0)).leader).not.toBe(1)
   }, 180_000)
+  test('a publish with a target partition without a leader is refused before any write', async () => {
+    const soloLeaders = new Map<number, number>()
+    for (let p = 0; p < PARTITIONS; p++) soloLeaders.set(p, (await describePartition(url(2), SOLO, p)).leader)
+    const orphan = [...soloLeaders].find(([, leader]) => leader !== 2 && leader !== 3)
+    expect(orphan, JSON.stringify([...soloLeaders])).toBeDefined()
+    expect(
+      (await jsonRequest(`${url(2)}/v1/exchanges`, 'POST', { name: 'solo-fan', type: 'fanout' })).status,
+    ).toBe(201)
+    for (const topic of ['x-orders', SOLO]) {
+      const bound = await jsonRequest(`${url(2)}/v1/exchanges/solo-fan/bindings`, 'POST', { topic })
+      expect(bound.status, JSON.stringify(bound.body)).toBe(201)
+    }
+    const endsBefore = await Promise.all(
+      Array.from({ length: PARTITIONS }, (_, p) => describePartition(url(2), 'x-orders', p)),
+    )
+    // 30 keys reach every partition of x-solo, the leaderless one included.
+    const records = Array.from({ length: 30 }, (_, i) => ({ routingKey: '', key: `solo-${i}`, value: i }))
+    const res = await jsonRequest(`${url(2)}/v1/exchanges/solo-fan/records`, 'POST', { records, acks: 1 })
+    expect(res.status, JSON.stringify(res.body)).toBe(421)
+    expect(res.body.error.code).toBe('NOT_LEADER')
+    expect(res.body.error.details).toMatchObject({ topic: SOLO, partition: orphan?.[0] })
+    const endsAfter = await Promise.all(
+      Array.from({ length: PARTITIONS }, (_, p) => describePartition(url(2), 'x-orders', p)),
+    )
+    expect(endsAfter.map((p) => p.logEndOffset)).toEqual(endsBefore.map((p) => p.logEndOffset))
+  }, 60_000)
+
+  test('with etcd unreachable a change is NOT_READY and leaves nothing; once etcd is back it goes through', async () => {
+    await cluster.etcd.kill('SIGKILL')
+    const refused = await waitUntil(
+      async () => {
+        const res = await jsonRequest(`${url(2)}/v1/exchanges`, 'POST', {
+          name: 'while-down',
+          type: 'direct',
+        })
+        return res.status === 503 ? res : undefined
+      },
+      30_000,
+      'a create to be refused while etcd is down',
+    )
+    expect(refused.body.error.code).toBe('NOT_READY')
+    // Routing reads memory: the exchanges are still listed and described.
+    expect((await bindingsOn(3, 'events'))?.length).toBe(2)
+    cluster.etcd = await cluster.etcd.restart()
+    const created = await waitUntil(
+      async () => {
+        const res = await jsonRequest(`${url(3)}/v1/exchanges`, 'POST', {
+          name: 'after-etcd',
+          type: 'direct',
+        })
+        return res.status === 201 ? res : undefined
+      },
+      60_000,
+      'a create to go through once etcd is back',
+    )
+    expect(created.body.name).toBe('after-etcd')
+    for (const id of [2, 3]) {
+      const names = async () =>
+        ((await jsonRequest(`${url(id)}/v1/exchanges`, 'GET')).body.exchanges as Array<{ name: string }>).map(
+          (x) => x.name,
+        )
+      await waitUntil(
+        async () => (await names()).includes('after-etcd'),
+        15_000,
+        `broker ${id} to list after-etcd`,
+      )
+      expect(await names()).not.toContain('while-down')
+    }
+  }, 120_000)
 })
