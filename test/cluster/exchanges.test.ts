@@ -172,6 +172,26 @@ describe('exchanges in a cluster', () => {
     }
   }, 120_000)
 
+  test('right after a change through one broker, another broker answers from etcd, not from a stale copy', async () => {
+    for (let round = 0; round < 5; round++) {
+      const name = `fresh-${round}`
+      expect((await jsonRequest(`${url(1)}/v1/exchanges`, 'POST', { name, type: 'direct' })).status).toBe(201)
+      // No wait for the watch: broker 2 must not create it again, broker 3 must find it to bind.
+      const again = await jsonRequest(`${url(2)}/v1/exchanges`, 'POST', { name, type: 'direct' })
+      expect(again.status, JSON.stringify(again.body)).toBe(409)
+      const bound = await jsonRequest(`${url(3)}/v1/exchanges/${name}/bindings`, 'POST', {
+        topic: 'x-orders',
+        bindingKey: 'k',
+      })
+      expect(bound.status, JSON.stringify(bound.body)).toBe(201)
+      expect(bound.body.bindings).toEqual([{ topic: 'x-orders', bindingKey: 'k' }])
+      expect((await jsonRequest(`${url(2)}/v1/exchanges/${name}`, 'DELETE')).status).toBe(204)
+      const gone = await jsonRequest(`${url(1)}/v1/exchanges/${name}/bindings`, 'POST', { topic: 'x-audit' })
+      expect(gone.status, JSON.stringify(gone.body)).toBe(404)
+      expect(gone.body.error.code).toBe('EXCHANGE_NOT_FOUND')
+    }
+  }, 120_000)
+
   test("a topic's deletion removes its bindings on every broker", async () => {
     await createTopic(url(2), { name: 'x-temp', partitions: 1, replicationFactor: 2 })
     for (const id of cluster.ids) {

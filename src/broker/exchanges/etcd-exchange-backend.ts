@@ -9,7 +9,8 @@
  * computed on a scratch copy of the one exchange it touches, with the registry's own rules, and
  * written by a transaction that compares the exchange key's mod revision (0: absent), so two brokers
  * changing the same exchange at once cannot lose either change: the loser gets the current value in
- * the same transaction's else branch and computes again. A change that names a topic (a binding, an
+ * the same transaction's else branch and computes again (a refusal, such as EXCHANGE_EXISTS, is
+ * confirmed against etcd the same way). A change that names a topic (a binding, an
  * alternate topic) also compares that topic's key, so a topic deleted meanwhile cannot keep a new
  * binding. A change answers once this broker's watch has applied it (read-your-writes here; other
  * brokers follow within their watch's delay). Nothing is changed in memory before etcd accepted it,
@@ -42,6 +43,7 @@ const MAX_ATTEMPTS = 10
 /** How long a change waits for this broker's watch to bring its own write (usually milliseconds). */
 const APPLY_WAIT_MS = 10_000
 const RESYNC_DELAY_MS = 500
+const CONFLICT_PAUSE_MS = 10
 
 export interface EtcdExchangeOptions {
   client: Etcd3
@@ -71,6 +73,7 @@ export class EtcdExchangeStore implements ExchangeBackend {
   #waiters: Array<{ revision: number; resolve: () => void }> = []
   #watcher: Watcher | undefined
   #resyncing = false
+  #queue: Promise<unknown> = Promise.resolve()
   #loaded = false
   #closed = false
 
@@ -181,7 +184,19 @@ export class EtcdExchangeStore implements ExchangeBackend {
    * result if the exchange (and each guarded topic) is still what the computation saw. A result
    * that changes nothing is still checked against etcd, so "already bound" is true there too.
    */
-  async #change<R>(
+  #change<R>(
+    name: string,
+    guards: TopicGuard[],
+    compute: (scratch: ExchangeRegistry) => R,
+    changed: (result: R) => boolean,
+  ): Promise<R> {
+    // One change at a time on this broker: its own requests never race each other, only other brokers'.
+    const run = this.#queue.then(() => this.#changeNow(name, guards, compute, changed))
+    this.#queue = run.catch(() => undefined)
+    return run
+  }
+
+  async #changeNow<R>(
     name: string,
     guards: TopicGuard[],
     compute: (scratch: ExchangeRegistry) => R,
@@ -201,9 +216,18 @@ export class EtcdExchangeStore implements ExchangeBackend {
     for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
       const scratch = new ExchangeRegistry({ topicExists: this.#options.topicExists })
       if (current.definition) scratch.replaceExchange(current.definition)
-      const result = compute(scratch)
+      // A refusal (EXCHANGE_EXISTS, EXCHANGE_NOT_FOUND, …) is checked against etcd like a result:
+      // memory may not show yet what another broker just did.
+      let refusal: unknown
+      let result: R | undefined
+      try {
+        result = compute(scratch)
+      } catch (err) {
+        if (!(err instanceof StrataError)) throw err
+        refusal = err
+      }
       const writes: Array<IOperation> = []
-      if (changed(result)) {
+      if (refusal === undefined && changed(result as R)) {
         const [next] = scratch.toSnapshot().exchanges.filter((e) => e.name === name)
         writes.push(next ? this.#client.put(key).value(JSON.stringify(next)) : this.#client.delete().key(key))
       }
@@ -221,10 +245,13 @@ export class EtcdExchangeStore implements ExchangeBackend {
           .commit(),
       )
       if (res.succeeded) {
+        if (refusal !== undefined) throw refusal
         if (writes.length > 0) await this.#waitApplied(Number(res.header.revision))
-        return result
+        return result as R
       }
-      // Someone else wrote first: take what etcd holds now and decide again.
+      // Someone else wrote first: take what etcd holds now and decide again, after a short random
+      // pause so that brokers that collided do not collide again in step.
+      await new Promise((resolve) => setTimeout(resolve, Math.random() * CONFLICT_PAUSE_MS * (attempt + 1)))
       const [exchangeRead, ...topicReads] = res.responses.map((r) => r.response_range?.kvs[0])
       current = exchangeRead
         ? { definition: parseDefinition(exchangeRead), modRevision: Number(exchangeRead.mod_revision) }
