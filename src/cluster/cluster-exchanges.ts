@@ -4,7 +4,7 @@
  * (leader-writer.ts).
  */
 import type { Broker } from '../broker/broker.js'
-import { EtcdExchangeStore } from '../broker/exchanges/etcd-exchange-backend.js'
+import { EtcdExchangeStore } from '../broker/exchanges/index.js'
 import type { ClusterNode } from './cluster-node.js'
 
 export function clusterExchanges(node: ClusterNode, broker: Broker): EtcdExchangeStore {

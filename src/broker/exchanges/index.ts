@@ -2,6 +2,9 @@
  * The public surface of exchanges: RabbitMQ-style routing (direct, topic, fanout) onto topics.
  * The broker and the HTTP routes import from here, never from the files behind it.
  */
+
+export type { EtcdExchangeOptions } from './etcd-exchange-backend.js'
+export { EtcdExchangeStore, EXCHANGES_PREFIX, exchangeKey } from './etcd-exchange-backend.js'
 export type {
   BindingRequest,
   CreateExchangeRequest,
