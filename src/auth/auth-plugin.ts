@@ -9,8 +9,8 @@
  * With auth off every request is anonymous and allowed, but the table is still enforced at route
  * registration and admin changes are still audited.
  *
- * Audit lines are pino lines through fastify's logger with `audit: true`, the principal, the
- * operation, the resource and the outcome; never a password, token or cookie.
+ * Audit lines are pino lines through fastify's logger with `audit: true`, the principal, how it was
+ * authenticated, the operation, the resource and the outcome; never a password, token or cookie.
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
@@ -25,11 +25,17 @@ import {
 } from './acl.js'
 import type { Authenticator } from './authenticator.js'
 import { type PermissionContext, type RouteRule, routeKey, routePermissions } from './route-permissions.js'
+import { principalFromCertificate } from './tls-principal.js'
+
+/** Where a principal came from, for the audit log. */
+export type Authentication = 'authorization' | 'session' | 'certificate'
 
 declare module 'fastify' {
   interface FastifyRequest {
     /** Who is asking; null with auth off or on a public route. */
     principal: Principal | null
+    /** How the principal was authenticated; null when there is none. */
+    authentication: Authentication | null
     /** Whether the principal may see this resource (list routes filter by it). */
     mayDescribe(resourceType: ResourceType, name: string): boolean
   }
@@ -56,6 +62,34 @@ function challenge(request: FastifyRequest): string {
 
 function principalName(request: FastifyRequest): string | null {
   return request.principal?.name ?? null
+}
+
+/**
+ * The principal of a request, and how it was found. An Authorization header wins over the client
+ * certificate: a client that sends credentials means to act as them (an admin's token on a machine
+ * whose certificate names a service, a broker's inter-broker token next to its own certificate), and
+ * a wrong one must fail loudly with 401, not quietly fall back to whoever the certificate names.
+ * A certificate is used only when the request brings no credentials the authenticator knows (no
+ * header, no live session), so the console's session also wins over a browser's certificate.
+ */
+async function authenticate(
+  authenticator: Authenticator,
+  request: FastifyRequest,
+): Promise<{ principal: Principal; authentication: Authentication } | undefined> {
+  const authorization = request.headers.authorization
+  const principal = await authenticator.authenticate({
+    authorization,
+    cookie: request.headers.cookie,
+    csrfToken: headerValue(request.headers['x-csrf-token']),
+    safeMethod: request.method === 'GET' || request.method === 'HEAD',
+  })
+  if (principal) {
+    const hasHeader = authorization !== undefined && authorization !== ''
+    return { principal, authentication: hasHeader ? 'authorization' : 'session' }
+  }
+  const commonName = principalFromCertificate(request.raw.socket)
+  if (commonName === undefined) return undefined
+  return { principal: authenticator.fromCertificate(commonName), authentication: 'certificate' }
 }
 
 /** What an audited change was about: the names in its path and body (never a password). */
@@ -96,6 +130,7 @@ export const authPlugin = fp(
     for (const event of opts.startupAudit ?? []) app.log.info(event.details, event.message)
 
     app.decorateRequest('principal', null)
+    app.decorateRequest('authentication', null)
     app.decorateRequest(
       'mayDescribe',
       function (this: FastifyRequest, resourceType: ResourceType, name: string) {
@@ -118,6 +153,7 @@ export const authPlugin = fp(
         {
           audit: true,
           principal: principalName(request),
+          authentication: request.authentication,
           operation: permission?.operation ?? null,
           resource: permission ? { type: permission.resourceType, name: permission.name } : null,
           route: `${request.method} ${request.routeOptions.url ?? request.url.split('?')[0]}`,
@@ -136,14 +172,10 @@ export const authPlugin = fp(
         if (rule?.access === 'public') return
         if (rule?.access === 'acl' && rule.metrics && opts.metricsOpen) return
         try {
-          const principal = await authenticator.authenticate({
-            authorization: request.headers.authorization,
-            cookie: request.headers.cookie,
-            csrfToken: headerValue(request.headers['x-csrf-token']),
-            safeMethod: request.method === 'GET' || request.method === 'HEAD',
-          })
-          if (!principal) throw new UnauthenticatedError('credentials required: HTTP Basic or a Bearer token')
-          request.principal = principal
+          const found = await authenticate(authenticator, request)
+          if (!found) throw new UnauthenticatedError('credentials required: HTTP Basic or a Bearer token')
+          request.principal = found.principal
+          request.authentication = found.authentication
         } catch (err) {
           if (err instanceof UnauthenticatedError) {
             request.log.warn(
@@ -193,6 +225,7 @@ export const authPlugin = fp(
         {
           audit: true,
           principal: opts.enabled ? principalName(request) : 'anonymous',
+          authentication: request.authentication,
           operation: `${request.method} ${request.routeOptions.url}`,
           resource: auditTarget(request),
           outcome: reply.statusCode < 400 ? 'success' : 'failure',

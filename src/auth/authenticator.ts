@@ -9,6 +9,9 @@
  *   token. Tokens are looked up in the live store on every request, so a revoked token stops
  *   working on the very next request.
  * - the console's session cookie (sessions.ts), with its CSRF header on anything but GET.
+ * - a client certificate the TLS listener verified (tls-principal.ts), only when the request has
+ *   none of the above: its CN is the user of that name, or, as Kafka's `User:CN`, a principal
+ *   without a password user and without superuser rights that ACLs can still name.
  *
  * No credentials at all is `undefined` (the caller decides whether the route needs any); wrong ones
  * throw UNAUTHENTICATED. Messages never say whether the user exists.
@@ -16,7 +19,7 @@
 import { timingSafeEqual } from 'node:crypto'
 import { ThrottledError, UnauthenticatedError } from '../errors.js'
 import type { Principal } from './acl.js'
-import type { AuthStore, UserRecord } from './auth-store.js'
+import { type AuthStore, USER_NAME_PATTERN, type UserRecord } from './auth-store.js'
 import { sha256, verifyPassword } from './secrets.js'
 import type { SessionStore } from './sessions.js'
 
@@ -29,6 +32,8 @@ const VERIFIED_MAX_ENTRIES = 10_000
  */
 const MAX_CONCURRENT_CHECKS = 2
 const MAX_QUEUED_CHECKS = 32
+/** Certificate principals are named by ACLs, which take user names. */
+const CERTIFICATE_NAME = new RegExp(USER_NAME_PATTERN)
 
 /** The principal brokers act as toward each other (replica fetch). */
 export const INTER_BROKER_PRINCIPAL: Principal = Object.freeze({ name: '__broker', superuser: true })
@@ -76,6 +81,20 @@ export class Authenticator {
       throw new UnauthenticatedError('session expired; log in again')
     }
     return this.#store.principalOf(user)
+  }
+
+  /**
+   * The principal a verified client certificate's CN names. A CN that an ACL could not name (a
+   * space, `*`) is refused rather than let in as a principal that only `*` rules reach.
+   */
+  fromCertificate(commonName: string): Principal {
+    if (!CERTIFICATE_NAME.test(commonName)) {
+      throw new UnauthenticatedError(
+        `client certificate CN "${commonName}" is not a usable principal name (1 to 128 of A-Z a-z 0-9 . _ @ -)`,
+      )
+    }
+    const user = this.#store.user(commonName)
+    return user ? this.#store.principalOf(user) : { name: commonName, superuser: false }
   }
 
   /** Checks a user and password (the console's login form, and Basic). */

@@ -172,7 +172,7 @@ export const optionDocs = {
   auth: {
     default: false,
     description:
-      'Require credentials (HTTP Basic or Bearer token) on every route but /healthz and /readyz, and ACLs for each operation.',
+      'Require credentials (HTTP Basic, Bearer token, or a verified client certificate) on every route but /healthz and /readyz, and ACLs for each operation.',
   },
   adminPasswordFile: {
     default: '',
