@@ -13,8 +13,10 @@
  */
 import { readFileSync } from 'node:fs'
 import { Agent, request } from 'undici'
+import { wirePackr } from '../broker/record-codec.js'
 import type { BrokerConfig } from '../config/schema.js'
 import { errorFromEnvelope, InternalError } from '../errors.js'
+import type { Durability } from '../workers/worker-messages.js'
 import type { EpochEndOffset } from './leader-epoch-cache.js'
 
 /** Time on top of the long poll for the leader to read and send the batches. */
@@ -141,6 +143,39 @@ export class ReplicaClient {
       throw new InternalError('malformed epoch end answer from the leader', { body })
     }
     return { epoch: body.epoch, endOffset: body.endOffset }
+  }
+
+  /**
+   * A produce to one partition on its leader, for a publish that another broker received and
+   * routed (cluster/leader-writer.ts). The records go as MessagePack, so bytes stay bytes.
+   */
+  async produce(
+    leaderUrl: string,
+    topic: string,
+    partition: number,
+    body: { records: Array<Record<string, unknown>>; acks: 0 | 1 | 'all' },
+    timeoutMs: number,
+  ): Promise<{ offsets: Array<{ partition: number; offset: number }>; durability: Durability }> {
+    const res = await request(
+      `${leaderUrl}/v1/topics/${encodeURIComponent(topic)}/partitions/${partition}/records`,
+      {
+        method: 'POST',
+        dispatcher: this.#agent,
+        headersTimeout: timeoutMs,
+        bodyTimeout: timeoutMs,
+        headers: {
+          'content-type': 'application/vnd.msgpack',
+          accept: 'application/json',
+          ...this.#credentials,
+        },
+        body: wirePackr.pack(body),
+      },
+    )
+    if (res.statusCode !== 200 && res.statusCode !== 202) throw await errorOf(res)
+    return (await res.body.json()) as {
+      offsets: Array<{ partition: number; offset: number }>
+      durability: Durability
+    }
   }
 
   close(): Promise<void> {

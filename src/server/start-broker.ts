@@ -20,8 +20,10 @@ import {
 import { Broker } from '../broker/broker.js'
 import { ExchangeStore } from '../broker/exchanges/index.js'
 import { GroupCoordinator } from '../broker/groups/index.js'
+import { clusterExchanges } from '../cluster/cluster-exchanges.js'
 import { ClusterNode } from '../cluster/cluster-node.js'
 import { CoordinatorHandoff } from '../cluster/coordinator-handoff.js'
+import { LeaderWriter } from '../cluster/leader-writer.js'
 import { isLoopbackHost } from '../config/load-config.js'
 import type { BrokerConfig } from '../config/schema.js'
 import { BrokerMetrics } from '../metrics/broker-metrics.js'
@@ -103,10 +105,14 @@ async function startLocked(
     broker.setCluster(cluster)
     undo.push(() => cluster.close())
   }
-  const exchanges = new ExchangeStore(join(config.dataDir, '__metadata', 'exchanges.json'), {
-    topicExists: (topic) => broker.topics.has(topic),
-  })
+  // Exchanges: a JSON file on a single broker; in a cluster, etcd (etcd-exchange-backend.ts).
+  const exchanges = cluster
+    ? clusterExchanges(cluster, broker)
+    : new ExchangeStore(join(config.dataDir, '__metadata', 'exchanges.json'), {
+        topicExists: (topic) => broker.topics.has(topic),
+      })
   await exchanges.load()
+  const leaderWriter = cluster ? new LeaderWriter(cluster, broker, config) : undefined
   broker.onTopicDeleted(async (topic) => {
     await exchanges.removeTopic(topic)
   })
@@ -140,7 +146,8 @@ async function startLocked(
       ...(cluster
         ? [(app: FastifyInstance) => replicaFetchRoutes(app, { replication: cluster.replication })]
         : []),
-      (app) => exchangeRoutes(app, { broker, store: exchanges }),
+      (app) =>
+        exchangeRoutes(app, { broker, store: exchanges, ...(leaderWriter && { writer: leaderWriter }) }),
       ...(handoff ? [groupCoordinatorGate(handoff)] : []),
       (app) => groupRoutes(app, { groups, broker }),
     ],
@@ -155,6 +162,7 @@ async function startLocked(
     ? new TlsReloader(app.server as unknown as TlsServer, config, app.log, () => {
         try {
           cluster?.replication.reloadTls()
+          leaderWriter?.reloadTls()
         } catch (err) {
           app.log.error({ err }, 'TLS reload: calls to other brokers keep the previous certificate')
         }

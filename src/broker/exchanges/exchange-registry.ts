@@ -253,22 +253,42 @@ export class ExchangeRegistry {
   restore(snapshot: ExchangeRegistrySnapshot): void {
     const restored = new Map<string, ExchangeState>()
     for (const definition of snapshot.exchanges) {
-      const state = this.#newState(definition, false)
+      const state = this.#stateOf(definition)
       if (restored.has(state.name)) {
         throw new ExchangeExistsError(`exchange "${state.name}" appears twice`, { exchange: state.name })
       }
-      for (const request of definition.bindings) {
-        const binding = this.#normalizeBinding(state, request, false)
-        const id = bindingId(binding)
-        if (state.bindings.has(id)) continue
-        state.bindings.set(id, binding)
-        state.router.add(binding.bindingKey, binding.topic)
-      }
-      state.stats = this.#exchanges.get(state.name)?.stats ?? state.stats
       restored.set(state.name, state)
     }
     this.#exchanges.clear()
     for (const [name, state] of restored) this.#exchanges.set(name, state)
+  }
+
+  /**
+   * Sets one exchange to a stored definition (a cluster broker taking in a change made elsewhere),
+   * keeping its stats; throws, changing nothing, when the definition breaks the registry's rules.
+   * Topics are not checked to exist, as in `restore()`.
+   */
+  replaceExchange(definition: ExchangeDefinition): void {
+    const state = this.#stateOf(definition)
+    this.#exchanges.set(state.name, state)
+  }
+
+  /** Forgets an exchange if it exists (a deletion made elsewhere); returns whether it did. */
+  forget(name: string): boolean {
+    return this.#exchanges.delete(name)
+  }
+
+  #stateOf(definition: ExchangeDefinition): ExchangeState {
+    const state = this.#newState(definition, false)
+    for (const request of definition.bindings) {
+      const binding = this.#normalizeBinding(state, request, false)
+      const id = bindingId(binding)
+      if (state.bindings.has(id)) continue
+      state.bindings.set(id, binding)
+      state.router.add(binding.bindingKey, binding.topic)
+    }
+    state.stats = this.#exchanges.get(state.name)?.stats ?? state.stats
+    return state
   }
 
   #require(name: string): ExchangeState {

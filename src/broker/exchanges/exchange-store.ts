@@ -84,10 +84,29 @@ function snapshotShapeProblem(value: unknown): string | undefined {
 }
 
 /**
+ * What the routes and the broker's start need of the exchanges' persistence: the JSON file of a
+ * single broker (`ExchangeStore`) or the cluster's etcd (`EtcdExchangeStore`). Reads go to
+ * `registry`, in memory; each change resolves once it is stored, and a failed one leaves nothing.
+ */
+export interface ExchangeBackend {
+  readonly registry: ExchangeRegistry
+  load(): Promise<unknown>
+  create(request: CreateExchangeRequest): Promise<ExchangeDescription>
+  delete(name: string): Promise<void>
+  bind(name: string, request: BindingRequest): Promise<boolean>
+  unbind(name: string, request: BindingRequest): Promise<boolean>
+  /** A topic was deleted: bindings to it (and alternate topics naming it) go. */
+  removeTopic(topic: string): Promise<unknown>
+  /** Once topics are loaded: forgets topics that no longer exist (see ExchangeStore). */
+  dropMissingTopics(): Promise<unknown>
+  close(): Promise<void>
+}
+
+/**
  * The registry plus its file. Reads (`route`, `get`, `list`) go straight to `registry`; every
  * change goes through this class, which persists it before resolving.
  */
-export class ExchangeStore {
+export class ExchangeStore implements ExchangeBackend {
   readonly file: string
   readonly #options: ExchangeRegistryOptions
   #registry: ExchangeRegistry | undefined
@@ -179,6 +198,8 @@ export class ExchangeStore {
       (changed) => changed.length > 0,
     )
   }
+
+  async close(): Promise<void> {}
 
   /**
    * Runs one change after every earlier one has been written. `changed` says whether the result

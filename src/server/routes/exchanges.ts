@@ -9,9 +9,10 @@
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import type { FastifyInstance } from 'fastify'
 import type { Static } from 'typebox'
-import type { Broker, ProduceRecord } from '../../broker/broker.js'
-import type { ExchangeStore } from '../../broker/exchanges/index.js'
+import type { Broker, ProduceRecord, ProduceResult } from '../../broker/broker.js'
+import type { ExchangeBackend } from '../../broker/exchanges/index.js'
 import { encodeRecordBody } from '../../broker/record-codec.js'
+import type { LeaderWriter } from '../../cluster/leader-writer.js'
 import { PayloadTooLargeError } from '../../errors.js'
 import { refuseInternalTopic } from '../internal-topics.js'
 import { BindingBody, CreateExchangeBody, ExchangeParams, publishBody } from '../schemas/exchanges.js'
@@ -23,6 +24,16 @@ export interface PublishOutcome {
 }
 
 type TopicGroup = { indexes: number[]; records: ProduceRecord[] }
+
+/**
+ * Checks what one topic's share of a publish needs before any write, and returns the write; a
+ * cluster broker sends the partitions other brokers lead to them (cluster/leader-writer.ts).
+ */
+export type PrepareTopicWrite = (
+  topic: string,
+  records: ProduceRecord[],
+  acks: 0 | 1 | 'all',
+) => () => Promise<ProduceResult>
 
 /**
  * A publish that fails must write nothing (API.md, "Errors"). `broker.produce` checks all of one
@@ -61,11 +72,12 @@ function checkPublishable(broker: Broker, perTopic: ReadonlyMap<string, TopicGro
  */
 export async function publish(
   broker: Broker,
-  store: ExchangeStore,
+  store: ExchangeBackend,
   exchange: string,
   records: ReadonlyArray<ProduceRecord & { routingKey: string }>,
   acks: 0 | 1 | 'all',
   onUnroutable?: (exchange: string, count: number) => void,
+  prepare: PrepareTopicWrite = (topic, share) => () => broker.produce(topic, share, { acks }),
 ): Promise<PublishOutcome> {
   const registry = store.registry
   const described = registry.get(exchange)
@@ -94,13 +106,14 @@ export async function publish(
   // that rule must not let a publish write there either.
   for (const topic of perTopic.keys()) refuseInternalTopic(topic, 'a binding of the exchange')
   checkPublishable(broker, perTopic, records.length)
+  const writes = [...perTopic].map(([topic, group]) => ({
+    topic,
+    group,
+    write: prepare(topic, group.records, acks),
+  }))
   const results: PublishOutcome['results'] = records.map(() => ({ routed: [] }))
   const confirms = await Promise.all(
-    [...perTopic].map(async ([topic, group]) => ({
-      topic,
-      group,
-      result: await broker.produce(topic, group.records, { acks }),
-    })),
+    writes.map(async ({ topic, group, write }) => ({ topic, group, result: await write() })),
   )
   for (const { topic, group, result } of confirms) {
     group.indexes.forEach((recordIndex, k) => {
@@ -116,10 +129,21 @@ export async function publish(
 
 export async function exchangeRoutes(
   app: FastifyInstance,
-  opts: { broker: Broker; store: ExchangeStore; onUnroutable?: (exchange: string, count: number) => void },
+  opts: {
+    broker: Broker
+    store: ExchangeBackend
+    /** Cluster mode: publishes write on partition leaders, which may be other brokers. */
+    writer?: LeaderWriter
+    onUnroutable?: (exchange: string, count: number) => void
+  },
 ) {
   const r = app.withTypeProvider<TypeBoxTypeProvider>()
-  const { broker, store } = opts
+  const { broker, store, writer } = opts
+  const prepare: PrepareTopicWrite | undefined = writer && ((...args) => writer.prepare(...args))
+  app.addHook('onClose', async () => {
+    await store.close()
+    await writer?.close()
+  })
   const body = publishBody(broker.config.maxRecordsPerRequest)
 
   r.post('/v1/exchanges', { schema: { body: CreateExchangeBody } }, async (req, reply) => {
@@ -166,7 +190,15 @@ export async function exchangeRoutes(
         routingKey: (b.records[i] as { routingKey: string }).routingKey,
       }))
       const acks = b.acks ?? 'all'
-      const outcome = await publish(broker, store, req.params.exchange, records, acks, opts.onUnroutable)
+      const outcome = await publish(
+        broker,
+        store,
+        req.params.exchange,
+        records,
+        acks,
+        opts.onUnroutable,
+        prepare,
+      )
       return reply.code(acks === 0 ? 202 : 200).sendData(outcome)
     },
   )

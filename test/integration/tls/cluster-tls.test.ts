@@ -8,7 +8,15 @@
 import { Agent, type Dispatcher, getGlobalDispatcher, setGlobalDispatcher } from 'undici'
 import { afterAll, beforeAll, describe, expect, test } from 'vitest'
 import { leaderKillUnderWrites } from '../../cluster/leader-kill-scenario.js'
-import { startCluster, type TestCluster } from '../../helpers/cluster.js'
+import {
+  createTopic,
+  readAll,
+  startCluster,
+  type TestCluster,
+  waitForLeader,
+  waitUntil,
+} from '../../helpers/cluster.js'
+import { jsonRequest } from '../../helpers/http.js'
 import { askOverTls, makeCa, type TestCa } from '../../helpers/tls-certs.js'
 
 let ca: TestCa
@@ -51,6 +59,49 @@ describe('a cluster over mutual TLS', () => {
       await expect(askOverTls(cluster.advertised(id), ca.cert)).rejects.toMatchObject({
         code: 'ERR_SSL_TLSV13_ALERT_CERTIFICATE_REQUIRED',
       })
+    }
+  })
+
+  test('a publish to one broker is written on the other leaders over mutual TLS', async () => {
+    await createTopic(cluster.advertised(1), { name: 'tls-fan', partitions: 3, replicationFactor: 2 })
+    const expectCode = async (res: Promise<{ status: number; body: unknown }>, status: number) => {
+      const { status: got, body } = await res
+      expect(got, JSON.stringify(body)).toBe(status)
+    }
+    await expectCode(
+      jsonRequest(`${cluster.advertised(1)}/v1/exchanges`, 'POST', { name: 'fan', type: 'fanout' }),
+      201,
+    )
+    await expectCode(
+      jsonRequest(`${cluster.advertised(2)}/v1/exchanges/fan/bindings`, 'POST', { topic: 'tls-fan' }),
+      201,
+    )
+    const leaders = await Promise.all(
+      [0, 1, 2].map((p) => waitForLeader(cluster.advertised(3), 'tls-fan', p)),
+    )
+    expect(new Set(leaders.map((l) => l.leader)).size).toBeGreaterThan(1)
+    const records = Array.from({ length: 30 }, (_, i) => ({ routingKey: '', key: `k${i}`, value: i }))
+    const published = await waitUntil(
+      async () => {
+        const res = await jsonRequest(`${cluster.advertised(3)}/v1/exchanges/fan/records`, 'POST', {
+          records,
+        })
+        return res.status === 200 ? res : undefined
+      },
+      15_000,
+      'broker 3 to know the exchange and publish',
+    )
+    const routed = (
+      published.body.results as Array<{ routed: Array<{ partition: number; offset: number }> }>
+    ).map((r) => r.routed[0])
+    expect(new Set(routed.map((r) => leaders[r?.partition as number]?.leader)).size).toBeGreaterThan(1)
+    for (const [i, r] of routed.entries()) {
+      const log = await readAll(
+        cluster.advertised(leaders[r?.partition as number]?.leader as number),
+        'tls-fan',
+        r?.partition as number,
+      )
+      expect(log.find((x) => x.offset === r?.offset)?.value).toBe(i)
     }
   })
 

@@ -289,3 +289,44 @@ describe('snapshots', () => {
     expect(registry.toSnapshot()).toEqual(before)
   })
 })
+
+describe('one exchange at a time (a cluster broker taking in changes made elsewhere)', () => {
+  test('replaceExchange sets one exchange, keeps its stats and routes by the new bindings; forget drops it', () => {
+    const registry = new ExchangeRegistry()
+    registry.create({ name: 'x', type: 'direct' })
+    registry.bind('x', { topic: 'a', bindingKey: 'k' })
+    registry.count('x', 2, 1)
+    registry.replaceExchange({
+      name: 'x',
+      type: 'direct',
+      alternateTopic: 'alt',
+      bindings: [{ topic: 'b', bindingKey: 'k' }],
+    })
+    expect(registry.match('x', 'k')).toEqual(['b'])
+    expect(registry.get('x')).toMatchObject({ alternateTopic: 'alt', stats: { routed: 2, unroutable: 1 } })
+    registry.replaceExchange({ name: 'y', type: 'fanout', alternateTopic: null, bindings: [] })
+    expect(registry.list().map((e) => e.name)).toEqual(['x', 'y'])
+    expect(registry.forget('x')).toBe(true)
+    expect(registry.forget('x')).toBe(false)
+    expect(registry.list().map((e) => e.name)).toEqual(['y'])
+  })
+
+  test('a definition that breaks the rules throws and changes nothing', () => {
+    const registry = new ExchangeRegistry()
+    registry.create({ name: 'x', type: 'topic' })
+    registry.bind('x', { topic: 'a', bindingKey: 'a.#' })
+    const before = registry.toSnapshot()
+    expect(() =>
+      registry.replaceExchange({
+        name: 'x',
+        type: 'topic',
+        alternateTopic: null,
+        bindings: [{ topic: 'bad/name', bindingKey: '' }],
+      }),
+    ).toThrow(InvalidRequestError)
+    expect(() =>
+      registry.replaceExchange({ name: 'x', type: 'nope' as 'topic', alternateTopic: null, bindings: [] }),
+    ).toThrow(InvalidRequestError)
+    expect(registry.toSnapshot()).toEqual(before)
+  })
+})
