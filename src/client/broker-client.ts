@@ -523,21 +523,48 @@ export class BrokerClient extends Notifier<ClientEvents> {
    * single broker without the cluster route is fine: then there is nothing to learn.
    */
   async refreshMetadata(topic?: string, signal?: AbortSignal): Promise<void> {
-    const byId = new Map<string, string>()
     const cluster = await this.#once<ClusterDescription>(
       { method: 'GET', path: '/v1/cluster' },
       signal,
     ).catch(() => undefined)
-    for (const broker of cluster?.brokers ?? []) {
-      if (typeof broker.url !== 'string') continue
-      byId.set(String(broker.id), this.servers.add(broker.url))
+    if (topic === undefined) {
+      this.#learnBrokers(cluster)
+      return
     }
-    if (topic === undefined) return
     const description = await this.#once<TopicDescription>(
       { method: 'GET', path: `/v1/topics/${seg(topic)}` },
       signal,
     ).catch(() => undefined)
-    if (!description) return
+    if (description) this.#learnLeaders(topic, description, cluster)
+    else this.#learnBrokers(cluster)
+  }
+
+  /**
+   * Describes `topic` and remembers which broker leads each of its partitions (the brokers' URLs
+   * come from `/v1/cluster`), so requests for a partition go straight to its leader.
+   */
+  async topicMetadata(topic: string, options?: CallOptions): Promise<TopicDescription> {
+    const [description, cluster] = await Promise.all([
+      this.describeTopic(topic, options),
+      // A single broker without the cluster route answers 404: then there are no leaders to learn.
+      this.cluster({ ...options, retry: { ...options?.retry, maxAttempts: 1 } }).catch(() => undefined),
+    ])
+    this.#learnLeaders(topic, description, cluster)
+    return description
+  }
+
+  /** Adds the cluster's brokers to the pool; answers broker id → URL. */
+  #learnBrokers(cluster: ClusterDescription | undefined): Map<string, string> {
+    const byId = new Map<string, string>()
+    for (const broker of cluster?.brokers ?? []) {
+      if (typeof broker.url !== 'string') continue
+      byId.set(String(broker.id), this.servers.add(broker.url))
+    }
+    return byId
+  }
+
+  #learnLeaders(topic: string, description: TopicDescription, cluster: ClusterDescription | undefined): void {
+    const byId = this.#learnBrokers(cluster)
     this.#forgetTopic(topic)
     for (const p of description.partitions) {
       const url = byId.get(String(p.leader))

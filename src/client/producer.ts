@@ -2,31 +2,47 @@
  * Producer: `send(topic, records)` resolves with the records' offsets once the broker confirms
  * them at the asked `acks` (a publisher confirm).
  *
- * Batching. Each topic has one request stream with at most one request in flight. Sends that
- * arrive while a request is in flight, or within `lingerMs` of the first queued send, are packed
- * into the next request up to `maxBatchRecords` / `maxBatchBytes`; so under load many sends cost
- * one round trip even with `lingerMs: 0`, and at rest a lone send goes out at once. A send is
- * never split across requests: the broker writes a request all or nothing, so each send is too.
+ * Batching. Each topic has one batch stream with at most one batch in flight. Sends that arrive
+ * while a batch is in flight, or within `lingerMs` of the first queued send, are packed into the
+ * next batch up to `maxBatchRecords` / `maxBatchBytes`; so under load many sends cost one round
+ * trip even with `lingerMs: 0`, and at rest a lone send goes out at once.
+ *
+ * Routing. As Kafka's producer does, the producer places every record itself (explicit partition,
+ * else the broker's key hash, else one partition per batch, round robin) and sends a batch as one
+ * request per partition, all at once, each on the partition's route so the client sends it to that
+ * partition's leader. In a cluster no broker leads every partition, and a broker refuses a whole
+ * request (NOT_LEADER) when it does not lead each partition in it, so a request mixing partitions
+ * could be written nowhere. The leaders come from the topic's metadata, asked once per topic, and
+ * the client follows `NOT_LEADER` per partition from there. A request is written all or nothing,
+ * so a send's records in one partition are too; a send spanning partitions may land in some of
+ * them and fail in others (it then rejects).
  *
  * Idempotence (default). The producer draws a random 53-bit id. Each topic stream counts records:
- * a request carries `sequence` = the count before it, and the counter moves on by the request's
- * record count. A retry resends the same bytes with the same id and sequence, so a write whose
- * answer was lost (connection cut after the write) is answered with its first offsets instead of
- * landing twice. Keyless records without a partition are pinned to a partition here (round robin
- * per request, as the broker's sticky partitioner does) because the broker would otherwise pick
- * again on the retry and the repeat would not be recognised. After a request fails for good, the
- * stream takes a new producer id: one of its attempts may have written (a cut connection,
- * `ACK_TIMEOUT`), and reusing its sequence for other records would make the broker answer them
- * with that write's offsets instead of writing them.
+ * each partition's request carries `sequence` = the count before its first record, and the counter
+ * moves on by the batch's record count. A retry resends the same bytes with the same id and
+ * sequence, so a write whose answer was lost (connection cut after the write, a leader killed after
+ * replicating) is answered with its first offsets instead of landing twice; placing records here
+ * means a retry lands where the first attempt did. After a request fails for good, the stream takes
+ * a new producer id: one of its attempts may have written (a cut connection, `ACK_TIMEOUT`), and
+ * reusing its sequence for other records would make the broker answer them with that write's
+ * offsets instead of writing them.
  *
- * One in-flight request per topic keeps records in send order and makes the dedupe exact; the
- * price is one round trip of latency per batch per topic, which batching amortises.
+ * One in-flight batch per topic keeps records in send order and makes the dedupe exact; the price
+ * is one round trip of latency per batch per topic, which batching amortises.
  */
 import { PartitionNotFoundError, TopicNotFoundError } from '../errors.js'
 import { BrokerClient, type CallOptions, type ClientOptions } from './broker-client.js'
 import { ClientClosedError } from './client-errors.js'
+import { partitionForRecordKey } from './partitioner.js'
 import type { RetryOptions } from './retry.js'
-import type { Acks, ExchangeRecord, ProducerRecord, PublishResponse, RecordOffset } from './types.js'
+import type {
+  Acks,
+  ExchangeRecord,
+  ProducerRecord,
+  PublishResponse,
+  RecordOffset,
+  TopicDescription,
+} from './types.js'
 
 export interface ProducerOptions {
   /** `'all'` (default): durable on every in-sync replica; `1`: written by the leader; `0`: fire and forget. */
@@ -83,7 +99,7 @@ export class Producer {
   readonly #options: typeof DEFAULTS
   readonly #callOptions: CallOptions | undefined
   readonly #streams = new Map<string, TopicStream>()
-  readonly #partitionCounts = new Map<string, Promise<number>>()
+  readonly #metadata = new Map<string, Promise<TopicDescription>>()
   readonly #spaceWaiters: Array<() => void> = []
   #queuedBytes = 0
   #closed = false
@@ -104,7 +120,7 @@ export class Producer {
 
   /**
    * Appends records to `topic` and resolves with one `{partition, offset}` per record, in order,
-   * once the broker confirmed them. Records of one call are written all or nothing.
+   * once the broker confirmed them. Records of one call in one partition are written all or nothing.
    */
   async send<V = unknown, K = unknown>(
     topic: string,
@@ -229,49 +245,68 @@ export class Producer {
   }
 
   async #sendBatch(stream: TopicStream, batch: PendingSend[]): Promise<void> {
-    const fail = (err: unknown) => {
-      for (const send of batch) send.reject(err)
-    }
-    let records = batch.flatMap((s) => s.records)
-    const acks = this.#options.acks
-    let ids: { producerId: number; sequence: number } | undefined
-    if (this.#options.idempotent) {
-      try {
-        records = await this.#pinKeyless(stream, records)
-      } catch (err) {
-        fail(err)
-        return
-      }
-      ids = this.#nextSequence(stream, records.length)
-    }
+    const records = batch.flatMap((s) => s.records)
+    let partitions: number[]
     try {
-      // A batch for one partition takes the partition route, so it goes straight to that
-      // partition's leader once the client knows it (replicated topics).
-      const partition = singlePartition(records)
-      const body = partition === undefined ? records : records.map(withoutPartition)
-      const res = await this.client.produce(
-        stream.topic,
-        { records: body, acks, ...ids },
-        partition,
-        this.#callOptions,
-      )
-      let at = 0
-      for (const send of batch) {
-        send.resolve(res.offsets.slice(at, at + send.records.length))
-        at += send.records.length
-      }
+      partitions = await this.#place(stream, records)
     } catch (err) {
-      // The partition count may be stale (the topic was deleted and created again).
-      if (err instanceof TopicNotFoundError || err instanceof PartitionNotFoundError) {
-        this.#partitionCounts.delete(stream.topic)
-      }
-      // Any attempt may have written (a cut connection, ACK_TIMEOUT) before the last error came back, so
-      // the sequence is not reused: the stream continues under a fresh producer id.
-      if (ids) {
-        stream.producerId = randomProducerId()
-        stream.sequence = 0
-      }
-      fail(err)
+      for (const send of batch) send.reject(err)
+      return
+    }
+    const ids = this.#options.idempotent ? this.#nextSequence(stream, records.length) : undefined
+    // One request per partition, all at once: each goes to its partition's leader. Each carries its
+    // own range of the batch's sequence numbers, so every partition sees its sequences grow.
+    const byPartition = new Map<number, number[]>()
+    partitions.forEach((partition, index) => {
+      const indexes = byPartition.get(partition)
+      if (indexes) indexes.push(index)
+      else byPartition.set(partition, [index])
+    })
+    const offsets = new Array<RecordOffset | undefined>(records.length)
+    const errors = new Array<unknown>(records.length)
+    let nextSequence = ids?.sequence ?? 0
+    let failed = false
+    await Promise.all(
+      [...byPartition].map(async ([partition, indexes]) => {
+        const sequence = nextSequence
+        nextSequence += indexes.length
+        try {
+          const res = await this.client.produce(
+            stream.topic,
+            {
+              records: indexes.map((i) => withoutPartition(records[i] as ProducerRecord)),
+              acks: this.#options.acks,
+              ...(ids && { producerId: ids.producerId, sequence }),
+            },
+            partition,
+            this.#callOptions,
+          )
+          // acks=0 answers before the write, with no offsets.
+          indexes.forEach((recordIndex, k) => {
+            offsets[recordIndex] = res.offsets[k]
+          })
+        } catch (err) {
+          failed = true
+          for (const recordIndex of indexes) errors[recordIndex] = err
+          // The partition count may be stale (the topic was deleted and created again).
+          if (err instanceof TopicNotFoundError || err instanceof PartitionNotFoundError)
+            this.#metadata.delete(stream.topic)
+        }
+      }),
+    )
+    // Any attempt may have written (a cut connection, ACK_TIMEOUT) before the last error came back, so
+    // the sequence is not reused: the stream continues under a fresh producer id.
+    if (failed && ids) {
+      stream.producerId = randomProducerId()
+      stream.sequence = 0
+    }
+    let at = 0
+    for (const send of batch) {
+      const range = { from: at, to: at + send.records.length }
+      at = range.to
+      const error = errors.slice(range.from, range.to).find((e) => e !== undefined)
+      if (error !== undefined) send.reject(error)
+      else send.resolve(offsets.slice(range.from, range.to).filter((o) => o !== undefined))
     }
   }
 
@@ -285,32 +320,41 @@ export class Producer {
     return out
   }
 
-  /** Gives keyless, partition-less records one partition per request so a retry lands in the same place. */
-  async #pinKeyless(stream: TopicStream, records: ProducerRecord[]): Promise<ProducerRecord[]> {
-    const loose = (r: ProducerRecord) => r.partition === undefined && (r.key === undefined || r.key === null)
-    if (!records.some(loose)) return records
-    const count = await this.#partitionCount(stream.topic)
-    const partition = stream.nextPartition++ % count
-    return records.map((r) => (loose(r) ? { ...r, partition } : r))
-  }
-
-  #partitionCount(topic: string): Promise<number> {
-    let count = this.#partitionCounts.get(topic)
-    if (!count) {
-      count = this.client
-        .describeTopic(topic, this.#callOptions)
-        .then((d) => Math.max(1, d.partitions.length))
-      // A failed look-up (topic not yet created) is asked again next time.
-      count.catch(() => this.#partitionCounts.delete(topic))
-      this.#partitionCounts.set(topic, count)
+  /**
+   * Each record's partition, decided here rather than by the broker so that every request holds
+   * one partition and goes to its leader (a broker writes only partitions it leads): explicit,
+   * else the broker's own key hash, else one partition per request, round robin (as the broker's
+   * sticky partitioner does). Pinned, a retry also lands where the first attempt did, so the
+   * broker recognises the repeat.
+   */
+  async #place(stream: TopicStream, records: readonly ProducerRecord[]): Promise<number[]> {
+    const metadata = this.#topicMetadata(stream.topic)
+    if (records.every((r) => r.partition !== undefined)) {
+      // Leaders are a head start only: NOT_LEADER answers would find them too.
+      await metadata.catch(() => undefined)
+      return records.map((r) => r.partition as number)
     }
-    return count
+    const count = Math.max(1, (await metadata).partitions.length)
+    let keyless: number | undefined
+    return records.map((r) => {
+      if (r.partition !== undefined) return r.partition
+      if (r.key !== undefined && r.key !== null) return partitionForRecordKey(r.key, count)
+      keyless ??= stream.nextPartition++ % count
+      return keyless
+    })
   }
-}
 
-function singlePartition(records: readonly ProducerRecord[]): number | undefined {
-  const first = records[0]?.partition
-  return first !== undefined && records.every((r) => r.partition === first) ? first : undefined
+  /** The topic's description, asked once per topic; asking also teaches the client its leaders. */
+  #topicMetadata(topic: string): Promise<TopicDescription> {
+    let metadata = this.#metadata.get(topic)
+    if (!metadata) {
+      metadata = this.client.topicMetadata(topic, this.#callOptions)
+      // A failed look-up (topic not yet created) is asked again next time.
+      metadata.catch(() => this.#metadata.delete(topic))
+      this.#metadata.set(topic, metadata)
+    }
+    return metadata
+  }
 }
 
 function withoutPartition({ partition: _, ...record }: ProducerRecord): ProducerRecord {

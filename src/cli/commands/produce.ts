@@ -5,7 +5,8 @@
  * Lines are sent as separate `send` calls with many in flight at once, so the producer packs
  * them into few requests; at most `MAX_IN_FLIGHT_SENDS` are unconfirmed at a time, so a huge file
  * streams through bounded memory. The summary reports the offset range written per partition.
- * On an error nothing more is read; what was confirmed before it is reported and stays written.
+ * On an error nothing more is read; what was confirmed before it (if anything) is reported and
+ * stays written.
  */
 import { access } from 'node:fs/promises'
 import { Producer } from '../../client/producer.js'
@@ -113,6 +114,8 @@ async function report(
       await printJson(ctx.io, { topic, count: summary.count, elapsedMs, partitions: summary.partitions() })
     return
   }
+  // A refused produce (403, an unknown topic) confirmed nothing: the error alone says what happened.
+  if (failed && summary.count === 0) return
   const ranges = summary
     .partitions()
     .map((p) => `${p.partition}:${p.first}-${p.last}`)

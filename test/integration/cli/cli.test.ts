@@ -93,6 +93,11 @@ describe('exit codes', () => {
     expect(describe.stderr).toContain('TOPIC_NOT_FOUND')
     const produce = await cli(['produce', topic, ...url()], { stdin: 'a\n' })
     expect(produce.code).toBe(1)
+    // A refused produce confirmed nothing: only the error is printed, no "confirmed 0 records".
+    expect(produce.stdout).toBe('')
+    expect(produce.stderr).toContain('TOPIC_NOT_FOUND')
+    expect(produce.stderr).not.toContain('confirmed')
+    expect(produce.stderr.trim().split('\n')).toHaveLength(1)
     const consume = await cli(['consume', topic, '--json', ...url()])
     expect(consume.code).toBe(1)
     expect(JSON.parse(consume.stderr).error.code).toBe('TOPIC_NOT_FOUND')

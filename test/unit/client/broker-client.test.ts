@@ -8,7 +8,7 @@ import { afterEach, beforeEach, describe, expect, test } from 'vitest'
 import { BrokerClient, splitUrls } from '../../../src/client/broker-client.js'
 import { BrokerUnreachableError } from '../../../src/client/client-errors.js'
 import { Producer } from '../../../src/client/producer.js'
-import { cutBeforeWrite, deadUrl, FakeBroker, fail } from './fake-broker.js'
+import { answer, cutBeforeWrite, deadUrl, FakeBroker, fail } from './fake-broker.js'
 
 let a: FakeBroker
 let b: FakeBroker
@@ -109,6 +109,65 @@ describe('NOT_LEADER', () => {
       await client.fetch('t', 1, { offset: 0 })
       expect(b.count('GET', /partitions\/1\/records$/)).toBe(1)
       expect(a.count('GET', /records$/)).toBe(0)
+    } finally {
+      await client.close()
+    }
+  })
+
+  test("the producer learns each partition's leader from the topic's metadata and sends each partition's records straight to it", async () => {
+    a.createTopic('t', 2)
+    b.createTopic('t', 2)
+    // Broker a (id 1) leads partition 0, broker b (id 2) partition 1; a refuses partition 1.
+    a.inject('GET', /^\/v1\/cluster$/, (_req, reply) => {
+      answer(reply, 200, {
+        brokers: [
+          { id: 1, url: a.url, alive: true },
+          { id: 2, url: b.url, alive: true },
+        ],
+        controller: 1,
+      })
+      return true
+    })
+    a.inject('GET', /^\/v1\/topics\/t$/, (_req, reply) => {
+      const partition = (p: number, leader: number) => ({
+        partition: p,
+        leader,
+        replicas: [1, 2],
+        isr: [1, 2],
+        logStartOffset: 0,
+        logEndOffset: 0,
+        highWatermark: 0,
+      })
+      answer(reply, 200, {
+        name: 't',
+        replicationFactor: 2,
+        config: {},
+        partitions: [partition(0, 1), partition(1, 2)],
+      })
+      return true
+    })
+    const client = new BrokerClient({ urls: [a.url] })
+    try {
+      const producer = new Producer(client)
+      // One send spanning both partitions: no broker could write it as one request.
+      const offsets = await producer.send('t', [
+        { value: 'x', partition: 0 },
+        { value: 'y', partition: 1 },
+        { value: 'z', partition: 0 },
+      ])
+      expect(offsets).toEqual([
+        { partition: 0, offset: 0 },
+        { partition: 1, offset: 0 },
+        { partition: 0, offset: 1 },
+      ])
+      expect(a.requests.filter((r) => r.method === 'POST').map((r) => r.path)).toEqual([
+        '/v1/topics/t/partitions/0/records',
+      ])
+      expect(b.requests.filter((r) => r.method === 'POST').map((r) => r.path)).toEqual([
+        '/v1/topics/t/partitions/1/records',
+      ])
+      expect(a.topics.get('t')?.[0]?.map((r) => r.value)).toEqual(['x', 'z'])
+      expect(b.topics.get('t')?.[1]?.map((r) => r.value)).toEqual(['y'])
     } finally {
       await client.close()
     }

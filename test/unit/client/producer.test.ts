@@ -5,6 +5,8 @@
  * order, and the sequence moves by the record count of each request.
  */
 import { afterEach, beforeEach, describe, expect, test } from 'vitest'
+import { partitionForKey } from '../../../src/broker/partition-placement.js'
+import { wirePackr } from '../../../src/broker/record-codec.js'
 import { BrokerClient } from '../../../src/client/broker-client.js'
 import { Producer } from '../../../src/client/producer.js'
 import { TopicNotFoundError } from '../../../src/errors.js'
@@ -115,16 +117,29 @@ describe('idempotence', () => {
     expect(Number.isSafeInteger(bodies[0].producerId)).toBe(true)
   })
 
-  test('keyless records are pinned to one partition per request so a retry lands in the same place', async () => {
+  test('the producer places every record and sends one request per partition: keyless pinned per batch, keyed by the broker hash', async () => {
     broker.createTopic('t', 4)
     const producer = new Producer(client)
     await producer.send('t', [{ value: 1 }, { value: 2 }, { key: 'k', value: 3 }, { value: 4, partition: 3 }])
-    const body = broker.requests.find((r) => r.method === 'POST' && PRODUCE.test(r.path))?.body
-    const [a, b, keyed, explicit] = body.records
-    expect(a.partition).toBeTypeOf('number')
-    expect(b.partition).toBe(a.partition)
-    expect(keyed.partition).toBeUndefined()
-    expect(explicit.partition).toBe(3)
+    const produced = broker.requests.filter((r) => r.method === 'POST' && PRODUCE.test(r.path))
+    const partitionOf = (value: number) => {
+      const request = produced.find((r) =>
+        r.body.records.some((rec: { value: number }) => rec.value === value),
+      )
+      return Number(/partitions\/(\d+)\//.exec(request?.path ?? '')?.[1])
+    }
+    for (const r of produced) expect(r.path).toMatch(/^\/v1\/topics\/t\/partitions\/\d\/records$/)
+    expect(partitionOf(2)).toBe(partitionOf(1))
+    expect(partitionOf(3)).toBe(partitionForKey(wirePackr.pack('k'), 4))
+    expect(partitionOf(4)).toBe(3)
+    // One request per partition, each with its own slice of the batch's sequence numbers.
+    expect(new Set(produced.map((r) => r.path)).size).toBe(produced.length)
+    const ranges = produced
+      .map((r) => [r.body.sequence, r.body.sequence + r.body.records.length] as const)
+      .sort((a, b) => a[0] - b[0])
+    expect(ranges[0]?.[0]).toBe(0)
+    for (let i = 1; i < ranges.length; i++) expect(ranges[i]?.[0]).toBe(ranges[i - 1]?.[1])
+    expect(ranges.at(-1)?.[1]).toBe(4)
   })
 
   test('a batch for one partition takes the partition route', async () => {
@@ -145,7 +160,7 @@ describe('idempotence', () => {
     const producer = new Producer(client, { idempotent: false })
     await expect(producer.send('t', { value: 'x' })).rejects.toMatchObject({ code: 'BROKER_UNREACHABLE' })
     expect(broker.count('POST', PRODUCE)).toBe(1)
-    expect(broker.requests[0]?.body.producerId).toBeUndefined()
+    expect(broker.requests.find((r) => r.method === 'POST')?.body.producerId).toBeUndefined()
   })
 
   test('after a failed request the stream moves to a fresh producer id', async () => {
