@@ -1,9 +1,9 @@
 /**
  * What the OpenAPI document says about each route beyond its validation schemas: a tag, a summary,
  * the success answer and the error codes the route itself can answer. Keyed like the permission
- * table (src/auth/route-permissions.ts); openapi-plugin.ts adds the codes that follow from how a
- * route is declared (validation, body limits, credentials, the startup gate) and refuses to start
- * when a documented route has no entry here. docs/http-api.md is the prose for the same routes.
+ * table (src/auth/route-permissions.ts); openapi-plugin.ts adds the codes every route of a kind
+ * can answer (a body, credentials), and test/integration/openapi.test.ts fails for a route without
+ * an entry here. docs/http-api.md is the prose for the same routes.
  */
 import type { TSchema } from 'typebox'
 import type { ErrorCode } from '../../errors.js'
