@@ -88,6 +88,24 @@ function responses(key: string, doc: RouteDoc, schema: FastifySchema | undefined
   return out
 }
 
+/**
+ * OpenAPI 3.0 allows only its own keywords and `x-` extensions in a schema: the edge's `nameRule`
+ * keyword (schemas/common.ts) becomes `x-name-rule`, which strict tools accept.
+ */
+function renameCustomKeywords(node: unknown): void {
+  if (Array.isArray(node)) {
+    for (const item of node) renameCustomKeywords(item)
+    return
+  }
+  if (typeof node !== 'object' || node === null) return
+  const record = node as Record<string, unknown>
+  if (Object.hasOwn(record, 'nameRule')) {
+    record['x-name-rule'] = record.nameRule
+    delete record.nameRule
+  }
+  for (const value of Object.values(record)) renameCustomKeywords(value)
+}
+
 function firstMethod(method: string | string[]): string {
   return (Array.isArray(method) ? method[0] : method) ?? 'GET'
 }
@@ -113,6 +131,13 @@ export const openApiPlugin = fp(
           },
         },
         security: [{ basic: [] }, { bearer: [] }, {}],
+      },
+      transformObject: (documents) => {
+        const generated = 'openapiObject' in documents ? documents.openapiObject : documents.swaggerObject
+        // A copy: the generated document may share objects with the schemas the routes validate with.
+        const document = JSON.parse(JSON.stringify(generated)) as typeof generated
+        renameCustomKeywords(document)
+        return document
       },
       transform: ({ schema, url, route }) => {
         const key = routeKey(firstMethod(route.method), url)
