@@ -197,7 +197,7 @@ export const routeDocs: Readonly<Record<string, RouteDoc>> = {
   },
   'GET /v1/topics/:topic/partitions/:partition/offsets': {
     tag: 'records',
-    summary: 'Look up an offset: earliest, latest, or the first at or after a timestamp',
+    summary: 'Look up an offset: earliest, latest, or by timestamp',
     ok: { status: 200, description: 'The offset', schema: S.OffsetResult },
     errors: [
       'TOPIC_NOT_FOUND',

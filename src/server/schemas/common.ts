@@ -133,7 +133,7 @@ export const OffsetsQuery = Type.Object(
       Type.String({
         pattern: '^(earliest|latest|[0-9]{1,16})$',
         default: 'latest',
-        description: 'earliest, latest, or a timestamp in ms (the first offset at or after it).',
+        description: 'earliest, latest, or a timestamp in ms (the first batch with a record at or after it).',
       }),
     ),
   },
