@@ -1,7 +1,7 @@
 /**
  * Every error the broker can answer with, in one table.
  *
- * The codes and statuses are the wire contract of API.md ("Errors"). A code is never reused or
+ * The codes and statuses are the wire contract of docs/http-api.md ("Errors"). A code is never reused or
  * renamed; a retired code stays in `ErrorCodes` with a comment. The client maps codes back to these
  * classes (`errorFromEnvelope`) and decides retries from `retriable`, never from the message.
  */

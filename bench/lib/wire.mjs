@@ -1,5 +1,5 @@
 /**
- * A thin HTTP client of API.md for setting benchmarks up (topics, preloading, metrics) and for the
+ * A thin HTTP client of docs/http-api.md for setting benchmarks up (topics, preloading, metrics) and for the
  * paths the built client library does not cover yet. MessagePack both ways, one undici pool.
  */
 import { existsSync } from 'node:fs'

@@ -6,7 +6,7 @@
  * table and tries every route without credentials, with wrong ones, without the permission and
  * with it.
  *
- * - `public`: no credentials (health probes, the console page and its login).
+ * - `public`: no credentials (health probes, the console page and its login, the API's description).
  * - `authenticated`: any principal (cluster metadata, who am I). List routes are here too and show
  *   only what the principal may describe.
  * - `superuser`: user and ACL management, replication between brokers.
@@ -88,6 +88,15 @@ export const routePermissions: Readonly<Record<string, RouteRule>> = {
   'POST /console/login': { access: 'public' },
   'POST /console/logout': { access: 'public' },
   'GET /console/session': { access: 'authenticated' },
+  // The API's own description (src/server/openapi/): public, like the routes' shapes in docs/http-api.md.
+  'GET /openapi.json': { access: 'public' },
+  'GET /docs': { access: 'public' },
+  'GET /docs/': { access: 'public' },
+  'GET /docs/json': { access: 'public' },
+  'GET /docs/yaml': { access: 'public' },
+  'GET /docs/static/index.html': { access: 'public' },
+  'GET /docs/static/swagger-initializer.js': { access: 'public' },
+  'GET /docs/static/*': { access: 'public' },
   'GET /metrics': { access: 'acl', needs: () => [cluster('describe')], metrics: true },
   'GET /v1/cluster': { access: 'authenticated' },
   'GET /v1/whoami': { access: 'authenticated' },

@@ -43,7 +43,10 @@ const QUARANTINE_DIR = '__quarantine'
 /** The broker's own folders in the data directory, never topics. */
 const RESERVED_DIRS = new Set(['__metadata', '__deleted', QUARANTINE_DIR])
 
-/** API.md's rule for topic (and exchange) names; `internal` allows the reserved `__` prefix. */
+/**
+ * The rule for topic (and exchange) names (docs/http-api.md, "What a request must look like");
+ * `internal` allows the reserved `__` prefix.
+ */
 export function checkTopicName(name: string, opts: { internal?: boolean } = {}): void {
   if (!TOPIC_NAME.test(name) || name === '.' || name === '..') {
     throw new InvalidTopicNameError(

@@ -1,5 +1,5 @@
 /**
- * Typed calls for every route in API.md, with failover underneath.
+ * Typed calls for every route in docs/http-api.md ("Routes"), with failover underneath.
  *
  * One `BrokerClient` owns a transport (one keep-alive pool per broker), a server pool (which broker
  * to ask) and a small metadata cache (which broker leads a partition). Producers, consumers and the

@@ -1,9 +1,10 @@
 /**
- * The shapes of API.md as the client sees them: what goes in a request and what comes back.
+ * The shapes of docs/http-api.md ("Routes") as the client sees them: what goes in a request and
+ * what comes back.
  *
  * Kept apart from the broker's own types on purpose: the client is written against the wire
  * contract, not the server's internals, so it stays correct when the server is refactored.
- * Shapes API.md leaves open (group descriptions) are typed loosely with the fields it names.
+ * Shapes the reference leaves open (group descriptions) are typed loosely with the fields it names.
  */
 
 export type Acks = 0 | 1 | 'all'

@@ -11,7 +11,8 @@
  * Decoding is never `trusted`: a body cannot create classes on this side.
  *
  * JSON mode writes bytes as `{"$base64": "…"}` and reads that shape back into a Buffer, the
- * convention API.md gives for JSON readers, so both encodings hand the application the same values.
+ * convention docs/http-api.md gives for JSON readers ("MessagePack conventions"), so both
+ * encodings hand the application the same values.
  */
 import { type Options, Packr } from 'msgpackr'
 

@@ -355,7 +355,7 @@ export class BrokerMetrics {
     const lagSources = this.#lagSources
     new Gauge({
       name: MetricNames.consumerGroupLag,
-      help: 'Records between a group’s committed offset and the partition’s log end offset (API.md lag).',
+      help: 'Records between a group’s committed offset and the partition’s log end offset.',
       labelNames: ['group', 'topic', 'partition'],
       registers,
       async collect() {

@@ -13,6 +13,7 @@ import { type AuthPluginOptions, authPlugin } from '../auth/auth-plugin.js'
 import type { ResourceAlarms } from '../broker/alarms.js'
 import type { Broker } from '../broker/broker.js'
 import type { BrokerMetrics } from '../metrics/broker-metrics.js'
+import { openApiPlugin } from './openapi/openapi-plugin.js'
 import {
   clientErrorHandler,
   errorHandler,
@@ -71,6 +72,8 @@ export async function buildServer(opts: BuildServerOptions): Promise<FastifyInst
     authPlugin,
     opts.auth ?? { enabled: false, acls: () => [], context: { memberTopics: () => [] }, metricsOpen: true },
   )
+  // Before any route, so that the document sees them all (GET /openapi.json, /docs).
+  await app.register(openApiPlugin)
   if (opts.metrics) await app.register(metricsPlugin, { metrics: opts.metrics, broker: opts.broker })
   if (opts.alarms) await app.register(loadShedding, { alarms: opts.alarms })
   if (opts.loaded) await app.register(startupGate, { loaded: opts.loaded })

@@ -8,7 +8,7 @@
 
 export type Acks = 0 | 1 | 'all'
 
-/** Durability actually reached before an answer (API.md's receipt). */
+/** Durability actually reached before an answer (the receipt of docs/http-api.md, "Produce"). */
 export const Durability = {
   none: 'none',
   written: 'written',

@@ -1,6 +1,6 @@
 /**
- * The HTTP contract of API.md for topics, produce and fetch, against a real broker process on a
- * loopback port: every route in JSON and MessagePack, the error envelope and codes, long polls,
+ * The HTTP contract of docs/http-api.md ("Topics", "Produce", "Fetch"), against a real broker
+ * process on a loopback port: every route in JSON and MessagePack, the error envelope and codes, long polls,
  * limits, and the rule that a failed request writes nothing.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'

@@ -7,14 +7,14 @@
  * `ExchangeStore` (exchange-store.ts) persists the state after each change.
  *
  * Decisions, where RabbitMQ leaves room or Strata differs:
- * - Names follow the topic-name rule of API.md, `[A-Za-z0-9._-]{1,249}` and not `.` or `..`,
+ * - Names follow the topic-name rule of docs/http-api.md, `[A-Za-z0-9._-]{1,249}` and not `.` or `..`,
  *   and a bad name is INVALID_REQUEST (it is not a topic name, so not INVALID_TOPIC_NAME).
  * - A binding is the pair (topic, bindingKey). The key defaults to "" as in AMQP's queue.bind;
  *   binding the same pair again is a no-op, and unbinding a missing pair is a no-op too (RabbitMQ
  *   answers unbind-ok for a missing binding). Fanout ignores keys, so a fanout binding is stored
  *   with the key "" whatever was sent: one binding per topic, and unbind needs no key.
  * - Creating a name that exists is EXCHANGE_EXISTS even when the declaration is identical
- *   (API.md answers 409; RabbitMQ would accept an equivalent redeclare).
+ *   (docs/http-api.md, "Exchanges": 409; RabbitMQ would accept an equivalent redeclare).
  * - `removeTopic()` drops every binding to a deleted topic and clears `alternateTopic` where it
  *   named that topic. RabbitMQ keeps a dangling alternate-exchange name and drops the message; here
  *   a dangling alternate would make every unroutable record fail its produce with TOPIC_NOT_FOUND,

@@ -8,7 +8,7 @@
  */
 import { TopicTrie } from './topic-matcher.js'
 
-/** RabbitMQ's three routing exchange types (API.md, "Exchanges"). */
+/** RabbitMQ's three routing exchange types (docs/http-api.md, "Exchanges"). */
 export const ExchangeTypes = { direct: 'direct', topic: 'topic', fanout: 'fanout' } as const
 export type ExchangeType = (typeof ExchangeTypes)[keyof typeof ExchangeTypes]
 

@@ -1,5 +1,5 @@
 /**
- * One error handler renders every failure as API.md's envelope
+ * One error handler renders every failure in the envelope of docs/http-api.md ("Errors")
  * `{ error: { code, message, details? } }`, in the negotiated encoding, with its status, and a
  * `Retry-After` header for backpressure codes. Fastify's own errors (validation, body too large,
  * bad media type, bad JSON) are mapped onto our stable codes here and nowhere else.

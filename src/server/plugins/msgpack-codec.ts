@@ -1,5 +1,6 @@
 /**
- * Content negotiation: MessagePack or JSON in, MessagePack or JSON out (API.md, "Encoding").
+ * Content negotiation: MessagePack or JSON in, MessagePack or JSON out (docs/http-api.md,
+ * "Content negotiation").
  *
  * Requests: `application/vnd.msgpack` (also `application/msgpack`, `application/x-msgpack`) is
  * decoded with the untrusted-input unpackr; JSON as fastify does, then `{"$base64": …}` in record
@@ -66,8 +67,9 @@ export function decodeMsgpack(body: Buffer): unknown {
 
 export const msgpackCodec = fp(
   async (app: FastifyInstance) => {
-    // Bodies are MessagePack or JSON only (API.md); fastify's text/plain parser would let a plain
-    // string through to schema validation and answer 400 where 415 is the truth.
+    // Bodies are MessagePack or JSON only (docs/http-api.md, "Content negotiation"); fastify's
+    // text/plain parser would let a plain string through to schema validation and answer 400 where
+    // 415 is the truth.
     app.removeContentTypeParser('text/plain')
     app.addContentTypeParser(MSGPACK_TYPES, { parseAs: 'buffer' }, (_req, body, done) => {
       try {

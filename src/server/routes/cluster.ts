@@ -1,5 +1,5 @@
 /**
- * `GET /v1/cluster` (API.md, "Cluster") → `{brokers: [{id, url, alive}], controller}`.
+ * `GET /v1/cluster` (docs/http-api.md, "Cluster") → `{brokers: [{id, url, alive}], controller}`.
  * A single broker (no --etcd) describes itself: one live broker that is its own controller.
  */
 import type { FastifyInstance, FastifyRequest } from 'fastify'

@@ -1,5 +1,5 @@
 /**
- * Exchanges: RabbitMQ routing onto topics (API.md, "Exchanges").
+ * Exchanges: RabbitMQ routing onto topics (docs/http-api.md, "Exchanges").
  *
  * A publish routes each record by its routing key to the distinct topics its bindings name (or to
  * the alternate topic when none match), appends it to each with the requested acks, and answers
@@ -36,7 +36,7 @@ export type PrepareTopicWrite = (
 ) => () => Promise<ProduceResult>
 
 /**
- * A publish that fails must write nothing (API.md, "Errors"). `broker.produce` checks all of one
+ * A publish that fails must write nothing (docs/http-api.md, "Errors"). `broker.produce` checks all of one
  * topic's records before appending any, but a publish is one produce per target topic, so a record
  * over the size limit, or a topic deleted since it was bound, would fail one produce after the
  * others had appended. Both are checked here for the whole publish, before the first append, and a

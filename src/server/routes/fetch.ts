@@ -1,5 +1,5 @@
 /**
- * Fetch by offset with long polling, and offset lookups (API.md, "Fetch"). Also the parts every
+ * Fetch by offset with long polling, and offset lookups (docs/http-api.md, "Fetch"). Also the parts every
  * fetch shares with the group fetch: the client-gone signal, the JSON reader's byte cap, and the
  * share of the broker's fetch budget a response holds until it is sent.
  */

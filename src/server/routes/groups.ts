@@ -1,5 +1,5 @@
 /**
- * Consumer groups over HTTP (API.md, "Consumer groups"): join, heartbeat, leave, the member fetch
+ * Consumer groups over HTTP (docs/http-api.md, "Consumer groups"): join, heartbeat, leave, the member fetch
  * (GET, and POST that commits the previous batch first), a member's seek, commits, offsets and lag, reset, poison
  * record config, and descriptions. The coordinator does the work; this file maps HTTP onto it.
  */

@@ -1,5 +1,5 @@
 /**
- * Produce with publisher confirms (API.md, "Produce"). The answer carries one offset per record
+ * Produce with publisher confirms (docs/http-api.md, "Produce"). The answer carries one offset per record
  * in request order and the durability actually reached. acks=0 answers 202 before the write.
  */
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'

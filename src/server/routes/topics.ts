@@ -1,4 +1,4 @@
-/** Topic administration: create, list, describe, delete (API.md, "Topics"). */
+/** Topic administration: create, list, describe, delete (docs/http-api.md, "Topics"). */
 
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import type { FastifyInstance } from 'fastify'

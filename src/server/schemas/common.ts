@@ -25,7 +25,9 @@ export const PartitionParams = Type.Object({
   partition: Type.Integer({ minimum: 0, maximum: 1_000_000 }),
 })
 
-export const Acks = Type.Union([Type.Literal(0), Type.Literal(1), Type.Literal('all')])
+export const Acks = Type.Union([Type.Literal(0), Type.Literal(1), Type.Literal('all')], {
+  description: '"all" (default): answer once durable; 1: once the leader wrote; 0: 202 before the write.',
+})
 
 export const TopicConfigSchema = Type.Object(
   {
@@ -41,7 +43,9 @@ export const TopicConfigSchema = Type.Object(
 export const CreateTopicBody = Type.Object(
   {
     name: TopicName,
-    partitions: Type.Optional(Type.Integer({ minimum: 1, maximum: 10_000 })),
+    partitions: Type.Optional(
+      Type.Integer({ minimum: 1, maximum: 10_000, description: 'Default --default-partitions (1).' }),
+    ),
     replicationFactor: Type.Optional(Type.Integer({ minimum: 1, maximum: 16 })),
     config: Type.Optional(TopicConfigSchema),
   },
@@ -50,13 +54,28 @@ export const CreateTopicBody = Type.Object(
 
 export const RecordSchema = Type.Object(
   {
-    key: Type.Optional(Type.Unknown()),
-    value: Type.Unknown(),
-    headers: Type.Optional(
-      Type.Record(Type.String({ maxLength: 1024 }), Type.Unknown(), { maxProperties: 256 }),
+    key: Type.Optional(
+      Type.Unknown({
+        description: 'Any value; picks the partition (murmur2). Bytes in JSON: {"$base64": "…"}.',
+      }),
     ),
-    timestamp: Type.Optional(Type.Integer({ minimum: 0, maximum: 2 ** 53 - 1 })),
-    partition: Type.Optional(Type.Integer({ minimum: 0 })),
+    value: Type.Unknown({
+      description: 'Any value, returned exactly as sent. Bytes in JSON: {"$base64": "…"}.',
+    }),
+    headers: Type.Optional(
+      Type.Record(Type.String({ maxLength: 1024 }), Type.Unknown(), {
+        maxProperties: 256,
+        description: 'Name to a string or bytes.',
+      }),
+    ),
+    timestamp: Type.Optional(
+      Type.Integer({
+        minimum: 0,
+        maximum: 2 ** 53 - 1,
+        description: 'Milliseconds since the epoch; default now.',
+      }),
+    ),
+    partition: Type.Optional(Type.Integer({ minimum: 0, description: 'Overrides the key’s partition.' })),
   },
   { additionalProperties: false, required: ['value'] },
 )
@@ -66,8 +85,20 @@ export function produceBody(maxRecords: number) {
     {
       records: Type.Array(RecordSchema, { minItems: 1, maxItems: maxRecords }),
       acks: Type.Optional(Acks),
-      producerId: Type.Optional(Type.Integer({ minimum: 0, maximum: Number.MAX_SAFE_INTEGER })),
-      sequence: Type.Optional(Type.Integer({ minimum: 0, maximum: 2 ** 31 - 1 })),
+      producerId: Type.Optional(
+        Type.Integer({
+          minimum: 0,
+          maximum: Number.MAX_SAFE_INTEGER,
+          description: 'With sequence: retries of a written batch answer its first offsets.',
+        }),
+      ),
+      sequence: Type.Optional(
+        Type.Integer({
+          minimum: 0,
+          maximum: 2 ** 31 - 1,
+          description: 'The first record’s sequence number.',
+        }),
+      ),
     },
     { additionalProperties: false },
   )
@@ -76,16 +107,35 @@ export function produceBody(maxRecords: number) {
 export function fetchQuery(maxWaitMs: number) {
   return Type.Object(
     {
-      offset: Type.Integer({ minimum: 0, maximum: Number.MAX_SAFE_INTEGER }),
+      offset: Type.Integer({
+        minimum: 0,
+        maximum: Number.MAX_SAFE_INTEGER,
+        description: 'First offset to read.',
+      }),
       maxRecords: Type.Optional(Type.Integer({ minimum: 1, maximum: 100_000, default: 500 })),
       maxBytes: Type.Optional(Type.Integer({ minimum: 1, maximum: 2 ** 31 - 1, default: 1024 * 1024 })),
-      maxWaitMs: Type.Optional(Type.Integer({ minimum: 0, maximum: maxWaitMs, default: 0 })),
+      maxWaitMs: Type.Optional(
+        Type.Integer({
+          minimum: 0,
+          maximum: maxWaitMs,
+          default: 0,
+          description: 'Long poll: wait this long for a record.',
+        }),
+      ),
     },
     { additionalProperties: false },
   )
 }
 
 export const OffsetsQuery = Type.Object(
-  { at: Type.Optional(Type.String({ pattern: '^(earliest|latest|[0-9]{1,16})$', default: 'latest' })) },
+  {
+    at: Type.Optional(
+      Type.String({
+        pattern: '^(earliest|latest|[0-9]{1,16})$',
+        default: 'latest',
+        description: 'earliest, latest, or a timestamp in ms (the first batch with a record at or after it).',
+      }),
+    ),
+  },
   { additionalProperties: false },
 )

@@ -1,4 +1,4 @@
-/** Schemas of the exchange routes (API.md, "Exchanges"). */
+/** Schemas of the exchange routes (docs/http-api.md, "Exchanges"). */
 import { Type } from 'typebox'
 import { Acks, RecordSchema, TopicName } from './common.js'
 

@@ -1,10 +1,11 @@
 /**
- * Schemas of the consumer-group routes (API.md, "Consumer groups"). Group names follow the topic
- * name rule; member ids are the broker's UUIDs. Two optional fields go beyond API.md and keep its
- * shapes working: `generation` on the heartbeat and on the POST fetch (fence a member that missed a
- * rebalance, as a commit does), and `offsetReset` in the group config (where a group with no
- * committed offset starts: earliest by default). One route goes beyond it: a member's seek, which
- * moves where it reads its own partitions next (the client's seek, nack and resume).
+ * Schemas of the consumer-group routes (docs/http-api.md, "Consumer groups"). Group names follow
+ * the topic name rule; member ids are the broker's UUIDs. Two optional fields go beyond the
+ * original contract and keep its shapes working: `generation` on the heartbeat and on the POST
+ * fetch (fence a member that missed a rebalance, as a commit does), and `offsetReset` in the group
+ * config (where a group with no committed offset starts: earliest by default). One route goes
+ * beyond it: a member's seek, which moves where it reads its own partitions next (the client's
+ * seek, nack and resume).
  */
 import { Type } from 'typebox'
 import { TopicName } from './common.js'

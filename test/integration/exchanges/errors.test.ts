@@ -1,5 +1,5 @@
 /**
- * The error contract of the exchange routes (API.md, "Errors" and "Exchanges"), against a real
+ * The error contract of the exchange routes (docs/http-api.md, "Errors" and "Exchanges"), against a real
  * broker process: EXCHANGE_EXISTS 409, EXCHANGE_NOT_FOUND 404 on every per-exchange route (checked
  * before the body's topic), TOPIC_NOT_FOUND 404 for a binding or alternate topic that does not exist,
  * 400 INVALID_REQUEST for a bad type, a bad name, a missing or unknown field; and the rule that a

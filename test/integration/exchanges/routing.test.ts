@@ -1,5 +1,5 @@
 /**
- * Exchanges end to end over HTTP (API.md, "Exchanges"; issue 6), against a real broker process:
+ * Exchanges end to end over HTTP (docs/http-api.md, "Exchanges"; issue 6), against a real broker process:
  * - direct routes on whole-key equality, topic on RabbitMQ's word patterns (`*` one word, `#` zero
  *   or more), fanout to every bound topic whatever the key; each topic receives exactly the records
  *   routed to it, in publish order, and nothing else;

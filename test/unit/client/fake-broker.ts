@@ -1,5 +1,6 @@
 /**
- * A small in-memory broker for the client's unit tests, speaking API.md's routes over real HTTP.
+ * A small in-memory broker for the client's unit tests, speaking the routes of docs/http-api.md
+ * over real HTTP.
  *
  * It keeps what the client's logic depends on and nothing more: topics with partitions, produce
  * with producerId + sequence dedupe (a repeat answers with the first write's offsets), partition
@@ -379,7 +380,7 @@ interface GroupFetchBody {
   maxWaitMs?: number | string
 }
 
-/** Answers in the encoding the request asked for (MessagePack or JSON), as API.md says. */
+/** Answers in the encoding the request asked for, as docs/http-api.md says ("Content negotiation"). */
 export function answer(reply: FastifyReply, status: number, body: unknown) {
   const accept = String(reply.request.headers.accept ?? reply.request.headers['content-type'] ?? '')
   if (accept.includes('msgpack'))

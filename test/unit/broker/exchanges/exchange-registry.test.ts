@@ -2,7 +2,8 @@
  * Contract: ExchangeRegistry routes like RabbitMQ's direct, topic and fanout exchanges onto
  * topics. `route()` returns each target topic once, [] when nothing matches, and counts routed and
  * unroutable records. Bind and unbind are idempotent; `removeTopic()` forgets a deleted topic in
- * bindings and alternate topics; bad input throws the API.md error codes and changes nothing.
+ * bindings and alternate topics; bad input throws the error codes of docs/http-api.md ("Errors")
+ * and changes nothing.
  */
 import { describe, expect, test } from 'vitest'
 import { ExchangeRegistry } from '../../../../src/broker/exchanges/exchange-registry.js'
