@@ -39,6 +39,7 @@ export interface ReplicaFetchParams {
 export interface ReplicaFetchResponse {
   batches: Buffer
   highWatermark: number
+  logStartOffset: number
   logEndOffset: number
 }
 
@@ -110,6 +111,7 @@ export class ReplicaClient {
     return {
       batches,
       highWatermark: numberHeader(res.headers, ReplicaHeaders.highWatermark),
+      logStartOffset: numberHeader(res.headers, ReplicaHeaders.logStartOffset),
       logEndOffset: numberHeader(res.headers, ReplicaHeaders.logEndOffset),
     }
   }
