@@ -145,6 +145,30 @@ export class ReplicaClient {
     return { epoch: body.epoch, endOffset: body.endOffset }
   }
 
+  /** Asks a leader to hand the partition to its preferred replica (preferred-leader election). */
+  async handToPreferred(
+    leaderUrl: string,
+    topic: string,
+    partition: number,
+    leaderEpoch: number,
+  ): Promise<{ moved: boolean; reason?: string }> {
+    const query = new URLSearchParams({ leaderEpoch: String(leaderEpoch) })
+    const res = await request(`${leaderUrl}${replicaPath(topic, partition)}/preferred-leader?${query}`, {
+      method: 'POST',
+      dispatcher: this.#agent,
+      // The leader waits up to 5 s for its followers before it hands over.
+      headersTimeout: 2 * FETCH_GRACE_MS,
+      bodyTimeout: 2 * FETCH_GRACE_MS,
+      headers: { accept: 'application/json', ...this.#credentials },
+    })
+    if (res.statusCode !== 200) throw await errorOf(res)
+    const body = (await res.body.json()) as { moved?: unknown; reason?: unknown }
+    if (typeof body.moved !== 'boolean') {
+      throw new InternalError('malformed preferred-leader answer from the leader', { body })
+    }
+    return { moved: body.moved, ...(typeof body.reason === 'string' && { reason: body.reason }) }
+  }
+
   close(): Promise<void> {
     return this.#agent.close()
   }
