@@ -246,7 +246,8 @@ export class ReplicationManager {
       return { moved: false, reason: `broker ${preferred} is not alive and in sync` }
     }
     const moved = await this.#handOff(r, Date.now() + PREFERRED_HANDOFF_MS, preferred)
-    if (!moved) r.handingOff = undefined
+    // A controlled shutdown that began meanwhile keeps refusing writes.
+    if (!moved && !this.#leaving) r.handingOff = undefined
     return moved ? { moved: true } : { moved: false, reason: `broker ${preferred} did not catch up in time` }
   }
 

@@ -440,15 +440,21 @@ export class PartitionLog {
     return this.#logEndOffset
   }
 
-  /** Deletes whole old segments past retentionMs / retentionBytes, never the active one. */
-  enforceRetention(nowMs: number): { deletedSegments: number } {
+  /**
+   * Deletes whole old segments past retentionMs / retentionBytes, never the active one, and none
+   * holding an offset at or past `keepFrom` (a leader keeps what its followers may still lack: the
+   * records past its high watermark).
+   */
+  enforceRetention(nowMs: number, keepFrom = Number.POSITIVE_INFINITY): { deletedSegments: number } {
     this.#throwIfUnavailable()
     const view = this.#segments.map((s) => ({
       baseOffset: s.baseOffset,
       sizeInBytes: s.size,
       maxTimestamp: s.maxTimestamp,
     }))
-    const count = segmentsToDelete(view, this.#config, nowMs)
+    let below = 0
+    while (below < view.length - 1 && (view[below + 1]?.baseOffset ?? 0) <= keepFrom) below++
+    const count = Math.min(below, segmentsToDelete(view, this.#config, nowMs))
     if (count === 0) return { deletedSegments: 0 }
     this.#deleteSegments(this.#segments.splice(0, count))
     fsyncDirSync(this.dir)

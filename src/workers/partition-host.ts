@@ -264,9 +264,11 @@ export class PartitionHost {
     let deletedSegments = 0
     for (const hosted of this.#partitions.values()) {
       if (hosted.log.offlineError) continue
-      // A replica that does not lead deletes only below its leader's log start (replicaAppend).
+      // A replica that does not lead deletes only below its leader's log start (replicaAppend);
+      // a leader only below its high watermark, which its in-sync followers hold already.
       if (hosted.replica && hosted.replica.role !== 'leader') continue
-      deletedSegments += hosted.log.enforceRetention(nowMs).deletedSegments
+      const keepFrom = hosted.replica ? this.#highWatermark(hosted) : undefined
+      deletedSegments += hosted.log.enforceRetention(nowMs, keepFrom).deletedSegments
       this.#maybeEmit(hosted)
     }
     this.#stats.segmentsDeleted += deletedSegments
