@@ -99,6 +99,11 @@ export const routePermissions: Readonly<Record<string, RouteRule>> = {
   'GET /docs/static/*': { access: 'public' },
   'GET /metrics': { access: 'acl', needs: () => [cluster('describe')], metrics: true },
   'GET /v1/cluster': { access: 'authenticated' },
+  'POST /v1/cluster/preferred-leader-election': {
+    access: 'acl',
+    needs: () => [cluster('alter')],
+    audit: true,
+  },
   'GET /v1/whoami': { access: 'authenticated' },
 
   'POST /v1/topics': { access: 'acl', needs: (r) => [topic('create', field(r.body, 'name'))], audit: true },
@@ -209,6 +214,7 @@ export const routePermissions: Readonly<Record<string, RouteRule>> = {
 
   'GET /v1/replication/:topic/:partition': { access: 'superuser' },
   'GET /v1/replication/:topic/:partition/epochs/:epoch': { access: 'superuser' },
+  'POST /v1/replication/:topic/:partition/preferred-leader': { access: 'superuser', audit: true },
 
   'GET /v1/users': { access: 'superuser' },
   'POST /v1/users': { access: 'superuser', audit: true },

@@ -11,6 +11,7 @@ import { BrokerUnreachableError } from '../client/client-errors.js'
 import { StrataError } from '../errors.js'
 import { type CommandSpec, commandHelp, GLOBAL_OPTIONS, parseCommand, parseWhole } from './args.js'
 import { bench } from './commands/bench.js'
+import { clusterCommands } from './commands/cluster.js'
 import { consume } from './commands/consume.js'
 import { exchangeCommands } from './commands/exchanges.js'
 import { groupCommands } from './commands/groups.js'
@@ -41,6 +42,7 @@ export const COMMANDS: readonly CommandSpec[] = [
   ...groupCommands,
   ...exchangeCommands,
   ...securityCommands,
+  ...clusterCommands,
   bench,
 ]
 
@@ -51,6 +53,7 @@ const GROUPS: Record<string, string> = {
   users: 'Manage users (with --auth): create, list, set passwords, delete; whoami.',
   tokens: 'Create, list and revoke API tokens (Bearer) for a user.',
   acls: 'Grant and revoke permissions: principal, operation, resource, name or prefix.',
+  cluster: 'Cluster administration: preferred-leader election.',
 }
 
 /** Runs one command line; resolves with its exit code (see `strata --help`). */

@@ -45,6 +45,7 @@ import type {
   JoinGroupRequest,
   JoinGroupResponse,
   OffsetSpec,
+  PreferredLeaderElection,
   ProduceRequest,
   ProduceResponse,
   PublishResponse,
@@ -160,6 +161,21 @@ export class BrokerClient extends Notifier<ClientEvents> {
 
   async cluster(options?: CallOptions): Promise<ClusterDescription> {
     return this.#call({ method: 'GET', path: '/v1/cluster', idempotent: true, options })
+  }
+
+  /** Hands partitions back to their preferred leaders (all, a topic's, or some of its partitions). */
+  async electPreferredLeaders(
+    request: { topic?: string; partitions?: number[] } = {},
+    options?: CallOptions,
+  ): Promise<PreferredLeaderElection[]> {
+    const body = await this.#call<{ elections: PreferredLeaderElection[] }>({
+      method: 'POST',
+      path: '/v1/cluster/preferred-leader-election',
+      body: request,
+      idempotent: true,
+      options,
+    })
+    return body.elections
   }
 
   // ---- topics ---------------------------------------------------------------------------------

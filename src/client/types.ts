@@ -237,6 +237,19 @@ export interface ClusterDescription {
   controller: number | string | null
 }
 
+/** One partition's outcome of `POST /v1/cluster/preferred-leader-election`. */
+export interface PreferredLeaderElection {
+  topic: string
+  partition: number
+  /** The first replica of the assignment. */
+  preferredLeader: number
+  /** The leader when the election began. */
+  leader: number
+  moved: boolean
+  /** Why leadership did not move. */
+  reason?: string
+}
+
 // ---- users, tokens and ACLs ------------------------------------------------------------------
 
 export interface UserDescription {

@@ -41,7 +41,7 @@ import {
   type PartitionRecord,
 } from './cluster-records.js'
 import { ClusterView, type KeyChange } from './cluster-view.js'
-import { Controller } from './controller.js'
+import { Controller, type PreferredElection } from './controller.js'
 import { assignReplicas } from './replica-assignment.js'
 import { WatchBackoff } from './watch-backoff.js'
 
@@ -106,7 +106,11 @@ export class ClusterNode implements BrokerCluster {
       suspended: () => this.#onSuspended(),
       restored: () => this.#onRestored(),
     })
-    this.#controller = new Controller(this.#client, this.view, config.brokerId, this.#logger)
+    this.#controller = new Controller(this.#client, this.view, config.brokerId, this.#logger, {
+      move: (topic, partition, leader, leaderEpoch) =>
+        this.replication.moveToPreferred(topic, partition, leader, leaderEpoch),
+      intervalMs: config.leaderRebalanceIntervalMs,
+    })
     this.replication = new ReplicationManager(config, broker, this, this.#logger)
   }
 
@@ -207,6 +211,11 @@ export class ClusterNode implements BrokerCluster {
       .sort((a, b) => a - b)
       .map((id) => ({ id, url: this.view.urlOf(id) ?? '', alive: this.view.brokers.has(id) }))
     return { brokers, controller: this.view.controller ?? null }
+  }
+
+  /** Preferred-leader election on demand (`POST /v1/cluster/preferred-leader-election`). */
+  electPreferredLeaders(filter: { topic?: string; partitions?: number[] }): Promise<PreferredElection[]> {
+    return this.#controller.electPreferredLeaders(filter)
   }
 
   urlOf(brokerId: number): string | undefined {

@@ -12,12 +12,44 @@
  * again in an epoch whose offsets its followers may already hold), a leaderless partition when no
  * in-sync replica lives, and dead followers out of the ISR. A failed swap means someone else wrote
  * first; the watch brings the new record and the next pass decides again.
+ *
+ * Preferred leaders: a pass also finds partitions whose preferred replica (the first assigned) is
+ * alive and in sync but does not lead, and asks their leader to hand over (it does so cleanly, as
+ * in a controlled shutdown: replication-manager.ts `handToPreferred`). Passes run after every
+ * change of the view (a returning broker rejoining an ISR is one) and every `intervalMs`; a
+ * partition whose hand-over failed is not asked again before the next interval. Any broker answers
+ * an election on demand (`electPreferredLeaders`).
  * Main thread only.
  */
 import type { Etcd3 } from 'etcd3'
+import { InvalidRequestError, PartitionNotFoundError, TopicNotFoundError } from '../errors.js'
 import { ClusterKeys, type PartitionRecord } from './cluster-records.js'
 import type { ClusterView } from './cluster-view.js'
-import { electLeader } from './leader-election.js'
+import { electLeader, preferredLeaderMove } from './leader-election.js'
+
+export interface PreferredLeaders {
+  /** Asks the leader of a partition to hand it to its preferred replica. */
+  move(
+    topic: string,
+    partition: number,
+    leader: number,
+    leaderEpoch: number,
+  ): Promise<{ moved: boolean; reason?: string }>
+  /** Automatic elections: every this many ms and after every change of the view; 0 turns them off. */
+  intervalMs: number
+}
+
+/** One partition's outcome of a preferred-leader election. */
+export interface PreferredElection {
+  topic: string
+  partition: number
+  preferredLeader: number
+  /** The leader when the election began. */
+  leader: number
+  moved: boolean
+  /** Why leadership did not move. */
+  reason?: string
+}
 
 export interface ControllerLogger {
   info(obj: object, msg: string): void
@@ -33,12 +65,25 @@ export class Controller {
   #campaigning = false
   #running: Promise<void> | undefined
   #again = false
+  readonly #preferred: PreferredLeaders | undefined
+  /** Partitions whose automatic hand-over is in flight, and when a failed one may be asked again. */
+  readonly #moving = new Set<string>()
+  readonly #moveAgainAt = new Map<string, number>()
 
-  constructor(client: Etcd3, view: ClusterView, brokerId: number, logger: ControllerLogger) {
+  constructor(
+    client: Etcd3,
+    view: ClusterView,
+    brokerId: number,
+    logger: ControllerLogger,
+    preferred?: PreferredLeaders,
+  ) {
     this.#client = client
     this.#view = view
     this.#brokerId = brokerId
     this.#logger = logger
+    this.#preferred = preferred
+    if (preferred && preferred.intervalMs > 0)
+      setInterval(() => this.reconcile(), preferred.intervalMs).unref()
   }
 
   get active(): boolean {
@@ -113,11 +158,96 @@ export class Controller {
         if (!current) continue
         const leaderRestarted =
           (this.#view.registrations.get(current.value.leader) ?? 0) > current.modRevision
-        const next = electLeader(current.value, topic.assignment[p] ?? [], live, { leaderRestarted })
+        const replicas = topic.assignment[p] ?? []
+        const next = electLeader(current.value, replicas, live, { leaderRestarted })
         if (next) writes.push(this.#write(topic.name, p, current.modRevision, current.value, next))
+        else if (!leaderRestarted && preferredLeaderMove(current.value, replicas, live) !== undefined) {
+          this.#autoMove(topic.name, p, current.value)
+        }
       }
     }
     await Promise.all(writes)
+  }
+
+  #autoMove(topic: string, partition: number, record: PartitionRecord): void {
+    const preferred = this.#preferred
+    if (!preferred || preferred.intervalMs <= 0) return
+    const key = `${topic}/${partition}`
+    if (this.#moving.has(key) || (this.#moveAgainAt.get(key) ?? 0) > Date.now()) return
+    this.#moving.add(key)
+    const failed = (reason: unknown) => {
+      this.#moveAgainAt.set(key, Date.now() + preferred.intervalMs)
+      this.#logger.info(
+        { topic, partition, leader: record.leader, reason },
+        'preferred leader election did not move',
+      )
+    }
+    preferred
+      .move(topic, partition, record.leader, record.leaderEpoch)
+      .then((result) => {
+        if (result.moved) this.#moveAgainAt.delete(key)
+        else failed(result.reason)
+      }, failed)
+      .finally(() => this.#moving.delete(key))
+  }
+
+  /**
+   * On demand (any broker, controller or not): every partition of `topic` (or of every topic), or
+   * only `partitions`, whose preferred replica does not lead is handed to it when it can lead.
+   */
+  async electPreferredLeaders(filter: {
+    topic?: string
+    partitions?: number[]
+  }): Promise<PreferredElection[]> {
+    const preferred = this.#preferred
+    if (!preferred) return []
+    if (filter.partitions !== undefined && filter.topic === undefined) {
+      throw new InvalidRequestError('partitions can only be named together with their topic', {
+        partitions: filter.partitions,
+      })
+    }
+    const topics = [...this.#view.topics.values()].map((t) => t.value)
+    const chosen = filter.topic === undefined ? topics : topics.filter((t) => t.name === filter.topic)
+    if (filter.topic !== undefined && chosen.length === 0) {
+      throw new TopicNotFoundError(`topic ${filter.topic} does not exist`, { topic: filter.topic })
+    }
+    for (const p of filter.partitions ?? []) {
+      const count = chosen[0]?.partitions ?? 0
+      if (p >= count) {
+        throw new PartitionNotFoundError(`topic ${filter.topic} has no partition ${p}`, {
+          topic: filter.topic,
+          partition: p,
+          partitions: count,
+        })
+      }
+    }
+    const live = this.#view.liveIds()
+    const elections: Promise<PreferredElection>[] = []
+    for (const topic of chosen) {
+      const partitions = filter.partitions ?? Array.from({ length: topic.partitions }, (_, p) => p)
+      for (const p of [...new Set(partitions)].sort((a, b) => a - b)) {
+        const record = this.#view.partition(topic.name, p)?.value
+        const preferredLeader = topic.assignment[p]?.[0]
+        if (!record || preferredLeader === undefined) continue
+        const base = { topic: topic.name, partition: p, preferredLeader, leader: record.leader }
+        if (record.leader === preferredLeader) {
+          elections.push(Promise.resolve({ ...base, moved: false, reason: 'the preferred replica leads' }))
+          continue
+        }
+        if (preferredLeaderMove(record, topic.assignment[p] ?? [], live) === undefined) {
+          const reason = `broker ${preferredLeader} is not alive and in sync, or the partition has no live leader`
+          elections.push(Promise.resolve({ ...base, moved: false, reason }))
+          continue
+        }
+        elections.push(
+          preferred.move(topic.name, p, record.leader, record.leaderEpoch).then(
+            (result) => ({ ...base, ...result }),
+            (err: unknown) => ({ ...base, moved: false, reason: (err as Error).message }),
+          ),
+        )
+      }
+    }
+    return Promise.all(elections)
   }
 
   async #write(

@@ -34,3 +34,21 @@ export function electLeader(
   if (current.leader === NO_LEADER) return undefined
   return { leader: NO_LEADER, leaderEpoch: current.leaderEpoch + 1, isr: current.isr }
 }
+
+/**
+ * Preferred-leader election (Kafka's auto.leader.rebalance): the first assigned replica is the
+ * preferred leader, so that leadership spreads as the assignment spread it. It should lead again
+ * when it is alive and in the ISR while another live broker leads; the leader then hands over
+ * (replication-manager.ts `handToPreferred`). Returns the preferred replica, or undefined.
+ */
+export function preferredLeaderMove(
+  current: PartitionRecord,
+  replicas: readonly number[],
+  live: ReadonlySet<number>,
+): number | undefined {
+  const preferred = replicas[0]
+  if (preferred === undefined || current.leader === preferred || current.leader === NO_LEADER)
+    return undefined
+  if (!live.has(current.leader) || !live.has(preferred) || !current.isr.includes(preferred)) return undefined
+  return preferred
+}

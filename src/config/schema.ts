@@ -140,6 +140,11 @@ export const optionDocs = {
     default: 500,
     description: 'How long a follower’s fetch waits at the leader for new data (long poll).',
   },
+  leaderRebalanceIntervalMs: {
+    default: 30_000,
+    description:
+      'How often the controller moves leadership back to preferred replicas (first assigned, alive, in sync); it also checks on every cluster change (0 = only on demand).',
+  },
   replicaFetchMaxBytes: { default: 4 * MiB, description: 'Upper bound on the bytes of one follower fetch.' },
   offsetsTopicReplicationFactor: {
     default: 3,
@@ -247,6 +252,7 @@ export const BrokerConfigSchema = Type.Object(
     brokerLeaseMs: int(2000, 60_000),
     replicaLagMaxMs: int(100),
     replicaFetchWaitMs: int(0, 30_000),
+    leaderRebalanceIntervalMs: int(0),
     replicaFetchMaxBytes: int(1024),
     offsetsTopicReplicationFactor: int(1, 16),
     tlsCertFile: Type.String(),

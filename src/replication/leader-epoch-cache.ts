@@ -166,6 +166,12 @@ export class LeaderEpochCache {
     if (this.#dropFrom(logEndOffset)) this.#write()
   }
 
+  /** The log was emptied and restarts past every epoch known here (a follower behind the log start). */
+  clear(): void {
+    this.#entries = []
+    this.#write()
+  }
+
   endOffsetFor(epoch: number, logEndOffset: number): EpochEndOffset {
     return endOffsetForEpoch(this.#entries, epoch, logEndOffset)
   }

@@ -41,6 +41,7 @@ export interface ReplicaFetchParams {
 export interface ReplicaFetchResponse {
   batches: Buffer
   highWatermark: number
+  logStartOffset: number
   logEndOffset: number
 }
 
@@ -112,6 +113,7 @@ export class ReplicaClient {
     return {
       batches,
       highWatermark: numberHeader(res.headers, ReplicaHeaders.highWatermark),
+      logStartOffset: numberHeader(res.headers, ReplicaHeaders.logStartOffset),
       logEndOffset: numberHeader(res.headers, ReplicaHeaders.logEndOffset),
     }
   }
@@ -176,6 +178,30 @@ export class ReplicaClient {
       offsets: Array<{ partition: number; offset: number }>
       durability: Durability
     }
+  }
+
+  /** Asks a leader to hand the partition to its preferred replica (preferred-leader election). */
+  async handToPreferred(
+    leaderUrl: string,
+    topic: string,
+    partition: number,
+    leaderEpoch: number,
+  ): Promise<{ moved: boolean; reason?: string }> {
+    const query = new URLSearchParams({ leaderEpoch: String(leaderEpoch) })
+    const res = await request(`${leaderUrl}${replicaPath(topic, partition)}/preferred-leader?${query}`, {
+      method: 'POST',
+      dispatcher: this.#agent,
+      // The leader waits up to 5 s for its followers before it hands over.
+      headersTimeout: 2 * FETCH_GRACE_MS,
+      bodyTimeout: 2 * FETCH_GRACE_MS,
+      headers: { accept: 'application/json', ...this.#credentials },
+    })
+    if (res.statusCode !== 200) throw await errorOf(res)
+    const body = (await res.body.json()) as { moved?: unknown; reason?: unknown }
+    if (typeof body.moved !== 'boolean') {
+      throw new InternalError('malformed preferred-leader answer from the leader', { body })
+    }
+    return { moved: body.moved, ...(typeof body.reason === 'string' && { reason: body.reason }) }
   }
 
   close(): Promise<void> {

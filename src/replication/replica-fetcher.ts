@@ -86,8 +86,18 @@ export class ReplicaFetcher {
       } catch (err) {
         if (signal.aborted) break
         const code = err instanceof StrataError ? err.code : undefined
-        // Past the leader's log end: we hold a tail it does not have; find the divergence again.
-        if (code === 'OFFSET_OUT_OF_RANGE') truncated = false
+        if (code === 'OFFSET_OUT_OF_RANGE') {
+          const leaderLogStart = Number((err as StrataError).details?.logStartOffset)
+          // Below the leader's log start (retention deleted what we need): start over from there.
+          // Past its log end: we hold a tail it does not have; find the divergence again.
+          if (this.#logEndOffset < leaderLogStart) {
+            await this.#restartAt(leaderLogStart).catch((cause: unknown) => {
+              o.logger.warn({ topic: o.topic, partition: o.partition, err: cause }, 'log restart failed')
+            })
+            continue
+          }
+          truncated = false
+        }
         const problem = `${code ?? (err as Error).name}: ${(err as Error).message}`
         if (problem !== lastProblem) {
           o.logger.warn(
@@ -140,6 +150,24 @@ export class ReplicaFetcher {
     }
   }
 
+  /** Kafka's truncateFullyAndStartAt: nothing here is still in the leader's log. */
+  async #restartAt(leaderLogStart: number): Promise<void> {
+    const o = this.#o
+    const from = this.#logEndOffset
+    const state = await o.router.request({
+      op: 'truncate',
+      topic: o.topic,
+      partition: o.partition,
+      offset: leaderLogStart,
+      fully: true,
+    })
+    this.#logEndOffset = state.logEndOffset
+    o.logger.info(
+      { topic: o.topic, partition: o.partition, from, to: state.logEndOffset, leader: o.leaderId },
+      "log ended below the leader's log start: emptied it and fetching from the leader's log start",
+    )
+  }
+
   async #fetchOnce(url: string, signal: AbortSignal): Promise<void> {
     const o = this.#o
     const res = await o.client.fetch(
@@ -161,6 +189,7 @@ export class ReplicaFetcher {
       partition: o.partition,
       batches: res.batches,
       leaderHighWatermark: res.highWatermark,
+      leaderLogStartOffset: res.logStartOffset,
     })
     this.#logEndOffset = appended.logEndOffset
     o.onProgress?.(appended.logEndOffset, appended.highWatermark)

@@ -166,6 +166,33 @@ export function truncateReplica(log: PartitionLog, r: ReplicaState, ref: Partiti
   replicaHighWatermark(log, r)
 }
 
+/**
+ * Follower whose log ends below the leader's log start: everything here is older than anything the
+ * leader still has, so the log is emptied and continues at the leader's log start.
+ */
+export function restartReplicaAt(
+  log: PartitionLog,
+  r: ReplicaState,
+  ref: PartitionRef,
+  offset: number,
+): void {
+  if (r.role !== 'follower') {
+    throw new InvalidRequestError(`${ref.topic}/${ref.partition} is not a follower here`, { ...ref })
+  }
+  log.truncateFullyAndStartAt(offset)
+  r.epochs.clear()
+  replicaHighWatermark(log, r)
+}
+
+/**
+ * Follower retention: segments wholly below the leader's log start go, so every replica keeps what
+ * the leader keeps; its own clock and size never delete anything (they would make replicas differ).
+ */
+export function followLeaderLogStart(log: PartitionLog, leaderLogStartOffset: number): number {
+  if (leaderLogStartOffset <= log.logStartOffset) return 0
+  return log.deleteSegmentsBelow(Math.min(leaderLogStartOffset, log.logEndOffset)).deletedSegments
+}
+
 export function epochsOf(log: PartitionLog, r: ReplicaState): EpochsResult {
   return {
     entries: r.epochs.entries.map((e) => ({ ...e })),

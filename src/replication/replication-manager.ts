@@ -37,6 +37,15 @@ const ISR_CHECK_MAX_INTERVAL_MS = 1_000
 /** A failed transition (partition not open yet, worker restarting) is tried again after this. */
 const TRANSITION_RETRY_MS = 500
 const MAX_TRANSITION_RETRY_MS = 10_000
+/** A preferred-leader hand-over gives up (and takes writes again) when followers lag this long. */
+const PREFERRED_HANDOFF_MS = 5_000
+
+/** The answer of a leader asked to hand a partition to its preferred replica. */
+export interface PreferredMove {
+  moved: boolean
+  /** Why nothing moved. */
+  reason?: string
+}
 
 /** What etcd says about one partition this broker replicates. */
 export interface DesiredReplica {
@@ -102,8 +111,8 @@ interface LocalReplica {
   lastBound: number
   lastLogEndOffset: number
   isrBusy: boolean
-  /** Controlled shutdown: leadership is being handed over, so no new writes are taken. */
-  handingOff: boolean
+  /** Leadership is being handed over (controlled shutdown, preferred leader): no new writes. */
+  handingOff: string | undefined
   transitioning: boolean
   retryMs: number
   removed: boolean
@@ -206,9 +215,53 @@ export class ReplicationManager {
     const moves: Promise<void>[] = []
     for (const r of this.#replicas.values()) {
       if (r.removed) continue
-      moves.push(r.role === 'leader' ? this.#handOff(r, deadline) : this.#leaveIsr(r, deadline))
+      moves.push(
+        r.role === 'leader' ? this.#handOff(r, deadline).then(() => undefined) : this.#leaveIsr(r, deadline),
+      )
     }
     await Promise.all(moves)
+  }
+
+  /**
+   * Preferred-leader election, leader side: hands a partition led here in `leaderEpoch` to its
+   * preferred replica (the first assigned) the way controlled shutdown does: no new writes, the
+   * in-sync followers catch up (HW = log end), then the record moves by CAS to the next epoch. This
+   * broker stays in the ISR (it holds the whole log) and follows. Every confirmed write is on the new
+   * leader, and a write refused meanwhile (NOT_LEADER) is retried there by its producer.
+   */
+  async handToPreferred(topic: string, partition: number, leaderEpoch: number): Promise<PreferredMove> {
+    const r = this.#leading(topic, partition)
+    if (r.epoch !== leaderEpoch) {
+      throw new NotLeaderError(`${topic}/${partition} is led here in epoch ${r.epoch}, not ${leaderEpoch}`, {
+        topic,
+        partition,
+        leaderEpoch: r.epoch,
+      })
+    }
+    const preferred = r.desired.replicas[0]
+    if (preferred === undefined || preferred === this.#config.brokerId)
+      return { moved: false, reason: 'leads already' }
+    if (this.#leaving || r.handingOff) return { moved: false, reason: 'a hand-over is under way' }
+    if (!r.leader.isr.includes(preferred) || !this.#meta.isAlive(preferred)) {
+      return { moved: false, reason: `broker ${preferred} is not alive and in sync` }
+    }
+    const moved = await this.#handOff(r, Date.now() + PREFERRED_HANDOFF_MS, preferred)
+    // A controlled shutdown that began meanwhile keeps refusing writes.
+    if (!moved && !this.#leaving) r.handingOff = undefined
+    return moved ? { moved: true } : { moved: false, reason: `broker ${preferred} did not catch up in time` }
+  }
+
+  /** Asks the leader of a partition (this broker or another) to hand it to its preferred replica. */
+  async moveToPreferred(
+    topic: string,
+    partition: number,
+    leaderId: number,
+    leaderEpoch: number,
+  ): Promise<PreferredMove> {
+    if (leaderId === this.#config.brokerId) return this.handToPreferred(topic, partition, leaderEpoch)
+    const url = this.#meta.urlOf(leaderId)
+    if (url === undefined) return { moved: false, reason: `no URL known for broker ${leaderId}` }
+    return this.#client.handToPreferred(url, topic, partition, leaderEpoch)
   }
 
   async close(): Promise<void> {
@@ -224,7 +277,7 @@ export class ReplicationManager {
   /** Throws unless this broker leads the partition now; acks=all also needs a large enough ISR. */
   checkProduce(topic: string, partition: number, acks: Acks): void {
     const r = this.#leading(topic, partition)
-    if (r.handingOff) throw this.#meta.notLeader(topic, partition, 'handing leadership over (shutting down)')
+    if (r.handingOff) throw this.#meta.notLeader(topic, partition, r.handingOff)
     if (acks === 'all') this.#checkInsync(r)
   }
 
@@ -442,11 +495,18 @@ export class ReplicationManager {
 
   // ---- controlled shutdown --------------------------------------------------------------------
 
-  async #handOff(r: LocalReplica, deadline: number): Promise<void> {
+  /**
+   * Hands leadership over: to the first caught-up live in-sync follower, leaving the ISR (controlled
+   * shutdown), or to `preferred`, staying in the ISR. True once the record moved.
+   */
+  async #handOff(r: LocalReplica, deadline: number, preferred?: number): Promise<boolean> {
     const leader = r.leader
-    if (!leader) return
+    if (!leader) return false
     const stillLeading = () => r.leader === leader && r.role === 'leader' && !this.#closed
-    r.handingOff = true
+    r.handingOff =
+      preferred === undefined
+        ? 'handing leadership over (shutting down)'
+        : `handing leadership over to the preferred replica ${preferred}`
     const { topic, partition } = r
     // The in-sync followers catch up with everything appended, confirmed or still waiting.
     for (;;) {
@@ -456,37 +516,46 @@ export class ReplicationManager {
       await this.#broker.waiters.waitForChange([r.key], Math.min(remaining, 100))
     }
     const me = this.#config.brokerId
+    let moved = false
     while (stillLeading()) {
       const end = this.#broker.partitionState(topic, partition).logEndOffset
       const isr = leader.isr
       const candidates = r.desired.replicas.filter(
-        (id) => id !== me && isr.includes(id) && this.#meta.isAlive(id),
+        (id) => id !== me && isr.includes(id) && this.#meta.isAlive(id) && (preferred ?? id) === id,
       )
-      const next = candidates.find((id) => (leader.fetchOffsetOf(id) ?? -1) >= end) ?? candidates[0]
+      const caughtUp = candidates.find((id) => (leader.fetchOffsetOf(id) ?? -1) >= end)
+      // Controlled shutdown takes a lagging follower over none; a preferred leader must hold it all.
+      const next = preferred === undefined ? (caughtUp ?? candidates[0]) : caughtUp
       if (next === undefined) {
-        this.#logger.warn({ topic, partition, isr }, 'no live in-sync follower to hand leadership to')
-        return
+        this.#logger.warn(
+          { topic, partition, isr, preferred },
+          'no live in-sync follower to hand leadership to',
+        )
+        return false
       }
       const record: PartitionRecord = {
         leader: next,
         leaderEpoch: leader.leaderEpoch + 1,
-        isr: isr.filter((id) => id !== me),
+        isr: preferred === undefined ? isr.filter((id) => id !== me) : isr,
       }
       const revision = await this.#meta
         .updatePartition(topic, partition, r.modRevision, record)
         .catch(() => undefined)
       if (revision !== undefined) {
-        this.#logger.info({ topic, partition, to: record }, 'handed leadership over (controlled shutdown)')
+        const why = preferred === undefined ? 'controlled shutdown' : 'preferred leader'
+        this.#logger.info({ topic, partition, to: record }, `handed leadership over (${why})`)
+        moved = true
         break
       }
       // The record moved (an ISR change): the watch brings it, then we try again.
-      if (Date.now() >= deadline) return
+      if (Date.now() >= deadline) return false
       await new Promise((resolve) => setTimeout(resolve, 20))
     }
     // The new leader is in place once our own view has moved us off (the same etcd revision).
     while (stillLeading() && Date.now() < deadline) {
       await this.#broker.waiters.waitForChange([r.key], Math.min(deadline - Date.now(), 100))
     }
+    return moved
   }
 
   async #leaveIsr(r: LocalReplica, deadline: number): Promise<void> {
@@ -606,6 +675,7 @@ export class ReplicationManager {
   }
 
   #startLeading(r: LocalReplica, d: DesiredReplica): void {
+    r.handingOff = undefined
     r.leader = new LeaderState({
       brokerId: this.#config.brokerId,
       leaderEpoch: d.record.leaderEpoch,
@@ -669,7 +739,7 @@ function newReplica(key: string, d: DesiredReplica): LocalReplica {
     lastBound: Number.NaN,
     lastLogEndOffset: -1,
     isrBusy: false,
-    handingOff: false,
+    handingOff: undefined,
     transitioning: false,
     retryMs: 0,
     removed: false,

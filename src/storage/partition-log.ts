@@ -440,15 +440,21 @@ export class PartitionLog {
     return this.#logEndOffset
   }
 
-  /** Deletes whole old segments past retentionMs / retentionBytes, never the active one. */
-  enforceRetention(nowMs: number): { deletedSegments: number } {
+  /**
+   * Deletes whole old segments past retentionMs / retentionBytes, never the active one, and none
+   * holding an offset at or past `keepFrom` (a leader keeps what its followers may still lack: the
+   * records past its high watermark).
+   */
+  enforceRetention(nowMs: number, keepFrom = Number.POSITIVE_INFINITY): { deletedSegments: number } {
     this.#throwIfUnavailable()
     const view = this.#segments.map((s) => ({
       baseOffset: s.baseOffset,
       sizeInBytes: s.size,
       maxTimestamp: s.maxTimestamp,
     }))
-    const count = segmentsToDelete(view, this.#config, nowMs)
+    let below = 0
+    while (below < view.length - 1 && (view[below + 1]?.baseOffset ?? 0) <= keepFrom) below++
+    const count = Math.min(below, segmentsToDelete(view, this.#config, nowMs))
     if (count === 0) return { deletedSegments: 0 }
     this.#deleteSegments(this.#segments.splice(0, count))
     fsyncDirSync(this.dir)
@@ -462,9 +468,44 @@ export class PartitionLog {
   truncateTo(offset: number): void {
     this.#throwIfUnavailable()
     if (offset >= this.#logEndOffset) return
+    if (offset < this.logStartOffset) this.#restartAt(offset, () => this.#truncateFullyAndStartAt(offset))
+    else this.#restartAt(offset, () => this.#truncateSegments(offset))
+  }
+
+  /**
+   * Replication (Kafka's truncateFullyAndStartAt): a follower whose log ends below its leader's log
+   * start (retention deleted what it needed) drops everything, producer state included, and
+   * continues at `offset`, which may lie past its own log end.
+   */
+  truncateFullyAndStartAt(offset: number): void {
+    this.#throwIfUnavailable()
+    this.#snapshots = pruneSnapshots(this.dir, this.#snapshots, -1, SNAPSHOTS_KEPT)
+    // Nothing is below `offset` any more, so the empty log is durable up to it.
+    this.#restartAt(offset, () => this.#truncateFullyAndStartAt(offset), offset)
+  }
+
+  /**
+   * Deletes the leading sealed segments that lie wholly below `offset` (a follower follows its
+   * leader's log start instead of its own retention); the active segment stays.
+   */
+  deleteSegmentsBelow(offset: number): { deletedSegments: number } {
+    this.#throwIfUnavailable()
+    let count = 0
+    while (
+      count < this.#segments.length - 1 &&
+      (this.#segments[count + 1] as LogSegment).baseOffset <= offset
+    ) {
+      count++
+    }
+    if (count === 0) return { deletedSegments: 0 }
+    this.#deleteSegments(this.#segments.splice(0, count))
+    fsyncDirSync(this.dir)
+    return { deletedSegments: count }
+  }
+
+  #restartAt(offset: number, cut: () => void, durableOffset = Math.min(this.#durableOffset, offset)): void {
     try {
-      if (offset < this.logStartOffset) this.#truncateFullyAndStartAt(offset)
-      else this.#truncateSegments(offset)
+      cut()
     } catch (err) {
       if (err instanceof InvalidRequestError) throw err
       throw this.#goOffline(
@@ -472,11 +513,11 @@ export class PartitionLog {
       )
     }
     this.#logEndOffset = offset
-    this.#durableOffset = Math.min(this.#durableOffset, offset)
+    this.#durableOffset = durableOffset
     this.#truncations++
     this.#unsynced.add(this.#active)
     // Durable at once: a stale, higher recovery point would let recovery skip the rewritten tail.
-    writeCheckpoint(this.#file(RECOVERY_POINT_FILE), Math.min(this.#durableOffset, offset), { durable: true })
+    writeCheckpoint(this.#file(RECOVERY_POINT_FILE), this.#durableOffset, { durable: true })
     fsyncDirSync(this.dir)
     this.#snapshots = pruneSnapshots(this.dir, this.#snapshots, offset, SNAPSHOTS_KEPT)
     this.#rebuildProducerState(this.#snapshots)

@@ -27,11 +27,13 @@ import { emptyHostStats } from '../metrics/worker-metrics.js'
 import {
   appendReplicaBatches,
   epochsOf,
+  followLeaderLogStart,
   leaderEpochForAppend,
   openReplicaState,
   type ReplicaState,
   readForReplica,
   replicaHighWatermark,
+  restartReplicaAt,
   setReplicaRole,
   truncateReplica,
 } from '../replication/replica-log.js'
@@ -262,7 +264,11 @@ export class PartitionHost {
     let deletedSegments = 0
     for (const hosted of this.#partitions.values()) {
       if (hosted.log.offlineError) continue
-      deletedSegments += hosted.log.enforceRetention(nowMs).deletedSegments
+      // A replica that does not lead deletes only below its leader's log start (replicaAppend);
+      // a leader only below its high watermark, which its in-sync followers hold already.
+      if (hosted.replica && hosted.replica.role !== 'leader') continue
+      const keepFrom = hosted.replica ? this.#highWatermark(hosted) : undefined
+      deletedSegments += hosted.log.enforceRetention(nowMs, keepFrom).deletedSegments
       this.#maybeEmit(hosted)
     }
     this.#stats.segmentsDeleted += deletedSegments
@@ -320,13 +326,15 @@ export class PartitionHost {
     hosted.unflushedRecords += appendReplicaBatches(hosted.log, hosted.replica, req, req.batches)
     if (hosted.log.durableOffset < hosted.log.logEndOffset) await this.#flush(hosted)
     hosted.replica.bound = req.leaderHighWatermark
+    this.#stats.segmentsDeleted += followLeaderLogStart(hosted.log, req.leaderLogStartOffset)
     this.#maybeEmit(hosted)
     return { logEndOffset: hosted.log.durableOffset, highWatermark: this.#highWatermark(hosted) }
   }
 
   truncate(req: TruncateRequest): PartitionState {
     const hosted = this.#replicated(req)
-    truncateReplica(hosted.log, hosted.replica, req, req.offset)
+    if (req.fully) restartReplicaAt(hosted.log, hosted.replica, req, req.offset)
+    else truncateReplica(hosted.log, hosted.replica, req, req.offset)
     return this.#emitState(hosted)
   }
 

@@ -148,6 +148,8 @@ export interface ReplicaAppendRequest extends PartitionRef {
   op: 'replicaAppend'
   batches: Buffer
   leaderHighWatermark: number
+  /** Segments wholly below it are deleted here: followers follow the leader's retention. */
+  leaderLogStartOffset: number
 }
 
 export interface ReplicaAppendResult {
@@ -156,10 +158,14 @@ export interface ReplicaAppendResult {
   highWatermark: number
 }
 
-/** Follower: drops the log from the batch holding `offset` on (divergence from the leader). */
+/**
+ * Follower: drops the log from the batch holding `offset` on (divergence from the leader), or with
+ * `fully` drops all of it and continues at `offset` (the leader's log start is past our log end).
+ */
 export interface TruncateRequest extends PartitionRef {
   op: 'truncate'
   offset: number
+  fully?: boolean
 }
 
 /** The leader epoch cache: epoch → start offset (leader-epoch-checkpoint). */

@@ -105,6 +105,8 @@ describe('a cluster with --auth', () => {
     expect(outsider.status).toBe(403)
     const epochs = `/v1/replication/${TOPIC}/0/epochs/0?replicaId=9&leaderEpoch=0`
     expect((await on(leader, 'GET', epochs, { basic: ['outsider', 'outsider-pw'] })).status).toBe(403)
+    const handOver = `/v1/replication/${TOPIC}/0/preferred-leader?leaderEpoch=0`
+    expect((await on(leader, 'POST', handOver, { basic: ['outsider', 'outsider-pw'] })).status).toBe(403)
     const asBroker = await on(leader, 'GET', epochs, { bearer: INTER_BROKER_TOKEN })
     expect(asBroker.status, JSON.stringify(asBroker.body)).not.toBe(401)
     expect(asBroker.status).not.toBe(403)

@@ -33,8 +33,16 @@ describe('a leader paused past its lease', () => {
     cluster = await startCluster({
       brokers: 3,
       proxied: [1, 2, 3],
-      // The cut-off followers must stay in the ISR, so that one of them can be elected.
-      args: ['--replica-lag-max-ms', '120000', '--ack-timeout-ms', '60000'],
+      // The cut-off followers must stay in the ISR, so that one of them can be elected; the resumed
+      // leader must not get its leadership back (preferred leader) while the test reads the new one.
+      args: [
+        '--replica-lag-max-ms',
+        '120000',
+        '--ack-timeout-ms',
+        '60000',
+        '--leader-rebalance-interval-ms',
+        '0',
+      ],
     })
   })
 

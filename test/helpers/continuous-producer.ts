@@ -9,6 +9,7 @@ import { Producer, type ProducerOptions } from '../../src/client/producer.js'
 
 export interface Confirmed {
   seq: number
+  partition: number
   offset: number
   /** When the confirm arrived (Date.now()). */
   at: number
@@ -38,7 +39,8 @@ export function produceContinuously(
       const p = producer
         .send(topic, { value: { seq } })
         .then(([o]) => {
-          confirmed.push({ seq, offset: (o as { offset: number }).offset, at: Date.now() })
+          const { partition, offset } = o as { partition: number; offset: number }
+          confirmed.push({ seq, partition, offset, at: Date.now() })
         })
         .catch((err: unknown) => {
           failures.push(err)

@@ -37,6 +37,7 @@ const isDocsUi = (key: string) => /^GET \/docs(\/|$)/.test(key)
 const CLUSTER_ONLY = new Set([
   'GET /v1/replication/:topic/:partition',
   'GET /v1/replication/:topic/:partition/epochs/:epoch',
+  'POST /v1/replication/:topic/:partition/preferred-leader',
 ])
 
 let broker: BrokerProcess

@@ -183,6 +183,19 @@ export const ClusterDescription = Type.Object({
   controller: Type.Union([Type.Integer(), Type.Null()]),
 })
 
+export const PreferredLeaderElections = Type.Object({
+  elections: Type.Array(
+    Type.Object({
+      topic: Type.String(),
+      partition: Partition,
+      preferredLeader: Type.Integer({ description: 'The first assigned replica.' }),
+      leader: Type.Integer({ description: 'The leader after the election.' }),
+      moved: Type.Boolean(),
+      reason: Type.Optional(Type.String({ description: 'Why leadership did not move.' })),
+    }),
+  ),
+})
+
 export const WhoAmI = Type.Object({
   name: Type.String(),
   superuser: Type.Boolean(),
@@ -226,6 +239,11 @@ export const ConsoleSession = Type.Object({
   superuser: Type.Boolean(),
   csrfToken: Type.String({ description: 'Sent back as `x-csrf-token` on the console’s changes.' }),
   auth: Type.Boolean(),
+})
+
+export const PreferredLeaderHandover = Type.Object({
+  moved: Type.Boolean(),
+  reason: Type.Optional(Type.String()),
 })
 
 export const EpochEnd = Type.Object({ epoch: Type.Integer(), endOffset: Offset })

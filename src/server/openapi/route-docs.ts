@@ -122,6 +122,16 @@ export const routeDocs: Readonly<Record<string, RouteDoc>> = {
     ok: { status: 200, description: 'The brokers this one knows', schema: S.ClusterDescription },
     errors: [],
   },
+  'POST /v1/cluster/preferred-leader-election': {
+    tag: 'cluster',
+    summary: 'Hand partitions back to their preferred (first assigned) replica when it is alive and in sync',
+    ok: {
+      status: 200,
+      description: 'One entry per partition considered',
+      schema: S.PreferredLeaderElections,
+    },
+    errors: ['TOPIC_NOT_FOUND', 'PARTITION_NOT_FOUND', 'NOT_READY'],
+  },
   'GET /v1/whoami': {
     tag: 'security',
     summary: 'The principal of the request',
@@ -378,6 +388,18 @@ export const routeDocs: Readonly<Record<string, RouteDoc>> = {
     tag: 'replication',
     summary: 'Where a leader epoch ends in the leader’s log (cluster mode, brokers only)',
     ok: { status: 200, description: 'The epoch and its end offset', schema: S.EpochEnd },
+    errors: ['TOPIC_NOT_FOUND', 'PARTITION_NOT_FOUND', 'NOT_LEADER'],
+  },
+
+  'POST /v1/replication/:topic/:partition/preferred-leader': {
+    tag: 'replication',
+    summary:
+      'The controller asks a leader to hand over to its preferred replica (cluster mode, brokers only)',
+    ok: {
+      status: 200,
+      description: 'Whether leadership moved, and why not',
+      schema: S.PreferredLeaderHandover,
+    },
     errors: ['TOPIC_NOT_FOUND', 'PARTITION_NOT_FOUND', 'NOT_LEADER'],
   },
 

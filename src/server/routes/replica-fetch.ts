@@ -7,6 +7,8 @@
  *   The offset a follower asks from is what it holds fsynced, so the leader counts it for the HW.
  * - `GET /v1/replication/:topic/:partition/epochs/:epoch?leaderEpoch&replicaId` → `{epoch, endOffset}`:
  *   Kafka's OffsetsForLeaderEpoch, where `epoch` ends in the leader's log.
+ * - `POST /v1/replication/:topic/:partition/preferred-leader?leaderEpoch` → `{moved, reason?}`: the
+ *   leader hands the partition to its preferred replica (preferred-leader election).
  *
  * A request naming another leader epoch than the current one is NOT_LEADER: the follower waits for
  * the metadata to settle before it fetches again.
@@ -37,6 +39,8 @@ const EpochParams = Type.Object({
   partition: int(0, 1_000_000),
   epoch: int(0, 2 ** 31 - 1),
 })
+
+const PreferredLeaderQuery = Type.Object({ leaderEpoch: int(0) }, { additionalProperties: false })
 
 const EpochQuery = Type.Object({ replicaId: int(0), leaderEpoch: int(0) }, { additionalProperties: false })
 
@@ -81,6 +85,19 @@ export async function replicaFetchRoutes(app: FastifyInstance, opts: { replicati
         replicaId: req.query.replicaId,
       })
       return reply.sendData(answer)
+    },
+  )
+
+  r.post(
+    '/v1/replication/:topic/:partition/preferred-leader',
+    { schema: { params: PartitionParams, querystring: PreferredLeaderQuery } },
+    async (req, reply) => {
+      const move = await replication.handToPreferred(
+        req.params.topic,
+        req.params.partition,
+        req.query.leaderEpoch,
+      )
+      return reply.sendData(move)
     },
   )
 }

@@ -16,6 +16,7 @@ const BOGUS_TOKEN = `strata_000000000000_${'A'.repeat(43)}`
 const CLUSTER_ONLY = new Set([
   'GET /v1/replication/:topic/:partition',
   'GET /v1/replication/:topic/:partition/epochs/:epoch',
+  'POST /v1/replication/:topic/:partition/preferred-leader',
 ])
 
 interface Sample {
@@ -70,6 +71,11 @@ const samples: Record<string, (i: number) => Promise<Sample>> = {
   'GET /docs/static/*': async () => ({ path: '/docs/static/swagger-ui.css', expect: 200 }),
   'GET /metrics': async () => ({ path: '/metrics', expect: 200 }),
   'GET /v1/cluster': async () => ({ path: '/v1/cluster', expect: 200 }),
+  'POST /v1/cluster/preferred-leader-election': async () => ({
+    path: '/v1/cluster/preferred-leader-election',
+    body: {},
+    expect: 200,
+  }),
   'GET /v1/whoami': async () => ({ path: '/v1/whoami', expect: 200 }),
   'POST /v1/topics': async (i) => ({ path: '/v1/topics', body: { name: `new-${i}` }, expect: 201 }),
   'GET /v1/topics': async () => ({ path: '/v1/topics', expect: 200 }),

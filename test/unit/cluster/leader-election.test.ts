@@ -1,7 +1,8 @@
 /**
  * The controller's pure decisions: replica assignment spreads replicas and leaders round-robin;
  * election picks only in-sync live replicas, bumps the epoch, goes leaderless rather than unclean,
- * and drops dead followers from the ISR without a new epoch.
+ * and drops dead followers from the ISR without a new epoch; leadership goes back to the preferred
+ * (first assigned) replica only when it and the leader are alive and it is in sync.
  */
 import { describe, expect, test } from 'vitest'
 import {
@@ -10,7 +11,7 @@ import {
   parsePartitionRecord,
   parseTopicRecord,
 } from '../../../src/cluster/cluster-records.js'
-import { electLeader } from '../../../src/cluster/leader-election.js'
+import { electLeader, preferredLeaderMove } from '../../../src/cluster/leader-election.js'
 import { assignReplicas } from '../../../src/cluster/replica-assignment.js'
 
 describe('assignReplicas', () => {
@@ -95,5 +96,29 @@ describe('electLeader after a leader restart', () => {
         leaderRestarted: true,
       }),
     ).toEqual({ leader: 2, leaderEpoch: 8, isr: [1, 2, 3] })
+  })
+})
+
+describe('preferredLeaderMove', () => {
+  const replicas = [1, 2, 3]
+  const live = new Set([1, 2, 3])
+
+  test('the first replica, alive and in sync, takes back what another live broker leads', () => {
+    expect(preferredLeaderMove({ leader: 2, leaderEpoch: 4, isr: [1, 2, 3] }, replicas, live)).toBe(1)
+  })
+
+  test('nothing moves when the preferred replica leads, lags, is dead, or nobody leads', () => {
+    expect(preferredLeaderMove({ leader: 1, leaderEpoch: 4, isr: [1, 2, 3] }, replicas, live)).toBeUndefined()
+    expect(preferredLeaderMove({ leader: 2, leaderEpoch: 4, isr: [2, 3] }, replicas, live)).toBeUndefined()
+    expect(
+      preferredLeaderMove({ leader: 2, leaderEpoch: 4, isr: [1, 2, 3] }, replicas, new Set([2, 3])),
+    ).toBeUndefined()
+    expect(
+      preferredLeaderMove({ leader: NO_LEADER, leaderEpoch: 4, isr: [1, 2, 3] }, replicas, live),
+    ).toBeUndefined()
+    // A dead leader is the failover's business (electLeader), not a hand-over.
+    expect(
+      preferredLeaderMove({ leader: 2, leaderEpoch: 4, isr: [1, 2, 3] }, replicas, new Set([1, 3])),
+    ).toBeUndefined()
   })
 })

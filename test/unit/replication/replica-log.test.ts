@@ -64,6 +64,7 @@ describe('replicated partition host', () => {
       ...ref,
       batches: read.batches,
       leaderHighWatermark: read.highWatermark,
+      leaderLogStartOffset: read.logStartOffset,
     })
     expect(appended).toEqual({ logEndOffset: 5, highWatermark: 0 })
     // The follower's next fetch offset (5) moves the leader's HW; the next answer carries it.
@@ -76,6 +77,7 @@ describe('replicated partition host', () => {
       ...ref,
       batches: Buffer.alloc(0),
       leaderHighWatermark: 5,
+      leaderLogStartOffset: 0,
     })
     expect(again.highWatermark).toBe(5)
 

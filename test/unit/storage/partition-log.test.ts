@@ -411,6 +411,19 @@ describe('retention', () => {
     await log.close()
   })
 
+  test('retention keeps every segment holding an offset at or past keepFrom', async ({ dir }) => {
+    const log = await filledLog(dir, 40, { ...smallConfig, retentionBytes: 0 })
+    const bases = listLogs(dir).map((name) => Number.parseInt(name, 10))
+    expect(bases.length).toBeGreaterThan(3)
+    // Offset 1 past the third segment's base: the first two segments lie wholly below it.
+    const keepFrom = (bases[2] as number) + 1
+    expect(log.enforceRetention(Date.now(), keepFrom).deletedSegments).toBe(2)
+    expect(log.logStartOffset).toBe(bases[2])
+    expect(log.enforceRetention(Date.now(), keepFrom).deletedSegments).toBe(0)
+    expect(log.enforceRetention(Date.now()).deletedSegments).toBe(bases.length - 3)
+    await log.close()
+  })
+
   test('by age deletes segments whose newest batch is older than retentionMs', async ({ dir }) => {
     const config = { ...smallConfig, retentionMs: 1000 }
     const log = await PartitionLog.open(dir, config)
