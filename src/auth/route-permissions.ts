@@ -85,10 +85,13 @@ export const routePermissions: Readonly<Record<string, RouteRule>> = {
   'GET /readyz': { access: 'public' },
   'GET /': { access: 'public' },
   'GET /console': { access: 'public' },
+  'GET /console/uplot.js': { access: 'public' },
+  'GET /console/uplot.css': { access: 'public' },
   'POST /console/login': { access: 'public' },
   'POST /console/logout': { access: 'public' },
   'GET /console/session': { access: 'authenticated' },
   'GET /metrics': { access: 'acl', needs: () => [cluster('describe')], metrics: true },
+  'GET /v1/console/stats': { access: 'acl', needs: () => [cluster('describe')] },
   'GET /v1/cluster': { access: 'authenticated' },
   'GET /v1/whoami': { access: 'authenticated' },
 

@@ -57,6 +57,22 @@ export const MetricNames = {
 } as const
 export type MetricName = (typeof MetricNames)[keyof typeof MetricNames]
 
+export interface TopicTotals {
+  produceRecords: number
+  produceBytes: number
+  fetchRecords: number
+  fetchBytes: number
+}
+
+export interface BrokerTotals {
+  topics: Map<string, TopicTotals>
+  /** fsyncs since start, their total seconds, and the cumulative histogram (bucket upper bounds). */
+  fsync: { count: number; seconds: number; bounds: number[]; cumulative: number[] }
+  /** Total lag per consumer group. */
+  groupLag: Map<string, number>
+  alarms: { memory: boolean; disk: boolean }
+}
+
 /** Request latency buckets, seconds: 0.5 ms (an inject) up to 30 s (the longest long poll). */
 const LATENCY_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30]
 
@@ -179,6 +195,48 @@ export class BrokerMetrics {
   /** Registers a consumer-group lag source (the groups coordinator calls this). */
   addLagSource(source: LagSource): void {
     this.#lagSources.push(source)
+  }
+
+  /**
+   * Cumulative totals the console's stats ring (stats-ring.ts) turns into rates: produced and
+   * fetched records and bytes per topic, the merged fsync stats, lag per group and the alarms.
+   */
+  async totals(): Promise<BrokerTotals> {
+    const perTopic = new Map<string, TopicTotals>()
+    const add = async (counter: Counter<'topic'>, field: keyof TopicTotals) => {
+      for (const v of (await counter.get()).values) {
+        const topic = String(v.labels.topic ?? '')
+        const t = perTopic.get(topic) ?? {
+          produceRecords: 0,
+          produceBytes: 0,
+          fetchRecords: 0,
+          fetchBytes: 0,
+        }
+        t[field] += v.value
+        perTopic.set(topic, t)
+      }
+    }
+    await add(this.produceRecords, 'produceRecords')
+    await add(this.produceBytes, 'produceBytes')
+    await add(this.fetchRecords, 'fetchRecords')
+    await add(this.fetchBytes, 'fetchBytes')
+    const groupLag = new Map<string, number>()
+    for (const source of this.#lagSources) {
+      for (const e of await source()) groupLag.set(e.group, (groupLag.get(e.group) ?? 0) + e.lag)
+    }
+    const host = await this.#mergedHostStats()
+    const alarms = this.#sources?.alarms?.status()
+    return {
+      topics: perTopic,
+      fsync: {
+        count: host.fsyncs,
+        seconds: host.fsyncSecondsTotal,
+        bounds: host.fsyncBuckets,
+        cumulative: host.fsyncCounts,
+      },
+      groupLag,
+      alarms: { memory: alarms?.memory.active ?? false, disk: alarms?.disk.active ?? false },
+    }
   }
 
   /** The Prometheus text exposition of every metric. */

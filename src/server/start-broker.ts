@@ -30,7 +30,7 @@ import { PoolRouter } from '../workers/pool-router.js'
 import { InProcessRouter, type PartitionRouter } from '../workers/worker-router.js'
 import { buildServer } from './build-server.js'
 import { clusterRoutes, groupCoordinatorGate } from './routes/cluster.js'
-import { consoleLoginRoutes } from './routes/console.js'
+import { consoleLoginRoutes, consoleStatsRoutes } from './routes/console.js'
 import { exchangeRoutes } from './routes/exchanges.js'
 import { groupRoutes } from './routes/groups.js'
 import { replicaFetchRoutes } from './routes/replica-fetch.js'
@@ -136,6 +136,7 @@ async function startLocked(
     plugins: [
       (app) => securityRoutes(app, { store: auth.store }),
       (app) => consoleLoginRoutes(app, { auth, authEnabled: config.auth }),
+      (app) => consoleStatsRoutes(app, { metrics }),
       (app) => clusterRoutes(app, { broker, node: cluster }),
       ...(cluster
         ? [(app: FastifyInstance) => replicaFetchRoutes(app, { replication: cluster.replication })]
