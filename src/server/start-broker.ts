@@ -102,11 +102,15 @@ async function startLocked(
   if (cluster) {
     broker.setCluster(cluster)
     undo.push(() => cluster.close())
+    cluster.replication.onRoleChange((change) => {
+      if (change.role === 'leader') metrics.countLeaderElection()
+    })
   }
   const exchanges = new ExchangeStore(join(config.dataDir, '__metadata', 'exchanges.json'), {
     topicExists: (topic) => broker.topics.has(topic),
   })
   await exchanges.load()
+  metrics.setExchangeSource(() => exchanges.registry.list())
   broker.onTopicDeleted(async (topic) => {
     await exchanges.removeTopic(topic)
   })
