@@ -103,6 +103,38 @@ describe('console in chromium', () => {
     const [download] = await Promise.all([page.waitForEvent('download'), page.click('#download')])
     expect(download.suggestedFilename()).toBe('orders-0-0.json')
     await shot(page, '2-messages')
+    // From a time before every record: the first offset.
+    await page.selectOption('#browse select[name="from"]', 'time')
+    await page.fill('#browse input[name="time"]', '2001-02-03T04:05:06')
+    await page.fill('#browse input[name="maxRecords"]', '1')
+    await page.click('#browse button.primary')
+    await page.locator('#browse-msg', { hasText: 'Offsets 0…0' }).waitFor()
+    expect(await page.locator('#records tr').count()).toBe(1)
+
+    // Byte values: JSON in bytes is pretty-printed, other UTF-8 shown as text, the rest as hex.
+    await api('POST', '/v1/topics', { name: 'blobs', partitions: 1 })
+    const b64 = (b: Buffer) => ({ $base64: b.toString('base64') })
+    await api('POST', '/v1/topics/blobs/records', {
+      records: [
+        { value: b64(Buffer.from('{"nested":{"ok":true}}')) },
+        { value: b64(Buffer.from('plain text')) },
+        { value: b64(Buffer.from([0xff, 0x00, 0x41, 0x42])) },
+      ],
+    })
+    await page.locator('#browse select[name="topic"] option[value="blobs"]').waitFor({ state: 'attached' })
+    await page.selectOption('#browse select[name="topic"]', 'blobs')
+    await page.selectOption('#browse select[name="from"]', 'earliest')
+    await page.fill('#browse input[name="maxRecords"]', '10')
+    await page.click('#browse button.primary')
+    await page.locator('#browse-msg', { hasText: 'Offsets 0…2' }).waitFor()
+    const values = await page.locator('#records tr td:nth-child(4)').allTextContents()
+    expect(values[0]).toContain('json bytes')
+    expect(values[0]).toContain('"ok": true')
+    expect(values[1]).toContain('utf-8 bytes')
+    expect(values[1]).toContain('plain text')
+    expect(values[2]).toContain('bytes 4')
+    expect(values[2]).toContain('0000  ff 00 41 42')
+    await shot(page, '2b-bytes')
 
     // A group without members that committed offset 1: lag 2, then reset to latest from the UI.
     await api('POST', '/v1/groups/billing/offsets', {
@@ -126,6 +158,13 @@ describe('console in chromium', () => {
     expect((await api('GET', '/v1/groups/billing/offsets')).offsets).toEqual([
       { topic: 'orders', partition: 0, committed: 3, logEndOffset: 3, lag: 0 },
     ])
+    // A member joins: the open group shows it with its assignment on the next refresh, and a
+    // group with members cannot be reset.
+    const { memberId } = await api('POST', '/v1/groups/billing/members', { topics: ['orders'] })
+    await page.locator('#group-detail td code', { hasText: memberId }).waitFor()
+    expect(await page.locator('#group-detail tr', { hasText: memberId }).textContent()).toContain('orders/0')
+    expect(await page.locator('#reset-form button').isDisabled()).toBe(true)
+    await shot(page, '3b-group-member')
 
     // An exchange made from the forms, and a test record that routes to the bound topic.
     await page.click('nav button[data-tab="exchanges"]')
