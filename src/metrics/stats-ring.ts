@@ -12,6 +12,8 @@ import type { BrokerMetrics, BrokerTotals, TopicTotals } from './broker-metrics.
 export interface RateSample {
   /** When the sample was taken, ms since the epoch. */
   t: number
+  /** The interval the rates are over: seconds since the previous reading. */
+  seconds: number
   produceRecords: number
   produceBytes: number
   fetchRecords: number
@@ -134,6 +136,7 @@ function rates(
   )
   return {
     t: now.t,
+    seconds,
     ...broker,
     topics,
     fsyncsPerSecond: fsyncs / seconds,

@@ -66,6 +66,7 @@ describe('StatsRing', () => {
     expect(ring.since(0)).toEqual([
       {
         t: 1_005_000,
+        seconds: 5,
         produceRecords: 12,
         produceBytes: 116,
         fetchRecords: 4,
