@@ -62,6 +62,7 @@ export const MetricNames = {
   partitionIsrSize: 'strata_partition_isr_size',
   underReplicatedPartitions: 'strata_under_replicated_partitions',
   leaderElections: 'strata_leader_elections_total',
+  followerLag: 'strata_replica_follower_lag',
   exchangeRouted: 'strata_exchange_routed_total',
   exchangeUnroutable: 'strata_exchange_unroutable_total',
 } as const
@@ -99,6 +100,14 @@ export type LagSource = () => Iterable<LagEntry> | Promise<Iterable<LagEntry>>
 export interface ExchangeCounts {
   name: string
   stats?: { routed: number; unroutable: number } | undefined
+}
+
+/** How far one follower of a partition this broker leads is behind its log end, in records. */
+export interface FollowerLag {
+  topic: string
+  partition: number
+  follower: number
+  lag: number
 }
 
 export interface MetricSources {
@@ -156,6 +165,7 @@ export class BrokerMetrics {
   readonly #lagSources: LagSource[] = []
   #exchanges: () => Iterable<ExchangeCounts> = () => []
   #leaderElections = 0
+  #followerLag: () => Iterable<FollowerLag> = () => []
   #sources: MetricSources | undefined
   /**
    * The worker stats round trip in progress. A scrape collects every metric in one synchronous pass
@@ -262,6 +272,11 @@ export class BrokerMetrics {
   /** Where the exchange counters come from (the exchange store's registry, once loaded). */
   setExchangeSource(list: () => Iterable<ExchangeCounts>): void {
     this.#exchanges = list
+  }
+
+  /** Where follower lag comes from (cluster mode: the replication manager of this broker). */
+  setFollowerLagSource(read: () => Iterable<FollowerLag>): void {
+    this.#followerLag = read
   }
 
   /** Counts a partition this broker became the leader of (cluster mode: a leader election won here). */
@@ -619,6 +634,18 @@ export class BrokerMetrics {
       registers,
       collect() {
         this.set(led().filter((p) => p.isr.length < p.replicas.length).length)
+      },
+    })
+    const followerLag = () => this.#followerLag()
+    new Gauge({
+      name: MetricNames.followerLag,
+      help: 'Records a follower is behind the leader’s log end, for partitions this broker leads.',
+      labelNames: ['topic', 'partition', 'follower'],
+      registers,
+      collect() {
+        this.reset()
+        for (const f of followerLag())
+          this.set({ topic: f.topic, partition: String(f.partition), follower: String(f.follower) }, f.lag)
       },
     })
     const elections = () => this.#leaderElections

@@ -102,6 +102,7 @@ async function startLocked(
   if (cluster) {
     broker.setCluster(cluster)
     undo.push(() => cluster.close())
+    metrics.setFollowerLagSource(() => cluster.replication.followerLag())
     cluster.replication.onRoleChange((change) => {
       if (change.role === 'leader') metrics.countLeaderElection()
     })

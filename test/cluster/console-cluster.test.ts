@@ -10,23 +10,37 @@ import { join } from 'node:path'
 import { type Browser, chromium } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, test } from 'vitest'
 import { MetricNames } from '../../src/metrics/broker-metrics.js'
-import { createTopic, startCluster, type TestCluster, waitForLeader, waitUntil } from '../helpers/cluster.js'
+import {
+  createTopic,
+  produceRetrying,
+  startCluster,
+  type TestCluster,
+  waitForLeader,
+  waitUntil,
+} from '../helpers/cluster.js'
 import { jsonRequest } from '../helpers/http.js'
 import { parsePromText } from '../unit/metrics/prom-text.js'
 
 const ARTIFACTS = join(import.meta.dirname, '../artifacts/console')
 const TOPIC = 'replicated'
 
-/** The sum of a metric's samples over the given brokers (only the test topic's, when labelled by topic). */
-async function sumOver(cluster: TestCluster, ids: number[], name: string): Promise<number> {
-  let total = 0
+/**
+ * The sum of a metric's samples that carry `labels`, over the given brokers; undefined when no
+ * broker reports one (so 0 means a reported 0).
+ */
+async function sumOver(
+  cluster: TestCluster,
+  ids: number[],
+  name: string,
+  labels: Record<string, string> = {},
+): Promise<number | undefined> {
+  let total: number | undefined
+  const wanted = Object.entries(labels).map(([k, v]) => `${k}="${v}"`)
   for (const id of ids) {
     const parsed = parsePromText(await (await fetch(`${cluster.advertised(id)}/metrics`)).text())
     for (const [key, value] of parsed.samples) {
-      const ours =
-        key === name ||
-        (key.startsWith(`${name}{`) && (!key.includes('topic=') || key.includes(`topic="${TOPIC}"`)))
-      if (ours) total += value
+      const family = key === name || key.startsWith(`${name}{`)
+      if (family && wanted.every((w) => key.includes(w))) total = (total ?? 0) + value
     }
   }
   return total
@@ -57,11 +71,11 @@ describe('console on a cluster', () => {
 
     // Every partition has its 3 replicas in sync, counted once (by its leader) over the cluster.
     await waitUntil(
-      async () => (await sumOver(cluster, cluster.ids, MetricNames.partitionIsrSize)) === 9,
+      async () => (await sumOver(cluster, cluster.ids, MetricNames.partitionIsrSize, { topic: TOPIC })) === 9,
       20_000,
       'ISR sizes 3+3+3',
     )
-    expect(await sumOver(cluster, cluster.ids, MetricNames.partitionReplicas)).toBe(9)
+    expect(await sumOver(cluster, cluster.ids, MetricNames.partitionReplicas, { topic: TOPIC })).toBe(9)
     expect(await sumOver(cluster, cluster.ids, MetricNames.underReplicatedPartitions)).toBe(0)
     const electionsBefore = await sumOver(cluster, cluster.ids, MetricNames.leaderElections)
     expect(electionsBefore).toBeGreaterThanOrEqual(3)
@@ -95,7 +109,22 @@ describe('console on a cluster', () => {
       20_000,
       'three under-replicated partitions in the metrics',
     )
-    expect(await sumOver(cluster, live, MetricNames.partitionIsrSize)).toBe(6)
+    expect(await sumOver(cluster, live, MetricNames.partitionIsrSize, { topic: TOPIC })).toBe(6)
+
+    // Records written without the dead follower: it is behind by exactly those, the others by none.
+    const produced = await produceRetrying(url, TOPIC, 0, ['a', 'b', 'c', 'd', 'e'])
+    expect(produced.status).toBe(200)
+    const lagOf = (follower: number) =>
+      sumOver(cluster, live, MetricNames.followerLag, {
+        topic: TOPIC,
+        partition: '0',
+        follower: String(follower),
+      })
+    await waitUntil(async () => (await lagOf(victim)) === 5, 10_000, 'the dead follower 5 records behind')
+    const leaderOf0 = (await jsonRequest(`${url}/v1/topics/${TOPIC}`, 'GET')).body.partitions[0]
+      .leader as number
+    const liveFollower = live.find((id) => id !== leaderOf0) as number
+    await waitUntil(async () => (await lagOf(liveFollower)) === 0, 10_000, 'the live follower caught up')
     await page.close()
   }, 120_000)
 })
