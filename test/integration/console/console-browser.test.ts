@@ -201,6 +201,8 @@ describe('console in chromium', () => {
     await page.locator('#chart-produce canvas').waitFor({ timeout: 30_000 })
     await page.locator('#chart-lag canvas').waitFor({ timeout: 30_000 })
     expect(await page.locator('#chart-produce .u-legend').textContent()).toContain('orders')
+    await page.click('#range button[data-min="5"]')
+    await page.locator('#range button.active', { hasText: '5 min' }).waitFor()
     await shot(page, '6-overview')
 
     // The disk alarm shows at the top of every tab.
