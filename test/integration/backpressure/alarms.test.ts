@@ -17,7 +17,10 @@ import { type RunningBroker, startBroker } from '../../../src/server/start-broke
 import { parsePromText, sample } from '../../unit/metrics/prom-text.js'
 
 // The console page is read from the package layout of dist/; it is not under test here.
-vi.mock('../../../src/server/routes/console.js', () => ({ consoleRoutes: async () => {} }))
+vi.mock('../../../src/server/routes/console.js', async (importOriginal) => ({
+  ...(await importOriginal<typeof import('../../../src/server/routes/console.js')>()),
+  consoleRoutes: async () => {},
+}))
 
 const MiB = 1024 * 1024
 
