@@ -83,10 +83,15 @@ describe('console in chromium', () => {
       await page.locator('#produce-msg', { hasText: `partition 0, offset ${i}` }).waitFor()
     }
     await shot(page, '1-topics')
+    // "Browse" on the topic's row opens its newest records.
+    await page.locator('#topic-list button[data-browse="orders"]').click()
+    await page.locator('#browse-msg', { hasText: 'Offsets 0…2' }).waitFor()
+    expect(await page.locator('#messages').isVisible()).toBe(true)
 
     // Browse from offset 1: two records, decoded.
     await page.click('nav button[data-tab="messages"]')
     await page.selectOption('#browse select[name="topic"]', 'orders')
+    await page.selectOption('#browse select[name="from"]', 'offset')
     await page.fill('#browse input[name="offset"]', '1')
     await page.click('#browse button.primary')
     await page.locator('#browse-msg', { hasText: 'next offset 3' }).waitFor()
