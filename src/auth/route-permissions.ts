@@ -85,6 +85,8 @@ export const routePermissions: Readonly<Record<string, RouteRule>> = {
   'GET /readyz': { access: 'public' },
   'GET /': { access: 'public' },
   'GET /console': { access: 'public' },
+  'GET /console/uplot.js': { access: 'public' },
+  'GET /console/uplot.css': { access: 'public' },
   'POST /console/login': { access: 'public' },
   'POST /console/logout': { access: 'public' },
   'GET /console/session': { access: 'authenticated' },
@@ -98,6 +100,7 @@ export const routePermissions: Readonly<Record<string, RouteRule>> = {
   'GET /docs/static/swagger-initializer.js': { access: 'public' },
   'GET /docs/static/*': { access: 'public' },
   'GET /metrics': { access: 'acl', needs: () => [cluster('describe')], metrics: true },
+  'GET /v1/console/stats': { access: 'acl', needs: () => [cluster('describe')] },
   'GET /v1/cluster': { access: 'authenticated' },
   'POST /v1/cluster/preferred-leader-election': {
     access: 'acl',

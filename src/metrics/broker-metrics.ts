@@ -17,9 +17,12 @@
  *
  * The name table below is the one place names live; src/metrics/README.md documents each one.
  */
+import { readdir, stat } from 'node:fs/promises'
+import { join } from 'node:path'
 import { Counter, collectDefaultMetrics, Gauge, Histogram, type Registry } from 'prom-client'
 import type { AlarmKind, ProduceInflight, ResourceAlarms } from '../broker/alarms.js'
 import type { Broker } from '../broker/broker.js'
+import { LOG_FILE_SUFFIX } from '../storage/segment-files.js'
 import type { HostRequest, HostResponses, HostStats } from '../workers/worker-messages.js'
 import type { PartitionRouter } from '../workers/worker-router.js'
 import { HostStatsAccumulator } from './worker-metrics.js'
@@ -54,8 +57,32 @@ export const MetricNames = {
   diskFreeBytes: 'strata_disk_free_bytes',
   diskFreeLimitBytes: 'strata_disk_free_limit_bytes',
   consumerGroupLag: 'strata_consumer_group_lag',
+  partitionSizeBytes: 'strata_partition_size_bytes',
+  partitionReplicas: 'strata_partition_replicas',
+  partitionIsrSize: 'strata_partition_isr_size',
+  underReplicatedPartitions: 'strata_under_replicated_partitions',
+  leaderElections: 'strata_leader_elections_total',
+  followerLag: 'strata_replica_follower_lag',
+  exchangeRouted: 'strata_exchange_routed_total',
+  exchangeUnroutable: 'strata_exchange_unroutable_total',
 } as const
 export type MetricName = (typeof MetricNames)[keyof typeof MetricNames]
+
+export interface TopicTotals {
+  produceRecords: number
+  produceBytes: number
+  fetchRecords: number
+  fetchBytes: number
+}
+
+export interface BrokerTotals {
+  topics: Map<string, TopicTotals>
+  /** fsyncs since start, their total seconds, and the cumulative histogram (bucket upper bounds). */
+  fsync: { count: number; seconds: number; bounds: number[]; cumulative: number[] }
+  /** Total lag per consumer group. */
+  groupLag: Map<string, number>
+  alarms: { memory: boolean; disk: boolean }
+}
 
 /** Request latency buckets, seconds: 0.5 ms (an inject) up to 30 s (the longest long poll). */
 const LATENCY_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30]
@@ -68,6 +95,20 @@ export interface LagEntry {
 }
 /** Consumer-group lag, registered by the groups coordinator; read on every scrape. */
 export type LagSource = () => Iterable<LagEntry> | Promise<Iterable<LagEntry>>
+
+/** An exchange's routing counters since the broker started (ExchangeRegistry.list()). */
+export interface ExchangeCounts {
+  name: string
+  stats?: { routed: number; unroutable: number } | undefined
+}
+
+/** How far one follower of a partition this broker leads is behind its log end, in records. */
+export interface FollowerLag {
+  topic: string
+  partition: number
+  follower: number
+  lag: number
+}
 
 export interface MetricSources {
   broker: Broker
@@ -122,6 +163,9 @@ export class BrokerMetrics {
   readonly registry: Registry
   readonly #accumulator = new HostStatsAccumulator()
   readonly #lagSources: LagSource[] = []
+  #exchanges: () => Iterable<ExchangeCounts> = () => []
+  #leaderElections = 0
+  #followerLag: () => Iterable<FollowerLag> = () => []
   #sources: MetricSources | undefined
   /**
    * The worker stats round trip in progress. A scrape collects every metric in one synchronous pass
@@ -168,6 +212,8 @@ export class BrokerMetrics {
     this.#definePartitionMetrics()
     this.#defineWorkerMetrics()
     this.#defineBackpressureMetrics()
+    this.#defineReplicationMetrics()
+    this.#defineExchangeMetrics()
     if (opts.processMetrics !== false) collectDefaultMetrics({ register: registry })
   }
 
@@ -179,6 +225,63 @@ export class BrokerMetrics {
   /** Registers a consumer-group lag source (the groups coordinator calls this). */
   addLagSource(source: LagSource): void {
     this.#lagSources.push(source)
+  }
+
+  /**
+   * Cumulative totals the console's stats ring (stats-ring.ts) turns into rates: produced and
+   * fetched records and bytes per topic, the merged fsync stats, lag per group and the alarms.
+   */
+  async totals(): Promise<BrokerTotals> {
+    const perTopic = new Map<string, TopicTotals>()
+    const add = async (counter: Counter<'topic'>, field: keyof TopicTotals) => {
+      for (const v of (await counter.get()).values) {
+        const topic = String(v.labels.topic ?? '')
+        const t = perTopic.get(topic) ?? {
+          produceRecords: 0,
+          produceBytes: 0,
+          fetchRecords: 0,
+          fetchBytes: 0,
+        }
+        t[field] += v.value
+        perTopic.set(topic, t)
+      }
+    }
+    await add(this.produceRecords, 'produceRecords')
+    await add(this.produceBytes, 'produceBytes')
+    await add(this.fetchRecords, 'fetchRecords')
+    await add(this.fetchBytes, 'fetchBytes')
+    const groupLag = new Map<string, number>()
+    for (const source of this.#lagSources) {
+      for (const e of await source()) groupLag.set(e.group, (groupLag.get(e.group) ?? 0) + e.lag)
+    }
+    const host = await this.#mergedHostStats()
+    const alarms = this.#sources?.alarms?.status()
+    return {
+      topics: perTopic,
+      fsync: {
+        count: host.fsyncs,
+        seconds: host.fsyncSecondsTotal,
+        bounds: host.fsyncBuckets,
+        cumulative: host.fsyncCounts,
+      },
+      groupLag,
+      alarms: { memory: alarms?.memory.active ?? false, disk: alarms?.disk.active ?? false },
+    }
+  }
+
+  /** Where the exchange counters come from (the exchange store's registry, once loaded). */
+  setExchangeSource(list: () => Iterable<ExchangeCounts>): void {
+    this.#exchanges = list
+  }
+
+  /** Where follower lag comes from (cluster mode: the replication manager of this broker). */
+  setFollowerLagSource(read: () => Iterable<FollowerLag>): void {
+    this.#followerLag = read
+  }
+
+  /** Counts a partition this broker became the leader of (cluster mode: a leader election won here). */
+  countLeaderElection(): void {
+    this.#leaderElections++
   }
 
   /** The Prometheus text exposition of every metric. */
@@ -487,4 +590,141 @@ export class BrokerMetrics {
       },
     })
   }
+
+  /**
+   * Replication as this broker sees it. ISR and replica counts are reported for the partitions this
+   * broker leads, so that summing over brokers counts each partition once; a single broker leads
+   * all of its partitions (one replica, itself in sync).
+   */
+  #defineReplicationMetrics(): void {
+    const registers = [this.registry]
+    const sources = () => this.#sources
+    const led = () => {
+      const broker = sources()?.broker
+      if (!broker) return []
+      return broker
+        .listTopics({ internal: true })
+        .flatMap((t) => t.partitions.map((p) => ({ topic: t.name, ...p })))
+        .filter((p) => p.leader === broker.config.brokerId)
+    }
+    const labelNames = ['topic', 'partition'] as const
+    new Gauge({
+      name: MetricNames.partitionReplicas,
+      help: 'Replicas assigned to a partition this broker leads.',
+      labelNames,
+      registers,
+      collect() {
+        this.reset()
+        for (const p of led()) this.set({ topic: p.topic, partition: String(p.partition) }, p.replicas.length)
+      },
+    })
+    new Gauge({
+      name: MetricNames.partitionIsrSize,
+      help: 'In-sync replicas of a partition this broker leads (leader included).',
+      labelNames,
+      registers,
+      collect() {
+        this.reset()
+        for (const p of led()) this.set({ topic: p.topic, partition: String(p.partition) }, p.isr.length)
+      },
+    })
+    new Gauge({
+      name: MetricNames.underReplicatedPartitions,
+      help: 'Partitions this broker leads with fewer in-sync replicas than replicas.',
+      registers,
+      collect() {
+        this.set(led().filter((p) => p.isr.length < p.replicas.length).length)
+      },
+    })
+    const followerLag = () => this.#followerLag()
+    new Gauge({
+      name: MetricNames.followerLag,
+      help: 'Records a follower is behind the leader’s log end, for partitions this broker leads.',
+      labelNames: ['topic', 'partition', 'follower'],
+      registers,
+      collect() {
+        this.reset()
+        for (const f of followerLag())
+          this.set({ topic: f.topic, partition: String(f.partition), follower: String(f.follower) }, f.lag)
+      },
+    })
+    const elections = () => this.#leaderElections
+    new Counter({
+      name: MetricNames.leaderElections,
+      help: 'Times this broker became the leader of a partition (cluster mode).',
+      registers,
+      collect() {
+        this.reset()
+        this.inc(elections())
+      },
+    })
+    new Gauge({
+      name: MetricNames.partitionSizeBytes,
+      help: 'Bytes of a partition’s log segments on this broker’s disk.',
+      labelNames,
+      registers,
+      async collect() {
+        this.reset()
+        const broker = sources()?.broker
+        if (!broker) return
+        for (const topic of broker.listTopics({ internal: true })) {
+          for (const p of topic.partitions) {
+            const bytes = await logBytes(broker.topics.partitionDir(topic.name, p.partition))
+            if (bytes !== undefined) this.set({ topic: topic.name, partition: String(p.partition) }, bytes)
+          }
+        }
+      },
+    })
+  }
+
+  #defineExchangeMetrics(): void {
+    const registers = [this.registry]
+    const exchanges = () => this.#exchanges()
+    const byExchange = (
+      name: string,
+      help: string,
+      pick: (s: { routed: number; unroutable: number }) => number,
+    ) =>
+      new Counter({
+        name,
+        help,
+        labelNames: ['exchange'],
+        registers,
+        collect() {
+          this.reset()
+          for (const e of exchanges())
+            this.inc({ exchange: e.name }, pick(e.stats ?? { routed: 0, unroutable: 0 }))
+        },
+      })
+    byExchange(
+      MetricNames.exchangeRouted,
+      'Records published to an exchange that matched a binding.',
+      (s) => s.routed,
+    )
+    byExchange(
+      MetricNames.exchangeUnroutable,
+      'Records published to an exchange that matched no binding (sent to its alternate topic, if any).',
+      (s) => s.unroutable,
+    )
+  }
+}
+
+/** Bytes of a partition directory's segment logs; undefined when the directory is not on this broker. */
+async function logBytes(dir: string): Promise<number | undefined> {
+  let names: string[]
+  try {
+    names = await readdir(dir)
+  } catch {
+    return undefined
+  }
+  let total = 0
+  for (const name of names) {
+    if (!name.endsWith(LOG_FILE_SUFFIX)) continue
+    try {
+      total += (await stat(join(dir, name))).size
+    } catch {
+      // Deleted by retention between the listing and the stat.
+    }
+  }
+  return total
 }

@@ -64,6 +64,11 @@ export class LeaderState {
     return this.#followers.has(id)
   }
 
+  /** The follower replicas' broker ids (every replica but the leader). */
+  followers(): number[] {
+    return [...this.#followers.keys()]
+  }
+
   fetchOffsetOf(id: number): number | undefined {
     return this.#followers.get(id)?.fetchOffset
   }

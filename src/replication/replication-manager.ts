@@ -331,6 +331,24 @@ export class ReplicationManager {
     return r !== undefined && r.role !== 'none' && !r.removed
   }
 
+  /**
+   * For the metrics: each follower of each partition this broker leads, with how many records it
+   * is behind the leader's log end (from its last fetch; the whole log before its first fetch).
+   */
+  followerLag(): Array<{ topic: string; partition: number; follower: number; lag: number }> {
+    const out: Array<{ topic: string; partition: number; follower: number; lag: number }> = []
+    for (const r of this.#replicas.values()) {
+      if (r.role !== 'leader' || !r.leader || r.removed) continue
+      const logEndOffset = this.#broker.partitionState(r.topic, r.partition).logEndOffset
+      for (const follower of r.leader.followers()) {
+        const fetched = r.leader.fetchOffsetOf(follower) ?? UNKNOWN_BOUND
+        const lag = fetched === UNKNOWN_BOUND ? logEndOffset : Math.max(0, logEndOffset - fetched)
+        out.push({ topic: r.topic, partition: r.partition, follower, lag })
+      }
+    }
+    return out
+  }
+
   #leading(topic: string, partition: number): LocalReplica & { leader: LeaderState } {
     const r = this.#replicas.get(partitionKey(topic, partition))
     if (r?.role !== 'leader' || !r.leader || r.removed || !this.#meta.leaseValid()) {

@@ -32,7 +32,7 @@ import { PoolRouter } from '../workers/pool-router.js'
 import { InProcessRouter, type PartitionRouter } from '../workers/worker-router.js'
 import { buildServer } from './build-server.js'
 import { clusterRoutes, groupCoordinatorGate } from './routes/cluster.js'
-import { consoleLoginRoutes } from './routes/console.js'
+import { consoleLoginRoutes, consoleStatsRoutes } from './routes/console.js'
 import { exchangeRoutes } from './routes/exchanges.js'
 import { groupRoutes } from './routes/groups.js'
 import { replicaFetchRoutes } from './routes/replica-fetch.js'
@@ -104,6 +104,10 @@ async function startLocked(
   if (cluster) {
     broker.setCluster(cluster)
     undo.push(() => cluster.close())
+    metrics.setFollowerLagSource(() => cluster.replication.followerLag())
+    cluster.replication.onRoleChange((change) => {
+      if (change.role === 'leader') metrics.countLeaderElection()
+    })
   }
   // Exchanges: a JSON file on a single broker; in a cluster, etcd (etcd-exchange-backend.ts).
   const exchanges = cluster
@@ -113,6 +117,7 @@ async function startLocked(
       })
   await exchanges.load()
   const leaderWriter = cluster ? new LeaderWriter(cluster, broker, config) : undefined
+  metrics.setExchangeSource(() => exchanges.registry.list())
   broker.onTopicDeleted(async (topic) => {
     await exchanges.removeTopic(topic)
   })
@@ -142,6 +147,7 @@ async function startLocked(
     plugins: [
       (app) => securityRoutes(app, { store: auth.store }),
       (app) => consoleLoginRoutes(app, { auth, authEnabled: config.auth }),
+      (app) => consoleStatsRoutes(app, { metrics }),
       (app) => clusterRoutes(app, { broker, node: cluster }),
       ...(cluster
         ? [(app: FastifyInstance) => replicaFetchRoutes(app, { replication: cluster.replication })]

@@ -94,6 +94,24 @@ export const routeDocs: Readonly<Record<string, RouteDoc>> = {
     ok: { status: 200, description: 'HTML', contentType: 'text/html' },
     errors: [],
   },
+  'GET /console/uplot.js': {
+    tag: 'console',
+    summary: 'The charting library the console uses (uPlot, served from the package)',
+    ok: { status: 200, description: 'JavaScript', contentType: 'text/javascript' },
+    errors: [],
+  },
+  'GET /console/uplot.css': {
+    tag: 'console',
+    summary: 'The charting library’s style sheet',
+    ok: { status: 200, description: 'CSS', contentType: 'text/css' },
+    errors: [],
+  },
+  'GET /v1/console/stats': {
+    tag: 'console',
+    summary: 'The broker’s recent rates, lag and fsync latency (one sample every 5 s, the last hour)',
+    ok: { status: 200, description: 'Samples over the chosen range' },
+    errors: [],
+  },
   'POST /console/login': {
     tag: 'console',
     summary: 'Starts a console session (cookie) from a user name and password',

@@ -51,6 +51,9 @@ const samples: Record<string, (i: number) => Promise<Sample>> = {
   'GET /readyz': async () => ({ path: '/readyz', expect: 200 }),
   'GET /': async () => ({ path: '/', expect: 302 }),
   'GET /console': async () => ({ path: '/console', expect: 200 }),
+  'GET /console/uplot.js': async () => ({ path: '/console/uplot.js', expect: 200 }),
+  'GET /console/uplot.css': async () => ({ path: '/console/uplot.css', expect: 200 }),
+  'GET /v1/console/stats': async () => ({ path: '/v1/console/stats?minutes=5', expect: 200 }),
   'POST /console/login': async () => ({
     path: '/console/login',
     body: { username: 'grantee', password: GRANTEE_PASSWORD },
