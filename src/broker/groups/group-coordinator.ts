@@ -42,6 +42,7 @@ import { encodeGroupFetch, type GroupLogger, GroupReader } from './group-fetch.j
 import { Group, type GroupState, type Member } from './group-state.js'
 import { BrokerOffsetLog } from './offset-log.js'
 import { type GroupConfig, OFFSETS_TOPIC, type OffsetLog, OffsetStore } from './offset-store.js'
+import { type PartitionBounds, type PartitionLeaders, RemotePartitions } from './remote-partitions.js'
 
 /**
  * How long an expired session waits for others to run out before the sweep removes them all with
@@ -113,6 +114,8 @@ export interface GroupCoordinatorOptions {
   /** Defaults to the broker's internal topic `__consumer_offsets`. */
   offsetLog?: OffsetLog
   logger?: GroupLogger
+  /** Cluster mode: the partitions this broker holds no replica of are read from their leaders. */
+  leaders?: PartitionLeaders | undefined
 }
 
 export class GroupCoordinator {
@@ -120,6 +123,7 @@ export class GroupCoordinator {
   readonly #offsetLog: OffsetLog
   readonly #store: OffsetStore
   readonly #reader: GroupReader
+  readonly #remote: RemotePartitions | undefined
   readonly #groups = new Map<string, Group>()
   #ready = false
   #closed = false
@@ -128,7 +132,8 @@ export class GroupCoordinator {
     this.#broker = opts.broker
     this.#offsetLog = opts.offsetLog ?? new BrokerOffsetLog(opts.broker)
     this.#store = new OffsetStore(this.#offsetLog)
-    this.#reader = new GroupReader(opts.broker, this.#store, opts.logger)
+    this.#remote = opts.leaders && new RemotePartitions(opts.leaders)
+    this.#reader = new GroupReader(opts.broker, this.#store, opts.logger, this.#remote)
   }
 
   get ready(): boolean {
@@ -347,6 +352,7 @@ export class GroupCoordinator {
   /** The topic was deleted: its offsets are tombstoned and its partitions leave every assignment. */
   async onTopicDeleted(topic: string): Promise<void> {
     if (topic === OFFSETS_TOPIC) return
+    this.#remote?.forgetTopic(topic)
     for (const group of this.#groups.values()) {
       for (const map of [group.positions, group.deliveries]) {
         for (const key of [...map.keys()]) if (key.startsWith(`${topic}\u0000`)) map.delete(key)
@@ -384,7 +390,7 @@ export class GroupCoordinator {
         { group: groupName, members: group.members.size },
       )
     }
-    this.#checkOffsets(req.offsets)
+    await this.#checkOffsets(req.offsets)
     await this.#commitOffsets(groupName, req.offsets)
   }
 
@@ -399,7 +405,7 @@ export class GroupCoordinator {
   }
 
   /** Every offset names an existing partition and lies within [0, log end]. */
-  #checkOffsets(offsets: readonly TopicPartitionOffset[], verb = 'commit'): void {
+  async #checkOffsets(offsets: readonly TopicPartitionOffset[], verb = 'commit'): Promise<void> {
     for (const o of offsets) {
       const meta = this.#broker.topics.get(o.topic)
       if (o.partition >= meta.partitions) {
@@ -409,8 +415,8 @@ export class GroupCoordinator {
           partitions: meta.partitions,
         })
       }
-      const state = this.#broker.partitionState(o.topic, o.partition)
-      if (o.offset > state.logEndOffset) {
+      const state = await this.#boundsForCheck(o)
+      if (state && o.offset > state.logEndOffset) {
         throw new OffsetOutOfRangeError(
           `cannot ${verb} ${o.offset} on ${o.topic}/${o.partition}: the log ends at ${state.logEndOffset}`,
           {
@@ -423,6 +429,27 @@ export class GroupCoordinator {
         )
       }
     }
+  }
+
+  /**
+   * The bounds an offset is checked against. A partition read from its leader: the leader's bounds
+   * as of the group's last read, asked again when the offset lies past them; when the leader cannot
+   * answer now, none (the offset is taken: a position past the end is reset when read).
+   */
+  async #boundsForCheck(tp: TopicPartitionRef): Promise<PartitionBounds | undefined> {
+    const remote = this.#remote
+    if (!remote?.isRemote(tp)) return this.#broker.partitionState(tp.topic, tp.partition)
+    return remote.known(tp) ?? (await remote.refresh(tp).catch(() => undefined))
+  }
+
+  /** Sync bounds for a description: a partition read from its leader as of the group's last read. */
+  #boundsForDescription(tp: TopicPartitionRef): PartitionBounds | undefined {
+    const remote = this.#remote
+    if (!remote?.isRemote(tp)) return this.#broker.partitionState(tp.topic, tp.partition)
+    const known = remote.known(tp)
+    // Never read here yet: learn them for the next description.
+    if (!known) remote.refresh(tp).catch(() => undefined)
+    return known
   }
 
   /** Writes durably, then moves live positions forward to the commit and forgets acknowledged deliveries. */
@@ -461,7 +488,7 @@ export class GroupCoordinator {
       )
     }
     this.#checkOwned(group, member, req.offsets)
-    this.#checkOffsets(req.offsets, 'seek to')
+    await this.#checkOffsets(req.offsets, 'seek to')
     await group.serialize(async () => {
       for (const o of req.offsets) {
         if (group.owners.get(tpKey(o)) === memberId) group.positions.set(tpKey(o), o.offset)
@@ -520,8 +547,31 @@ export class GroupCoordinator {
       // Checked synchronously right before parking, so a record that landed meanwhile is not missed.
       if (this.#reader.hasData(group, member)) continue
       req.budget?.resize(0)
-      const keys = member.assignments.map((tp) => partitionKey(tp.topic, tp.partition))
-      await this.#broker.waiters.waitForChange([...keys, group.waitKey], remaining, req.signal)
+      await this.#park(group, member, remaining, req.signal)
+    }
+  }
+
+  /**
+   * Waits for a record on a local partition of the member (or a change of the group), and on those
+   * read from their leaders for the leaders' long polls; whichever comes first ends the others.
+   */
+  async #park(
+    group: Group,
+    member: Member,
+    remaining: number,
+    signal: AbortSignal | undefined,
+  ): Promise<void> {
+    const keys = member.assignments.map((tp) => partitionKey(tp.topic, tp.partition))
+    const stop = new AbortController()
+    const local = () => this.#broker.waiters.waitForChange([...keys, group.waitKey], remaining, stop.signal)
+    const forward = () => stop.abort()
+    signal?.addEventListener('abort', forward, { once: true })
+    try {
+      if (this.#reader.remoteAssignments(member).length === 0) return await local()
+      await Promise.race([local(), this.#reader.awaitRemoteData(group, member, remaining, stop.signal)])
+    } finally {
+      stop.abort()
+      signal?.removeEventListener('abort', forward)
     }
   }
 
@@ -550,14 +600,16 @@ export class GroupCoordinator {
     const out: GroupOffsetDescription[] = []
     for (const tp of parts.values()) {
       if (!this.#broker.topics.has(tp.topic)) continue
-      const state = this.#broker.partitionState(tp.topic, tp.partition)
+      const state = this.#boundsForDescription(tp)
       const committed = this.#store.committed(groupName, tp.topic, tp.partition)
-      const from = committed ?? (latest ? state.logEndOffset : state.logStartOffset)
+      // Led elsewhere and not read yet: its end is unknown here, so no lag is claimed.
+      const end = state?.logEndOffset ?? committed ?? 0
+      const from = committed ?? (latest || !state ? end : state.logStartOffset)
       out.push({
         ...tp,
         committed: committed ?? null,
-        logEndOffset: state.logEndOffset,
-        lag: Math.max(0, state.logEndOffset - from),
+        logEndOffset: end,
+        lag: Math.max(0, end - from),
       })
     }
     return out.sort((a, b) => (a.topic === b.topic ? a.partition - b.partition : a.topic < b.topic ? -1 : 1))
