@@ -8,7 +8,8 @@
  *   - every record of every partition is delivered, with the value written at its offset;
  *   - a record is delivered twice only after the kill, and only when it was not committed when
  *     the broker was killed;
- *   - at the end the group's committed offsets are the log ends.
+ *   - at the end the group's committed offsets are the log ends, and its description shows every
+ *     partition's log end (those led elsewhere included) with no lag.
  */
 import { afterAll, beforeAll, describe, expect, test } from 'vitest'
 import { partitionForKey } from '../../src/broker/partition-placement.js'
@@ -180,6 +181,24 @@ describe('a consumer group over a topic at replication factor 2 on 3 brokers', (
       60_000,
       'every record committed',
       200,
+    )
+    // The coordinator reports every partition's end, those led elsewhere included.
+    await waitUntil(
+      async () => {
+        const described = await clients[0]?.describeGroup(group)
+        const offsets = (described?.offsets ?? []) as Array<{
+          partition: number
+          logEndOffset: number
+          lag: number
+        }>
+        return [...logs].every(([p, log]) => {
+          const o = offsets.find((x) => x.partition === p)
+          return o?.logEndOffset === log.size && o.lag === 0
+        })
+      },
+      30_000,
+      'the group described with every log end',
+      500,
     )
     stopping = true
     await Promise.all(consumers.map((c) => c.close().catch(() => undefined)))

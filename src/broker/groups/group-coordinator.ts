@@ -51,6 +51,9 @@ import { type PartitionBounds, type PartitionLeaders, RemotePartitions } from '.
  */
 const EXPIRY_SWEEP_DELAY_MS = 100
 
+/** How stale the lag of a partition led elsewhere may be in a description before it is asked again. */
+const DESCRIPTION_BOUNDS_MAX_AGE_MS = 5_000
+
 export interface JoinRequest {
   topics: readonly string[]
   sessionTimeoutMs?: number | undefined
@@ -442,14 +445,11 @@ export class GroupCoordinator {
     return remote.known(tp) ?? (await remote.refresh(tp).catch(() => undefined))
   }
 
-  /** Sync bounds for a description: a partition read from its leader as of the group's last read. */
+  /** Sync bounds for a description: a partition led elsewhere as last learned (at most ~5 s old). */
   #boundsForDescription(tp: TopicPartitionRef): PartitionBounds | undefined {
     const remote = this.#remote
     if (!remote?.isRemote(tp)) return this.#broker.partitionState(tp.topic, tp.partition)
-    const known = remote.known(tp)
-    // Never read here yet: learn them for the next description.
-    if (!known) remote.refresh(tp).catch(() => undefined)
-    return known
+    return remote.recent(tp, DESCRIPTION_BOUNDS_MAX_AGE_MS)
   }
 
   /** Writes durably, then moves live positions forward to the commit and forgets acknowledged deliveries. */

@@ -10,7 +10,7 @@
  *
  * The leader's bounds (log start, high watermark) are remembered from each answer: positions are
  * resolved against them, commits are checked against them, and lag is reported from them (so lag
- * of a partition led elsewhere is as of the group's last read of it).
+ * of a partition led elsewhere is as of the group's last read of it, or at most a few seconds old).
  */
 import { InternalError, OffsetOutOfRangeError } from '../../errors.js'
 import { groupRecordPrefix, wireUnpackr } from '../record-codec.js'
@@ -52,6 +52,9 @@ const RECORDS_START = BODY_HEAD.length + 4
 export class RemotePartitions {
   readonly #leaders: PartitionLeaders
   readonly #bounds = new Map<string, PartitionBounds>()
+  /** When each partition's bounds were last learned, and the background refreshes in flight. */
+  readonly #learnedAt = new Map<string, number>()
+  readonly #refreshing = new Set<string>()
   readonly #prefixes = new Map<string, Buffer>()
 
   constructor(leaders: PartitionLeaders) {
@@ -65,6 +68,23 @@ export class RemotePartitions {
   /** The leader's bounds as of the last answer; undefined before the first. */
   known(tp: TopicPartitionRef): PartitionBounds | undefined {
     return this.#bounds.get(tpKey(tp))
+  }
+
+  /**
+   * For descriptions and lag (synchronous): the last bounds known, asked again in the background
+   * when older than `maxAgeMs`, so the lag of a group nobody reads still moves.
+   */
+  recent(tp: TopicPartitionRef, maxAgeMs: number): PartitionBounds | undefined {
+    const key = tpKey(tp)
+    const known = this.#bounds.get(key)
+    const age = Date.now() - (this.#learnedAt.get(key) ?? 0)
+    if ((!known || age > maxAgeMs) && !this.#refreshing.has(key)) {
+      this.#refreshing.add(key)
+      this.refresh(tp)
+        .catch(() => undefined)
+        .finally(() => this.#refreshing.delete(key))
+    }
+    return known
   }
 
   /** Asks the leader for its bounds now (a one-record read from the start). */
@@ -160,13 +180,14 @@ export class RemotePartitions {
 
   /** The partitions of a deleted topic are forgotten. */
   forgetTopic(topic: string): void {
-    for (const map of [this.#bounds, this.#prefixes]) {
+    for (const map of [this.#bounds, this.#prefixes, this.#learnedAt]) {
       for (const key of [...map.keys()]) if (key.startsWith(`${topic}\u0000`)) map.delete(key)
     }
   }
 
   #remember(tp: TopicPartitionRef, logStartOffset: number, highWatermark: number): void {
     this.#bounds.set(tpKey(tp), { logStartOffset, highWatermark, logEndOffset: highWatermark })
+    this.#learnedAt.set(tpKey(tp), Date.now())
   }
 
   #prefix(tp: TopicPartitionRef): Buffer {
