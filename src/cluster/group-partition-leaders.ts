@@ -18,15 +18,29 @@ export class ClusterPartitionLeaders implements PartitionLeaders {
     return !this.#node.replication.hasReplica(topic, partition)
   }
 
+  async listOffset(topic: string, partition: number, at: 'earliest' | 'latest' | number): Promise<number> {
+    return this.#node.replication.client.listOffset(this.#leaderUrl(topic, partition), topic, partition, at)
+  }
+
   async fetch(
     topic: string,
     partition: number,
     params: { offset: number; maxRecords: number; maxBytes: number; maxWaitMs: number },
     signal?: AbortSignal,
   ): Promise<Buffer> {
+    return this.#node.replication.client.fetchRecords(
+      this.#leaderUrl(topic, partition),
+      topic,
+      partition,
+      params,
+      signal,
+    )
+  }
+
+  #leaderUrl(topic: string, partition: number): string {
     const leader = this.#node.view.partition(topic, partition)?.value.leader ?? NO_LEADER
     const url = leader === NO_LEADER ? undefined : this.#node.view.urlOf(leader)
     if (url === undefined) throw this.#node.notLeader(topic, partition)
-    return this.#node.replication.client.fetchRecords(url, topic, partition, params, signal)
+    return url
   }
 }

@@ -174,6 +174,27 @@ export class ReplicaClient {
     return Buffer.from(await res.body.arrayBuffer())
   }
 
+  /** The public offset lookup (`GET …/offsets?at=`) at the leader: earliest, latest or by time. */
+  async listOffset(
+    leaderUrl: string,
+    topic: string,
+    partition: number,
+    at: 'earliest' | 'latest' | number,
+  ): Promise<number> {
+    const path = `/v1/topics/${encodeURIComponent(topic)}/partitions/${partition}/offsets`
+    const res = await request(`${leaderUrl}${path}?at=${at}`, {
+      dispatcher: this.#agent,
+      headersTimeout: FETCH_GRACE_MS,
+      bodyTimeout: FETCH_GRACE_MS,
+      headers: { accept: 'application/json', ...this.#credentials },
+    })
+    if (res.statusCode !== 200) throw await errorOf(res)
+    const body = (await res.body.json()) as { offset?: unknown }
+    if (typeof body.offset !== 'number')
+      throw new InternalError('malformed offset answer from the leader', { body })
+    return body.offset
+  }
+
   close(): Promise<void> {
     return this.#agent.close()
   }

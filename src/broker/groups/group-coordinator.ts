@@ -28,6 +28,7 @@ import {
   GroupNotFoundError,
   InvalidRequestError,
   MemberNotFoundError,
+  NotLeaderError,
   NotReadyError,
   OffsetOutOfRangeError,
   PartitionNotFoundError,
@@ -681,11 +682,21 @@ export class GroupCoordinator {
     const meta = this.#broker.topics.get(topic)
     const offsets: TopicPartitionOffset[] = []
     for (let p = 0; p < meta.partitions; p++) {
-      offsets.push({ topic, partition: p, offset: await this.#broker.listOffset(topic, p, to) })
+      offsets.push({ topic, partition: p, offset: await this.#listOffset({ topic, partition: p }, to) })
     }
     await this.#commitOffsets(groupName, offsets)
     for (const o of offsets) group?.deliveries.delete(tpKey(o))
     return offsets
+  }
+
+  /** Where `to` is on a partition: here when this broker leads it, else at its leader. */
+  async #listOffset(tp: TopicPartitionRef, to: 'earliest' | 'latest' | number): Promise<number> {
+    try {
+      return await this.#broker.listOffset(tp.topic, tp.partition, to)
+    } catch (err) {
+      if (!(err instanceof NotLeaderError) || !this.#remote) throw err
+      return this.#remote.listOffset(tp, to)
+    }
   }
 
   async setConfig(groupName: string, config: GroupConfig): Promise<GroupConfig> {

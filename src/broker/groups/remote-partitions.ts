@@ -20,6 +20,8 @@ import { type TopicPartitionRef, tpKey } from './assignors.js'
 export interface PartitionLeaders {
   /** True when this broker holds no replica of the partition, so a group reads it from its leader. */
   isRemote(topic: string, partition: number): boolean
+  /** The leader's offset lookup: its log start, its high watermark, or the first record at a time. */
+  listOffset(topic: string, partition: number, at: 'earliest' | 'latest' | number): Promise<number>
   /** The leader's partition fetch body `{records, nextOffset, highWatermark, logStartOffset}`. */
   fetch(
     topic: string,
@@ -63,6 +65,11 @@ export class RemotePartitions {
 
   isRemote(tp: TopicPartitionRef): boolean {
     return this.#leaders.isRemote(tp.topic, tp.partition)
+  }
+
+  /** The leader's offset lookup, for partitions this broker does not lead (offset resets). */
+  listOffset(tp: TopicPartitionRef, at: 'earliest' | 'latest' | number): Promise<number> {
+    return this.#leaders.listOffset(tp.topic, tp.partition, at)
   }
 
   /** The leader's bounds as of the last answer; undefined before the first. */
