@@ -111,8 +111,8 @@ export class GroupReader {
    */
   async awaitRemoteData(group: Group, member: Member, maxWaitMs: number, signal: AbortSignal): Promise<void> {
     const remote = this.#remote
-    const parts = this.remoteAssignments(member)
     if (!remote) return
+    const parts = this.remoteAssignments(member)
     await Promise.race(
       parts.map((tp) => {
         const position = group.positions.get(tpKey(tp))

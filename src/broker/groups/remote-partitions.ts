@@ -57,6 +57,8 @@ export class RemotePartitions {
   /** When each partition's bounds were last learned, and the background refreshes in flight. */
   readonly #learnedAt = new Map<string, number>()
   readonly #refreshing = new Set<string>()
+  /** When a read of each partition last failed for another reason than its bounds. */
+  readonly #failedAt = new Map<string, number>()
   readonly #prefixes = new Map<string, Buffer>()
 
   constructor(leaders: PartitionLeaders) {
@@ -135,7 +137,14 @@ export class RemotePartitions {
     tp: TopicPartitionRef,
     params: { offset: number; maxRecords: number; maxBytes: number },
   ): Promise<RemoteRead> {
-    const body = await this.fetchBody(tp, { ...params, maxWaitMs: 0 })
+    let body: Buffer
+    try {
+      body = await this.fetchBody(tp, { ...params, maxWaitMs: 0 })
+      this.#failedAt.delete(tpKey(tp))
+    } catch (err) {
+      if (!(err instanceof OffsetOutOfRangeError)) this.#failedAt.set(tpKey(tp), Date.now())
+      throw err
+    }
     const count = body.readUInt32BE(BODY_HEAD.length)
     const region = body.subarray(RECORDS_START)
     const spans: Array<[number, number]> = []
@@ -178,6 +187,12 @@ export class RemotePartitions {
     maxWaitMs: number,
     signal: AbortSignal,
   ): Promise<void> {
+    // The last read failed (the leader moving, or refusing a large read): do not spin on a leader
+    // that answers this small wait but not the read.
+    const failedAt = this.#failedAt.get(tpKey(tp))
+    if (failedAt !== undefined && Date.now() - failedAt < RETRY_AFTER_FAILURE_MS) {
+      return abortableSleep(RETRY_AFTER_FAILURE_MS, signal)
+    }
     try {
       await this.fetchBody(tp, { offset, maxRecords: 1, maxBytes: 1, maxWaitMs }, signal)
     } catch {
@@ -187,7 +202,7 @@ export class RemotePartitions {
 
   /** The partitions of a deleted topic are forgotten. */
   forgetTopic(topic: string): void {
-    for (const map of [this.#bounds, this.#prefixes, this.#learnedAt]) {
+    for (const map of [this.#bounds, this.#prefixes, this.#learnedAt, this.#failedAt]) {
       for (const key of [...map.keys()]) if (key.startsWith(`${topic}\u0000`)) map.delete(key)
     }
   }
