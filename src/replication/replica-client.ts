@@ -204,6 +204,58 @@ export class ReplicaClient {
     return { moved: body.moved, ...(typeof body.reason === 'string' && { reason: body.reason }) }
   }
 
+  /**
+   * The public partition fetch (`GET /v1/topics/:t/partitions/:p/records`) in MessagePack, as this
+   * broker: a group coordinator reads the partitions it holds no replica of from their leaders.
+   * The answer is the leader's `{records, nextOffset, highWatermark, logStartOffset}` body, as is.
+   */
+  async fetchRecords(
+    leaderUrl: string,
+    topic: string,
+    partition: number,
+    params: { offset: number; maxRecords: number; maxBytes: number; maxWaitMs: number },
+    signal?: AbortSignal,
+  ): Promise<Buffer> {
+    const query = new URLSearchParams({
+      offset: String(params.offset),
+      maxRecords: String(params.maxRecords),
+      maxBytes: String(params.maxBytes),
+      maxWaitMs: String(params.maxWaitMs),
+    })
+    const timeout = params.maxWaitMs + FETCH_GRACE_MS
+    const path = `/v1/topics/${encodeURIComponent(topic)}/partitions/${partition}/records`
+    const res = await request(`${leaderUrl}${path}?${query}`, {
+      dispatcher: this.#agent,
+      ...(signal && { signal }),
+      headersTimeout: timeout,
+      bodyTimeout: timeout,
+      headers: { accept: 'application/vnd.msgpack, application/json', ...this.#credentials },
+    })
+    if (res.statusCode !== 200) throw await errorOf(res)
+    return Buffer.from(await res.body.arrayBuffer())
+  }
+
+  /** The public offset lookup (`GET …/offsets?at=`) at the leader: earliest, latest or by time. */
+  async listOffset(
+    leaderUrl: string,
+    topic: string,
+    partition: number,
+    at: 'earliest' | 'latest' | number,
+  ): Promise<number> {
+    const path = `/v1/topics/${encodeURIComponent(topic)}/partitions/${partition}/offsets`
+    const res = await request(`${leaderUrl}${path}?at=${at}`, {
+      dispatcher: this.#agent,
+      headersTimeout: FETCH_GRACE_MS,
+      bodyTimeout: FETCH_GRACE_MS,
+      headers: { accept: 'application/json', ...this.#credentials },
+    })
+    if (res.statusCode !== 200) throw await errorOf(res)
+    const body = (await res.body.json()) as { offset?: unknown }
+    if (typeof body.offset !== 'number')
+      throw new InternalError('malformed offset answer from the leader', { body })
+    return body.offset
+  }
+
   close(): Promise<void> {
     return this.#agent.close()
   }

@@ -194,6 +194,11 @@ export class ReplicationManager {
   }
 
   /** The listener's certificate files were reloaded: calls to leaders use the new key pair. */
+  /** The inter-broker HTTP client (credentials, TLS), shared with the group coordinator's reads. */
+  get client(): ReplicaClient {
+    return this.#client
+  }
+
   reloadTls(): void {
     this.#client.reloadTls()
   }

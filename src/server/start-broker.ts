@@ -23,6 +23,7 @@ import { GroupCoordinator } from '../broker/groups/index.js'
 import { clusterExchanges } from '../cluster/cluster-exchanges.js'
 import { ClusterNode } from '../cluster/cluster-node.js'
 import { CoordinatorHandoff } from '../cluster/coordinator-handoff.js'
+import { ClusterPartitionLeaders } from '../cluster/group-partition-leaders.js'
 import { LeaderWriter } from '../cluster/leader-writer.js'
 import { isLoopbackHost } from '../config/load-config.js'
 import type { BrokerConfig } from '../config/schema.js'
@@ -124,7 +125,12 @@ async function startLocked(
   // Consumer groups load their committed offsets from `__consumer_offsets` once the logs are open.
   const groups = new GroupCoordinator({
     broker,
-    logger: { warn: (details, message) => app.log.warn(details, message) },
+    logger: {
+      warn: (details, message) => app.log.warn(details, message),
+      debug: (details, message) => app.log.debug(details, message),
+    },
+    // Cluster mode: partitions without a replica here are read from their leaders.
+    leaders: cluster && new ClusterPartitionLeaders(cluster),
   })
   // Cluster mode: a group's coordinator is the leader of its offsets partition (coordinator-handoff.ts).
   const handoff = cluster ? new CoordinatorHandoff(cluster, broker, groups, cluster.logger) : undefined

@@ -28,6 +28,7 @@ import {
   GroupNotFoundError,
   InvalidRequestError,
   MemberNotFoundError,
+  NotLeaderError,
   NotReadyError,
   OffsetOutOfRangeError,
   PartitionNotFoundError,
@@ -42,6 +43,7 @@ import { encodeGroupFetch, type GroupLogger, GroupReader } from './group-fetch.j
 import { Group, type GroupState, type Member } from './group-state.js'
 import { BrokerOffsetLog } from './offset-log.js'
 import { type GroupConfig, OFFSETS_TOPIC, type OffsetLog, OffsetStore } from './offset-store.js'
+import { type PartitionBounds, type PartitionLeaders, RemotePartitions } from './remote-partitions.js'
 
 /**
  * How long an expired session waits for others to run out before the sweep removes them all with
@@ -49,6 +51,9 @@ import { type GroupConfig, OFFSETS_TOPIC, type OffsetLog, OffsetStore } from './
  * is within their tolerance, and members that joined together (a deployment) expire in few sweeps.
  */
 const EXPIRY_SWEEP_DELAY_MS = 100
+
+/** How stale the lag of a partition led elsewhere may be in a description before it is asked again. */
+const DESCRIPTION_BOUNDS_MAX_AGE_MS = 5_000
 
 export interface JoinRequest {
   topics: readonly string[]
@@ -113,6 +118,8 @@ export interface GroupCoordinatorOptions {
   /** Defaults to the broker's internal topic `__consumer_offsets`. */
   offsetLog?: OffsetLog
   logger?: GroupLogger
+  /** Cluster mode: the partitions this broker holds no replica of are read from their leaders. */
+  leaders?: PartitionLeaders | undefined
 }
 
 export class GroupCoordinator {
@@ -120,6 +127,7 @@ export class GroupCoordinator {
   readonly #offsetLog: OffsetLog
   readonly #store: OffsetStore
   readonly #reader: GroupReader
+  readonly #remote: RemotePartitions | undefined
   readonly #groups = new Map<string, Group>()
   #ready = false
   #closed = false
@@ -128,7 +136,8 @@ export class GroupCoordinator {
     this.#broker = opts.broker
     this.#offsetLog = opts.offsetLog ?? new BrokerOffsetLog(opts.broker)
     this.#store = new OffsetStore(this.#offsetLog)
-    this.#reader = new GroupReader(opts.broker, this.#store, opts.logger)
+    this.#remote = opts.leaders && new RemotePartitions(opts.leaders)
+    this.#reader = new GroupReader(opts.broker, this.#store, opts.logger, this.#remote)
   }
 
   get ready(): boolean {
@@ -347,6 +356,7 @@ export class GroupCoordinator {
   /** The topic was deleted: its offsets are tombstoned and its partitions leave every assignment. */
   async onTopicDeleted(topic: string): Promise<void> {
     if (topic === OFFSETS_TOPIC) return
+    this.#remote?.forgetTopic(topic)
     for (const group of this.#groups.values()) {
       for (const map of [group.positions, group.deliveries]) {
         for (const key of [...map.keys()]) if (key.startsWith(`${topic}\u0000`)) map.delete(key)
@@ -384,7 +394,7 @@ export class GroupCoordinator {
         { group: groupName, members: group.members.size },
       )
     }
-    this.#checkOffsets(req.offsets)
+    await this.#checkOffsets(req.offsets)
     await this.#commitOffsets(groupName, req.offsets)
   }
 
@@ -399,7 +409,7 @@ export class GroupCoordinator {
   }
 
   /** Every offset names an existing partition and lies within [0, log end]. */
-  #checkOffsets(offsets: readonly TopicPartitionOffset[], verb = 'commit'): void {
+  async #checkOffsets(offsets: readonly TopicPartitionOffset[], verb = 'commit'): Promise<void> {
     for (const o of offsets) {
       const meta = this.#broker.topics.get(o.topic)
       if (o.partition >= meta.partitions) {
@@ -409,8 +419,8 @@ export class GroupCoordinator {
           partitions: meta.partitions,
         })
       }
-      const state = this.#broker.partitionState(o.topic, o.partition)
-      if (o.offset > state.logEndOffset) {
+      const state = await this.#boundsForCheck(o)
+      if (state && o.offset > state.logEndOffset) {
         throw new OffsetOutOfRangeError(
           `cannot ${verb} ${o.offset} on ${o.topic}/${o.partition}: the log ends at ${state.logEndOffset}`,
           {
@@ -423,6 +433,24 @@ export class GroupCoordinator {
         )
       }
     }
+  }
+
+  /**
+   * The bounds an offset is checked against. A partition read from its leader: the leader's bounds
+   * as of the group's last read, asked again when the offset lies past them; when the leader cannot
+   * answer now, none (the offset is taken: a position past the end is reset when read).
+   */
+  async #boundsForCheck(tp: TopicPartitionRef): Promise<PartitionBounds | undefined> {
+    const remote = this.#remote
+    if (!remote?.isRemote(tp)) return this.#broker.partitionState(tp.topic, tp.partition)
+    return remote.known(tp) ?? (await remote.refresh(tp).catch(() => undefined))
+  }
+
+  /** Sync bounds for a description: a partition led elsewhere as last learned (at most ~5 s old). */
+  #boundsForDescription(tp: TopicPartitionRef): PartitionBounds | undefined {
+    const remote = this.#remote
+    if (!remote?.isRemote(tp)) return this.#broker.partitionState(tp.topic, tp.partition)
+    return remote.recent(tp, DESCRIPTION_BOUNDS_MAX_AGE_MS)
   }
 
   /** Writes durably, then moves live positions forward to the commit and forgets acknowledged deliveries. */
@@ -461,7 +489,7 @@ export class GroupCoordinator {
       )
     }
     this.#checkOwned(group, member, req.offsets)
-    this.#checkOffsets(req.offsets, 'seek to')
+    await this.#checkOffsets(req.offsets, 'seek to')
     await group.serialize(async () => {
       for (const o of req.offsets) {
         if (group.owners.get(tpKey(o)) === memberId) group.positions.set(tpKey(o), o.offset)
@@ -520,8 +548,31 @@ export class GroupCoordinator {
       // Checked synchronously right before parking, so a record that landed meanwhile is not missed.
       if (this.#reader.hasData(group, member)) continue
       req.budget?.resize(0)
-      const keys = member.assignments.map((tp) => partitionKey(tp.topic, tp.partition))
-      await this.#broker.waiters.waitForChange([...keys, group.waitKey], remaining, req.signal)
+      await this.#park(group, member, remaining, req.signal)
+    }
+  }
+
+  /**
+   * Waits for a record on a local partition of the member (or a change of the group), and on those
+   * read from their leaders for the leaders' long polls; whichever comes first ends the others.
+   */
+  async #park(
+    group: Group,
+    member: Member,
+    remaining: number,
+    signal: AbortSignal | undefined,
+  ): Promise<void> {
+    const keys = member.assignments.map((tp) => partitionKey(tp.topic, tp.partition))
+    const stop = new AbortController()
+    const local = () => this.#broker.waiters.waitForChange([...keys, group.waitKey], remaining, stop.signal)
+    const forward = () => stop.abort()
+    signal?.addEventListener('abort', forward, { once: true })
+    try {
+      if (this.#reader.remoteAssignments(member).length === 0) return await local()
+      await Promise.race([local(), this.#reader.awaitRemoteData(group, member, remaining, stop.signal)])
+    } finally {
+      stop.abort()
+      signal?.removeEventListener('abort', forward)
     }
   }
 
@@ -550,14 +601,16 @@ export class GroupCoordinator {
     const out: GroupOffsetDescription[] = []
     for (const tp of parts.values()) {
       if (!this.#broker.topics.has(tp.topic)) continue
-      const state = this.#broker.partitionState(tp.topic, tp.partition)
+      const state = this.#boundsForDescription(tp)
       const committed = this.#store.committed(groupName, tp.topic, tp.partition)
-      const from = committed ?? (latest ? state.logEndOffset : state.logStartOffset)
+      // Led elsewhere and not read yet: its end is unknown here, so no lag is claimed.
+      const end = state?.logEndOffset ?? committed ?? 0
+      const from = committed ?? (latest || !state ? end : state.logStartOffset)
       out.push({
         ...tp,
         committed: committed ?? null,
-        logEndOffset: state.logEndOffset,
-        lag: Math.max(0, state.logEndOffset - from),
+        logEndOffset: end,
+        lag: Math.max(0, end - from),
       })
     }
     return out.sort((a, b) => (a.topic === b.topic ? a.partition - b.partition : a.topic < b.topic ? -1 : 1))
@@ -629,11 +682,21 @@ export class GroupCoordinator {
     const meta = this.#broker.topics.get(topic)
     const offsets: TopicPartitionOffset[] = []
     for (let p = 0; p < meta.partitions; p++) {
-      offsets.push({ topic, partition: p, offset: await this.#broker.listOffset(topic, p, to) })
+      offsets.push({ topic, partition: p, offset: await this.#listOffset({ topic, partition: p }, to) })
     }
     await this.#commitOffsets(groupName, offsets)
     for (const o of offsets) group?.deliveries.delete(tpKey(o))
     return offsets
+  }
+
+  /** Where `to` is on a partition: here when this broker leads it, else at its leader. */
+  async #listOffset(tp: TopicPartitionRef, to: 'earliest' | 'latest' | number): Promise<number> {
+    try {
+      return await this.#broker.listOffset(tp.topic, tp.partition, to)
+    } catch (err) {
+      if (!(err instanceof NotLeaderError) || !this.#remote) throw err
+      return this.#remote.listOffset(tp, to)
+    }
   }
 
   async setConfig(groupName: string, config: GroupConfig): Promise<GroupConfig> {

@@ -24,6 +24,12 @@ import { type TopicPartitionRef, tpKey } from './assignors.js'
 import type { DeliveryCounts } from './delivery-counts.js'
 import type { Group, Member } from './group-state.js'
 import type { GroupConfig, OffsetStore } from './offset-store.js'
+import {
+  abortableSleep,
+  type PartitionBounds,
+  RETRY_AFTER_FAILURE_MS,
+  type RemotePartitions,
+} from './remote-partitions.js'
 
 /** Poison records moved per step: one produce to the dead-letter topic and one commit. */
 const DEAD_LETTER_BATCH = 500
@@ -40,6 +46,7 @@ export const DeadLetterHeaders = {
 
 export interface GroupLogger {
   warn(details: object, message: string): void
+  debug?(details: object, message: string): void
 }
 
 export interface GroupReadLimits {
@@ -82,11 +89,38 @@ export class GroupReader {
   readonly #broker: Broker
   readonly #store: OffsetStore
   readonly #logger: GroupLogger | undefined
+  /** Cluster mode: partitions without a replica here are read from their leaders. */
+  readonly #remote: RemotePartitions | undefined
 
-  constructor(broker: Broker, store: OffsetStore, logger?: GroupLogger) {
+  constructor(broker: Broker, store: OffsetStore, logger?: GroupLogger, remote?: RemotePartitions) {
     this.#broker = broker
     this.#store = store
     this.#logger = logger
+    this.#remote = remote
+  }
+
+  /** The member's partitions this broker holds no replica of (read from their leaders). */
+  remoteAssignments(member: Member): TopicPartitionRef[] {
+    const remote = this.#remote
+    return remote ? member.assignments.filter((tp) => remote.isRemote(tp)) : []
+  }
+
+  /**
+   * Resolves when a partition of the member read from its leader has a record at its position
+   * (the leader's long poll), or its wait ran out. Only for a member with such partitions.
+   */
+  async awaitRemoteData(group: Group, member: Member, maxWaitMs: number, signal: AbortSignal): Promise<void> {
+    const remote = this.#remote
+    if (!remote) return
+    const parts = this.remoteAssignments(member)
+    await Promise.race(
+      parts.map((tp) => {
+        const position = group.positions.get(tpKey(tp))
+        // Never read yet (its leader could not be reached): read again soon.
+        if (position === undefined) return abortableSleep(RETRY_AFTER_FAILURE_MS, signal)
+        return remote.awaitData(tp, position, maxWaitMs, signal)
+      }),
+    )
   }
 
   /** The partition's state, or undefined when it no longer exists (its topic was deleted). */
@@ -100,7 +134,7 @@ export class GroupReader {
   }
 
   /** Where the group reads `tp` next; resolved from the committed offset once, then kept. */
-  position(group: Group, tp: TopicPartitionRef, state: PartitionState): number {
+  position(group: Group, tp: TopicPartitionRef, state: PartitionBounds): number {
     const key = tpKey(tp)
     const latest = this.#store.config(group.name).offsetReset === 'latest'
     let position =
@@ -117,6 +151,7 @@ export class GroupReader {
   /** Whether any of the member's partitions has a record at or past its position (synchronous). */
   hasData(group: Group, member: Member): boolean {
     for (const tp of member.assignments) {
+      if (this.#remote?.isRemote(tp)) continue
       const state = this.#state(tp)
       if (state && !state.offline && this.position(group, tp, state) < state.highWatermark) return true
     }
@@ -153,6 +188,8 @@ export class GroupReader {
     maxRecords: number,
     maxBytes: number,
   ): Promise<{ count: number; body: Buffer; nextOffset: number; bytes: number } | undefined> {
+    if (this.#remote?.isRemote(tp))
+      return this.#readRemote(group, member, tp, this.#remote, maxRecords, maxBytes)
     const key = tpKey(tp)
     const state = this.#state(tp)
     if (!state || state.offline) return undefined
@@ -187,6 +224,49 @@ export class GroupReader {
       nextOffset: fetched.nextOffset,
       bytes: fetched.bytes,
     }
+  }
+
+  /**
+   * A partition read from its leader, as `#readPartition` reads a local one. A leader that cannot
+   * answer now (moving, restarting) gives nothing this pass: the member sees no error, and the
+   * partition is read again on the next pass, from the new leader once the metadata names it.
+   */
+  async #readRemote(
+    group: Group,
+    member: Member,
+    tp: TopicPartitionRef,
+    remote: RemotePartitions,
+    maxRecords: number,
+    maxBytes: number,
+  ): Promise<{ count: number; body: Buffer; nextOffset: number; bytes: number } | undefined> {
+    const key = tpKey(tp)
+    let got: Awaited<ReturnType<RemotePartitions['read']>>
+    let position: number
+    try {
+      let bounds = remote.known(tp)
+      const wanted = group.positions.get(key) ?? this.#store.committed(group.name, tp.topic, tp.partition)
+      // Unknown or behind where the group stands: ask the leader rather than clamp to stale bounds.
+      if (!bounds || (wanted !== undefined && wanted > bounds.highWatermark))
+        bounds = await remote.refresh(tp)
+      position = this.position(group, tp, bounds)
+      position = await this.#moveAsidePoison(group, tp, position, bounds.highWatermark)
+      if (group.owners.get(key) !== member.memberId) return undefined
+      got = await remote.read(tp, { offset: position, maxRecords, maxBytes })
+    } catch (err) {
+      // Retention moved the log start, or the log was cut: the next pass re-resolves the position.
+      if (err instanceof OffsetOutOfRangeError) group.positions.delete(key)
+      else if (!(err instanceof TopicNotFoundError || err instanceof PartitionNotFoundError)) {
+        this.#logger?.debug?.(
+          { err, group: group.name, ...tp },
+          'partition leader did not answer the group read',
+        )
+      }
+      return undefined
+    }
+    if (got.recordCount === 0 || group.owners.get(key) !== member.memberId) return undefined
+    group.positions.set(key, got.nextOffset)
+    group.deliveriesOf(key).record(position, got.nextOffset)
+    return { count: got.recordCount, body: got.body, nextOffset: got.nextOffset, bytes: got.bytes }
   }
 
   /**
@@ -232,13 +312,16 @@ export class GroupReader {
   ): Promise<number | undefined> {
     const where = { group: group.name, topic: tp.topic, partition: tp.partition, from, to }
     try {
-      const fetched = await this.#broker.fetch(tp.topic, tp.partition, {
+      const params = {
         offset: from,
         maxRecords: to - from,
         maxBytes: this.#broker.config.maxFetchBytes,
         maxWaitMs: 0,
-      })
-      const records = (wireUnpackr.unpack(fetched.body) as { records: DecodedRecord[] }).records.filter(
+      }
+      const body = this.#remote?.isRemote(tp)
+        ? await this.#remote.fetchBody(tp, params)
+        : (await this.#broker.fetch(tp.topic, tp.partition, params)).body
+      const records = (wireUnpackr.unpack(body) as { records: DecodedRecord[] }).records.filter(
         (r) => r.offset < to,
       )
       const last = records[records.length - 1]
