@@ -20,9 +20,14 @@
  * in the order they were issued (one partition, one writer), and each key remembers the sequence of
  * the write it shows, so a slower earlier write can never overwrite a later one in memory.
  */
+import { StrataError } from '../../errors.js'
 import { partitionForKey } from '../partition-placement.js'
 import { wirePackr } from '../record-codec.js'
 import { type TopicPartitionRef, tpKey } from './assignors.js'
+
+/** A partition changing hands at start is retried every 250 ms for up to 15 s. */
+const LOAD_ATTEMPTS = 60
+const LOAD_RETRY_MS = 250
 
 export const OFFSETS_TOPIC = '__consumer_offsets'
 /** Enough partitions to spread many groups' commits over several writers; few enough to open fast. */
@@ -138,9 +143,26 @@ export class OffsetStore {
   async load(): Promise<void> {
     this.#groups.clear()
     for (let p = 0; p < this.#log.partitions(); p++) {
-      const all: OffsetLogRecord[] = []
-      for await (const record of this.#log.readAll(p)) all.push(record)
+      const all = await this.#readPartition(p)
       for (const record of compactRecords(all)) this.#apply(parseOffsetRecord(record)!, ++this.#seq)
+    }
+  }
+
+  /**
+   * One partition's records. In a cluster a partition may be changing hands while the broker starts
+   * (a preferred-leader election moving it here, say): a retriable refusal is retried for a while
+   * instead of failing the start.
+   */
+  async #readPartition(partition: number): Promise<OffsetLogRecord[]> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        const all: OffsetLogRecord[] = []
+        for await (const record of this.#log.readAll(partition)) all.push(record)
+        return all
+      } catch (err) {
+        if (!(err instanceof StrataError && err.retriable) || attempt >= LOAD_ATTEMPTS) throw err
+        await new Promise((resolve) => setTimeout(resolve, LOAD_RETRY_MS))
+      }
     }
   }
 
@@ -149,8 +171,7 @@ export class OffsetStore {
    * what memory held for its groups.
    */
   async loadPartition(partition: number): Promise<void> {
-    const all: OffsetLogRecord[] = []
-    for await (const record of this.#log.readAll(partition)) all.push(record)
+    const all = await this.#readPartition(partition)
     for (const group of [...this.#groups.keys()]) {
       if (this.partitionOf(group) === partition) this.#groups.delete(group)
     }
