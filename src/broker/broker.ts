@@ -19,6 +19,7 @@ import {
   PayloadTooLargeError,
 } from '../errors.js'
 import { BATCH_HEADER_SIZE, buildBatch } from '../storage/index.js'
+import { encodeKey, encodeRecordBody, type RecordInput, wirePackr } from '../wire/record-codec.js'
 import { partitionKey } from '../workers/partition-host.js'
 import type {
   Acks,
@@ -34,7 +35,6 @@ import { FetchBudget, type FetchBudgetHold } from './fetch-budget.js'
 import { type PartitionBudget, partitionBudget } from './partition-budget.js'
 import { partitionForKey, StickyPartitioner } from './partition-placement.js'
 import { PartitionWaiters } from './partition-waiters.js'
-import { encodeKey, encodeRecordBody, type RecordInput, wirePackr } from './record-codec.js'
 import {
   checkTopicName,
   INTERNAL_PREFIX,

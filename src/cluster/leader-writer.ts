@@ -14,10 +14,10 @@
  */
 import type { Broker, ProduceRecord, ProduceResult } from '../broker/broker.js'
 import { partitionForKey, StickyPartitioner } from '../broker/partition-placement.js'
-import { encodeKey } from '../broker/record-codec.js'
 import type { BrokerConfig } from '../config/schema.js'
 import { NotEnoughReplicasError } from '../errors.js'
 import { ReplicaClient } from '../replication/replica-client.js'
+import { encodeKey } from '../wire/record-codec.js'
 import type { Acks, Durability } from '../workers/worker-messages.js'
 import type { ClusterNode } from './cluster-node.js'
 import { minInsyncReplicas, NO_LEADER } from './cluster-records.js'

@@ -13,9 +13,9 @@
  */
 import { readFileSync } from 'node:fs'
 import { Agent, request } from 'undici'
-import { wirePackr } from '../broker/record-codec.js'
 import type { BrokerConfig } from '../config/schema.js'
 import { errorFromEnvelope, InternalError } from '../errors.js'
+import { wirePackr } from '../wire/record-codec.js'
 import type { Durability } from '../workers/worker-messages.js'
 import type { EpochEndOffset } from './leader-epoch-cache.js'
 

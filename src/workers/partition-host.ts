@@ -11,13 +11,6 @@
 
 import { rm } from 'node:fs/promises'
 import {
-  buildGroupRecords,
-  buildPartitionFetchBody,
-  groupRecordPrefix,
-  type RecordSlice,
-  recordTimestamp,
-} from '../broker/record-codec.js'
-import {
   InvalidRequestError,
   OffsetOutOfRangeError,
   PartitionNotFoundError,
@@ -36,6 +29,13 @@ import {
   truncateReplica,
 } from '../replication/replica-log.js'
 import { PartitionLog, readBatchHeader, recordSlices } from '../storage/index.js'
+import {
+  buildGroupRecords,
+  buildPartitionFetchBody,
+  groupRecordPrefix,
+  type RecordSlice,
+  recordTimestamp,
+} from '../wire/record-codec.js'
 import type {
   AppendRequest,
   AppendResult,

@@ -20,8 +20,9 @@
  * in the order they were issued (one partition, one writer), and each key remembers the sequence of
  * the write it shows, so a slower earlier write can never overwrite a later one in memory.
  */
+
+import { wirePackr } from '../../wire/record-codec.js'
 import { partitionForKey } from '../partition-placement.js'
-import { wirePackr } from '../record-codec.js'
 import { type TopicPartitionRef, tpKey } from './assignors.js'
 
 export const OFFSETS_TOPIC = '__consumer_offsets'
