@@ -17,6 +17,14 @@ import {
   PartitionOfflineError,
 } from '../errors.js'
 import { emptyHostStats } from '../metrics/worker-metrics.js'
+import { PartitionLog, readBatchHeader, recordSlices } from '../storage/index.js'
+import {
+  buildGroupRecords,
+  buildPartitionFetchBody,
+  groupRecordPrefix,
+  type RecordSlice,
+  recordTimestamp,
+} from '../wire/record-codec.js'
 import {
   appendReplicaBatches,
   epochsOf,
@@ -27,15 +35,7 @@ import {
   replicaHighWatermark,
   setReplicaRole,
   truncateReplica,
-} from '../replication/replica-log.js'
-import { PartitionLog, readBatchHeader, recordSlices } from '../storage/index.js'
-import {
-  buildGroupRecords,
-  buildPartitionFetchBody,
-  groupRecordPrefix,
-  type RecordSlice,
-  recordTimestamp,
-} from '../wire/record-codec.js'
+} from './replica-log.js'
 import type {
   AppendRequest,
   AppendResult,
@@ -75,7 +75,7 @@ interface HostedPartition {
   lastLogStartOffset: number
   /** The log's flushStats already added to this host's stats: each fsync round is counted once. */
   counted: { fsyncs: number; fsyncMsTotal: number; recordsFlushed: number }
-  /** Cluster mode: role, leader epoch, high watermark and epoch cache (src/replication/replica-log.ts). */
+  /** Cluster mode: role, leader epoch, high watermark and epoch cache (src/workers/replica-log.ts). */
   replica: ReplicaState | undefined
 }
 
@@ -293,7 +293,7 @@ export class PartitionHost {
     return hosted.log.durableOffset
   }
 
-  // ---- replication (cluster mode): the logic is in src/replication/replica-log.ts ----------------
+  // ---- replication (cluster mode): the logic is in src/workers/replica-log.ts ----------------
 
   replicaState(req: ReplicaStateRequest): PartitionState {
     const hosted = this.#get(req)

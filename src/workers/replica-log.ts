@@ -15,6 +15,7 @@
  * verbatim and truncates; an epoch enters the cache before its first batch is written.
  */
 import { InvalidRequestError, NotLeaderError, OffsetOutOfRangeError } from '../errors.js'
+import { LeaderEpochCache } from '../replication/leader-epoch-cache.js'
 import {
   BATCH_HEADER_SIZE,
   batchLastOffset,
@@ -22,13 +23,7 @@ import {
   type PartitionLog,
   readBatchHeader,
 } from '../storage/index.js'
-import type {
-  EpochsResult,
-  PartitionRef,
-  ReplicaReadResult,
-  ReplicaRole,
-} from '../workers/worker-messages.js'
-import { LeaderEpochCache } from './leader-epoch-cache.js'
+import type { EpochsResult, PartitionRef, ReplicaReadResult, ReplicaRole } from './worker-messages.js'
 
 /** Chunk size of the one-off scan that rebuilds a missing leader-epoch-checkpoint. */
 const EPOCH_SCAN_BYTES = 1024 * 1024
