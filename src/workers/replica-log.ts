@@ -15,11 +15,11 @@
  * verbatim and truncates; an epoch enters the cache before its first batch is written.
  */
 import { InvalidRequestError, NotLeaderError, OffsetOutOfRangeError } from '../errors.js'
-import { LeaderEpochCache } from '../replication/leader-epoch-cache.js'
 import {
   BATCH_HEADER_SIZE,
   batchLastOffset,
   batchSize,
+  LeaderEpochCache,
   type PartitionLog,
   readBatchHeader,
 } from '../storage/index.js'
