@@ -16,7 +16,6 @@ import {
   PartitionNotFoundError,
   PartitionOfflineError,
 } from '../errors.js'
-import { emptyHostStats } from '../metrics/worker-metrics.js'
 import { PartitionLog, readBatchHeader, recordSlices } from '../storage/index.js'
 import {
   buildGroupRecords,
@@ -59,6 +58,7 @@ import type {
   ReplicaStateRequest,
   TruncateRequest,
 } from './worker-messages.js'
+import { emptyHostStats } from './worker-messages.js'
 
 /** fsync duration buckets in seconds (a disk fsync is usually 0.1–20 ms; past 1 s something is wrong). */
 const FSYNC_BUCKETS = [0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 1, 5]
