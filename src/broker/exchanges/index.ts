@@ -5,6 +5,8 @@
 
 export type { EtcdExchangeOptions } from './etcd-exchange-backend.js'
 export { EtcdExchangeStore, EXCHANGES_PREFIX, exchangeKey } from './etcd-exchange-backend.js'
+export type { PrepareTopicWrite, PublishAcks, PublishOptions, PublishOutcome } from './exchange-publisher.js'
+export { publish } from './exchange-publisher.js'
 export type {
   BindingRequest,
   CreateExchangeRequest,
