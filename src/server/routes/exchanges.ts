@@ -25,7 +25,7 @@ export async function exchangeRoutes(
   const r = app.withTypeProvider<TypeBoxTypeProvider>()
   const { broker, store, writer } = opts
   const prepare: PrepareTopicWrite | undefined =
-    writer && ((topic, records, acks) => writer.prepare(topic, records, acks))
+    writer && ((topic, records, acks, encoded) => writer.prepare(topic, records, acks, encoded))
   app.addHook('onClose', async () => {
     await store.close()
     await writer?.close()
