@@ -19,6 +19,7 @@ import {
   PayloadTooLargeError,
 } from '../errors.js'
 import { BATCH_HEADER_SIZE, buildBatch } from '../storage/index.js'
+import { encodeKey, encodeRecordBody, type RecordInput, wirePackr } from '../wire/record-codec.js'
 import { partitionKey } from '../workers/partition-host.js'
 import type {
   Acks,
@@ -34,7 +35,6 @@ import { FetchBudget, type FetchBudgetHold } from './fetch-budget.js'
 import { type PartitionBudget, partitionBudget } from './partition-budget.js'
 import { partitionForKey, StickyPartitioner } from './partition-placement.js'
 import { PartitionWaiters } from './partition-waiters.js'
-import { encodeKey, encodeRecordBody, type RecordInput, wirePackr } from './record-codec.js'
 import {
   checkTopicName,
   INTERNAL_PREFIX,
@@ -59,6 +59,14 @@ export interface ProduceOptions {
    * acks would only make the backlog, and memory, grow.
    */
   internal?: boolean | undefined
+  /** The records already encoded by the caller (a publish encodes each once for all its topics). */
+  encoded?: EncodedRecords | undefined
+}
+
+/** Records as the log stores them, one key and one body per record, in the records' order. */
+export interface EncodedRecords {
+  keys: readonly Buffer[]
+  bodies: readonly Buffer[]
 }
 
 export interface ProduceResult {
@@ -392,7 +400,7 @@ export class Broker {
   ): Promise<ProduceResult> {
     if (!this.ready) throw new NotReadyError('the broker is recovering its logs; retry shortly')
     const meta = this.topics.get(topic)
-    const keys = records.map((r) => encodeKey(r.key))
+    const keys = opts.encoded?.keys ?? records.map((r) => encodeKey(r.key))
     const placement = this.#place(meta, records, keys, opts)
     const now = Date.now()
     const groups = new Map<
@@ -402,7 +410,7 @@ export class Broker {
     for (let i = 0; i < records.length; i++) {
       const record = records[i] as ProduceRecord
       const p = placement[i] as number
-      const body = encodeRecordBody(record, now, keys[i])
+      const body = opts.encoded?.bodies[i] ?? encodeRecordBody(record, now, keys[i])
       if (body.length > this.config.maxRecordBytes) {
         throw new PayloadTooLargeError(
           `record ${i} is ${body.length} bytes encoded; the limit is ${this.config.maxRecordBytes}`,
@@ -521,7 +529,7 @@ export class Broker {
   #place(
     meta: TopicMetadata,
     records: readonly ProduceRecord[],
-    keys: Buffer[],
+    keys: readonly Buffer[],
     opts: ProduceOptions,
   ): number[] {
     const forced = opts.partition

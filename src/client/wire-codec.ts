@@ -1,7 +1,7 @@
 /**
  * Bodies on the wire: MessagePack by default, JSON on request.
  *
- * The options mirror the broker's (`src/broker/record-codec.ts`) so a value comes back exactly
+ * The options mirror the broker's (`src/wire/record-codec.ts`) so a value comes back exactly
  * as it was sent: no msgpackr records or structured-clone extensions (another client could not
  * read them, and the broker refuses them), maps decode to plain objects, and 64-bit integers
  * decode to numbers while they are safe and to BigInt past 2^53 (`int64AsType: 'auto'`), so a

@@ -1,11 +1,11 @@
 /**
- * Exchanges in a cluster: their store is etcd (broker/exchanges/etcd-exchange-backend.ts), checked
+ * Exchanges in a cluster: their store is etcd (cluster/etcd-exchange-backend.ts), checked
  * against this broker's view of the cluster's topics, and a publish writes on partition leaders
  * (leader-writer.ts).
  */
 import type { Broker } from '../broker/broker.js'
-import { EtcdExchangeStore } from '../broker/exchanges/index.js'
 import type { ClusterNode } from './cluster-node.js'
+import { EtcdExchangeStore } from './etcd-exchange-backend.js'
 
 export function clusterExchanges(node: ClusterNode, broker: Broker): EtcdExchangeStore {
   return new EtcdExchangeStore({

@@ -7,7 +7,7 @@
  *     /strata/topics/<name>           {name, partitions, replicationFactor, config, createdAt,
  *                                      assignment: [[replica ids of partition 0], …]}
  *     /strata/partitions/<name>/<p>   {leader, leaderEpoch, isr}        changed only by compare-and-swap
- *     /strata/exchanges/<name>        an exchange and its bindings      (broker/exchanges/etcd-exchange-backend.ts)
+ *     /strata/exchanges/<name>        an exchange and its bindings      (cluster/etcd-exchange-backend.ts)
  *
  * A topic and its partition keys are created in one transaction (create-if-absent on the topic key)
  * and deleted in one. A partition record changes only by a transaction that compares its mod

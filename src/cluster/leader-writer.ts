@@ -12,12 +12,12 @@
  * with Kafka's multi-partition produce without transactions (docs/exchanges.md).
  * Main thread only.
  */
-import type { Broker, ProduceRecord, ProduceResult } from '../broker/broker.js'
+import type { Broker, EncodedRecords, ProduceRecord, ProduceResult } from '../broker/broker.js'
 import { partitionForKey, StickyPartitioner } from '../broker/partition-placement.js'
-import { encodeKey } from '../broker/record-codec.js'
 import type { BrokerConfig } from '../config/schema.js'
 import { NotEnoughReplicasError } from '../errors.js'
 import { ReplicaClient } from '../replication/replica-client.js'
+import { encodeKey } from '../wire/record-codec.js'
 import type { Acks, Durability } from '../workers/worker-messages.js'
 import type { ClusterNode } from './cluster-node.js'
 import { minInsyncReplicas, NO_LEADER } from './cluster-records.js'
@@ -26,7 +26,7 @@ import { minInsyncReplicas, NO_LEADER } from './cluster-records.js'
 const FORWARD_GRACE_MS = 5_000
 const DURABILITY_ORDER: Durability[] = ['none', 'written', 'fsynced', 'replicated']
 
-type PartitionShare = { indexes: number[]; records: ProduceRecord[] }
+type PartitionShare = { indexes: number[]; records: ProduceRecord[]; keys: Buffer[]; bodies: Buffer[] }
 
 export class LeaderWriter {
   readonly #node: ClusterNode
@@ -43,22 +43,34 @@ export class LeaderWriter {
     this.#client = new ReplicaClient(config, config.interBrokerToken)
   }
 
-  /** Checks every partition the records go to and returns the write; throws (writing nothing) to refuse. */
-  prepare(topic: string, records: readonly ProduceRecord[], acks: Acks): () => Promise<ProduceResult> {
+  /**
+   * Checks every partition the records go to and returns the write; throws (writing nothing) to
+   * refuse. `encoded` (the records as the log stores them) spares partitions led here a re-encode.
+   */
+  prepare(
+    topic: string,
+    records: readonly ProduceRecord[],
+    acks: Acks,
+    encoded?: EncodedRecords,
+  ): () => Promise<ProduceResult> {
     const meta = this.#broker.topics.get(topic)
     const shares = new Map<number, PartitionShare>()
     let keyless: number | undefined
     records.forEach((record, i) => {
       const hasKey = record.key !== undefined && record.key !== null
       keyless ??= hasKey ? undefined : this.#sticky.next(topic, meta.partitions)
-      const partition = hasKey ? partitionForKey(encodeKey(record.key), meta.partitions) : (keyless as number)
+      const key = encoded?.keys[i] ?? encodeKey(record.key)
+      const partition = hasKey ? partitionForKey(key, meta.partitions) : (keyless as number)
       let share = shares.get(partition)
       if (!share) {
-        share = { indexes: [], records: [] }
+        share = { indexes: [], records: [], keys: [], bodies: [] }
         shares.set(partition, share)
       }
       share.indexes.push(i)
       share.records.push(record)
+      share.keys.push(key)
+      const body = encoded?.bodies[i]
+      if (body) share.bodies.push(body)
     })
     for (const partition of shares.keys()) this.#check(topic, partition, acks)
     return async () => {
@@ -66,7 +78,7 @@ export class LeaderWriter {
       let durability: Durability = 'replicated'
       await Promise.all(
         [...shares].map(async ([partition, share]) => {
-          const result = await this.#write(topic, partition, share.records, acks)
+          const result = await this.#write(topic, partition, share, acks)
           share.indexes.forEach((index, k) => {
             const offset = result.offsets[k]
             if (offset) offsets[index] = offset
@@ -117,12 +129,13 @@ export class LeaderWriter {
   async #write(
     topic: string,
     partition: number,
-    records: ProduceRecord[],
+    { records, keys, bodies }: PartitionShare,
     acks: Acks,
   ): Promise<ProduceResult> {
     const leader = this.#leaderOf(topic, partition)
     if (leader === this.#config.brokerId) {
-      return this.#broker.produce(topic, records, { acks, partition })
+      const encoded = bodies.length === records.length ? { keys, bodies } : undefined
+      return this.#broker.produce(topic, records, { acks, partition, encoded })
     }
     const url = this.#node.urlOf(leader)
     if (leader === NO_LEADER || url === undefined) throw this.#node.notLeader(topic, partition)

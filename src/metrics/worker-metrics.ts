@@ -9,7 +9,7 @@
  * are carried over. Increments between that last scrape and the crash are lost; that is the cost
  * of not sharing memory between threads.
  */
-import type { HostStats } from '../workers/worker-messages.js'
+import { emptyHostStats, type HostStats } from '../workers/worker-messages.js'
 
 /** The HostStats fields that are monotonic counters and merge by sum. */
 const COUNTER_FIELDS = [
@@ -23,23 +23,6 @@ const COUNTER_FIELDS = [
   'fetchBytes',
   'segmentsDeleted',
 ] as const satisfies ReadonlyArray<keyof HostStats>
-
-export function emptyHostStats(): HostStats {
-  return {
-    partitions: 0,
-    fsyncs: 0,
-    fsyncSecondsTotal: 0,
-    recordsFlushed: 0,
-    appendBatches: 0,
-    appendRecords: 0,
-    appendBytes: 0,
-    fetchRecords: 0,
-    fetchBytes: 0,
-    segmentsDeleted: 0,
-    fsyncBuckets: [],
-    fsyncCounts: [],
-  }
-}
 
 /** a + b, field by field; histogram buckets must share their bounds (or one side has none). */
 export function addHostStats(a: HostStats, b: HostStats): HostStats {

@@ -13,11 +13,11 @@
  */
 import { readFileSync } from 'node:fs'
 import { Agent, request } from 'undici'
-import { wirePackr } from '../broker/record-codec.js'
 import type { BrokerConfig } from '../config/schema.js'
 import { errorFromEnvelope, InternalError } from '../errors.js'
+import type { EpochEndOffset } from '../storage/index.js'
+import { wirePackr } from '../wire/record-codec.js'
 import type { Durability } from '../workers/worker-messages.js'
-import type { EpochEndOffset } from './leader-epoch-cache.js'
 
 /** Time on top of the long poll for the leader to read and send the batches. */
 const FETCH_GRACE_MS = 5_000

@@ -10,8 +10,8 @@
  * Main thread; the appends run in the partition's owner thread (host requests).
  */
 import { StrataError } from '../errors.js'
+import { divergenceStep } from '../storage/index.js'
 import type { PartitionRouter } from '../workers/worker-router.js'
-import { divergenceStep } from './leader-epoch-cache.js'
 import type { ReplicaClient } from './replica-client.js'
 
 const MIN_BACKOFF_MS = 50

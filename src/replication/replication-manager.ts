@@ -25,9 +25,9 @@ import {
   NotLeaderError,
   type StrataError,
 } from '../errors.js'
+import { type EpochEndOffset, endOffsetForEpoch } from '../storage/index.js'
 import { partitionKey } from '../workers/partition-host.js'
 import type { Acks, Durability, PartitionState, ReplicaReadResult } from '../workers/worker-messages.js'
-import { type EpochEndOffset, endOffsetForEpoch } from './leader-epoch-cache.js'
 import { LeaderState, UNKNOWN_BOUND } from './leader-state.js'
 import { ReplicaClient } from './replica-client.js'
 import { type FetcherLogger, ReplicaFetcher } from './replica-fetcher.js'

@@ -17,8 +17,9 @@
  * The walk is iterative and reads each byte at most once, so its cost is linear in the body and
  * independent of what the values would cost to build.
  */
-import { wireUnpackr } from '../broker/record-codec.js'
+
 import { InvalidRequestError } from '../errors.js'
+import { wireUnpackr } from '../wire/record-codec.js'
 
 /** Deep enough for any real record value; recursive decoders and renderers stay far from the stack limit. */
 export const MAX_DEPTH = 256

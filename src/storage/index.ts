@@ -1,9 +1,15 @@
 /**
- * Public API of storage/: the partition log and the record batch codec.
+ * Public API of storage/: the partition log, the record batch codec and the leader epoch cache.
  *
  * On disk, invariants, thread and crash behaviour: see README.md and partition-log.ts. Everything
  * else in this folder is internal and may change without notice.
  */
+export {
+  divergenceStep,
+  type EpochEndOffset,
+  endOffsetForEpoch,
+  LeaderEpochCache,
+} from './leader-epoch-cache.js'
 export {
   type AppendInfo,
   DEFAULT_MAX_OPEN_SEGMENTS,

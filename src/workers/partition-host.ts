@@ -11,19 +11,19 @@
 
 import { rm } from 'node:fs/promises'
 import {
-  buildGroupRecords,
-  buildPartitionFetchBody,
-  groupRecordPrefix,
-  type RecordSlice,
-  recordTimestamp,
-} from '../broker/record-codec.js'
-import {
   InvalidRequestError,
   OffsetOutOfRangeError,
   PartitionNotFoundError,
   PartitionOfflineError,
 } from '../errors.js'
-import { emptyHostStats } from '../metrics/worker-metrics.js'
+import { PartitionLog, readBatchHeader, recordSlices } from '../storage/index.js'
+import {
+  buildGroupRecords,
+  buildPartitionFetchBody,
+  groupRecordPrefix,
+  type RecordSlice,
+  recordTimestamp,
+} from '../wire/record-codec.js'
 import {
   appendReplicaBatches,
   epochsOf,
@@ -36,8 +36,7 @@ import {
   restartReplicaAt,
   setReplicaRole,
   truncateReplica,
-} from '../replication/replica-log.js'
-import { PartitionLog, readBatchHeader, recordSlices } from '../storage/index.js'
+} from './replica-log.js'
 import type {
   AppendRequest,
   AppendResult,
@@ -61,6 +60,7 @@ import type {
   ReplicaStateRequest,
   TruncateRequest,
 } from './worker-messages.js'
+import { emptyHostStats } from './worker-messages.js'
 
 /** fsync duration buckets in seconds (a disk fsync is usually 0.1–20 ms; past 1 s something is wrong). */
 const FSYNC_BUCKETS = [0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 1, 5]
@@ -77,7 +77,7 @@ interface HostedPartition {
   lastLogStartOffset: number
   /** The log's flushStats already added to this host's stats: each fsync round is counted once. */
   counted: { fsyncs: number; fsyncMsTotal: number; recordsFlushed: number }
-  /** Cluster mode: role, leader epoch, high watermark and epoch cache (src/replication/replica-log.ts). */
+  /** Cluster mode: role, leader epoch, high watermark and epoch cache (src/workers/replica-log.ts). */
   replica: ReplicaState | undefined
 }
 
@@ -299,7 +299,7 @@ export class PartitionHost {
     return hosted.log.durableOffset
   }
 
-  // ---- replication (cluster mode): the logic is in src/replication/replica-log.ts ----------------
+  // ---- replication (cluster mode): the logic is in src/workers/replica-log.ts ----------------
 
   replicaState(req: ReplicaStateRequest): PartitionState {
     const hosted = this.#get(req)

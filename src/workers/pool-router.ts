@@ -35,7 +35,6 @@ import { fileURLToPath } from 'node:url'
 import { MessageChannel, type MessagePort } from 'node:worker_threads'
 import { Piscina } from 'piscina'
 import { errorFromEnvelope, WorkerFailedError } from '../errors.js'
-import { emptyHostStats } from '../metrics/worker-metrics.js'
 import { partitionKey } from './partition-host.js'
 import {
   type CrashHow,
@@ -47,7 +46,14 @@ import {
   restoreAnswerBytes,
   STALE_GENERATION_REASON,
 } from './partition-worker.js'
-import type { HostEvent, HostRequest, HostResponses, HostStats, OpenRequest } from './worker-messages.js'
+import {
+  emptyHostStats,
+  type HostEvent,
+  type HostRequest,
+  type HostResponses,
+  type HostStats,
+  type OpenRequest,
+} from './worker-messages.js'
 import type { OwnerLoad, PartitionRouter } from './worker-router.js'
 
 /** Tasks one thread runs at once: a batch, an init, a shutdown, a crash hook (requests are not tasks). */

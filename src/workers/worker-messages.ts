@@ -204,6 +204,24 @@ export interface HostStats {
   fsyncCounts: number[]
 }
 
+/** The stats of a host with no partitions and nothing counted yet. */
+export function emptyHostStats(): HostStats {
+  return {
+    partitions: 0,
+    fsyncs: 0,
+    fsyncSecondsTotal: 0,
+    recordsFlushed: 0,
+    appendBatches: 0,
+    appendRecords: 0,
+    appendBytes: 0,
+    fetchRecords: 0,
+    fetchBytes: 0,
+    segmentsDeleted: 0,
+    fsyncBuckets: [],
+    fsyncCounts: [],
+  }
+}
+
 export type HostRequest =
   | OpenRequest
   | CloseRequest

@@ -11,9 +11,9 @@
  */
 import { afterAll, beforeAll, describe, expect, test } from 'vitest'
 import { partitionForKey } from '../../src/broker/partition-placement.js'
-import { wirePackr } from '../../src/broker/record-codec.js'
 import { BrokerClient } from '../../src/client/broker-client.js'
 import { Consumer } from '../../src/client/consumer.js'
+import { wirePackr } from '../../src/wire/record-codec.js'
 import {
   createTopic,
   produceRetrying,

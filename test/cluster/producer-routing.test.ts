@@ -6,10 +6,10 @@
  */
 import { afterAll, beforeAll, describe, expect, test } from 'vitest'
 import { partitionForKey } from '../../src/broker/partition-placement.js'
-import { wirePackr } from '../../src/broker/record-codec.js'
 import { BrokerClient } from '../../src/client/broker-client.js'
 import { Producer } from '../../src/client/producer.js'
 import type { RecordOffset } from '../../src/client/types.js'
+import { wirePackr } from '../../src/wire/record-codec.js'
 import {
   createTopic,
   describePartition,

@@ -3,8 +3,8 @@
  * The broker and the HTTP routes import from here, never from the files behind it.
  */
 
-export type { EtcdExchangeOptions } from './etcd-exchange-backend.js'
-export { EtcdExchangeStore, EXCHANGES_PREFIX, exchangeKey } from './etcd-exchange-backend.js'
+export type { PrepareTopicWrite, PublishAcks, PublishOptions, PublishOutcome } from './exchange-publisher.js'
+export { publish } from './exchange-publisher.js'
 export type {
   BindingRequest,
   CreateExchangeRequest,

@@ -17,9 +17,9 @@
  * behind a map header, `"generation"`, `"records"` and an array header; nothing is decoded.
  */
 import { OffsetOutOfRangeError, PartitionNotFoundError, TopicNotFoundError } from '../../errors.js'
+import { arrayHeader, uintSize, wireUnpackr, writeUint } from '../../wire/record-codec.js'
 import type { PartitionState } from '../../workers/worker-messages.js'
 import type { Broker } from '../broker.js'
-import { arrayHeader, uintSize, wireUnpackr, writeUint } from '../record-codec.js'
 import { type TopicPartitionRef, tpKey } from './assignors.js'
 import type { DeliveryCounts } from './delivery-counts.js'
 import type { Group, Member } from './group-state.js'

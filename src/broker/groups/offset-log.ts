@@ -3,8 +3,9 @@
  * when missing (retention -1: compaction, not age, decides what is obsolete), written with acks
  * "all" through the ordinary produce path and read back through the ordinary fetch path.
  */
+
+import { wireUnpackr } from '../../wire/record-codec.js'
 import type { Broker } from '../broker.js'
-import { wireUnpackr } from '../record-codec.js'
 import {
   OFFSETS_TOPIC,
   OFFSETS_TOPIC_PARTITIONS,

@@ -21,8 +21,8 @@
  * the write it shows, so a slower earlier write can never overwrite a later one in memory.
  */
 import { StrataError } from '../../errors.js'
+import { wirePackr } from '../../wire/record-codec.js'
 import { partitionForKey } from '../partition-placement.js'
-import { wirePackr } from '../record-codec.js'
 import { type TopicPartitionRef, tpKey } from './assignors.js'
 
 /** A partition changing hands at start is retried every 250 ms for up to 15 s. */

@@ -13,7 +13,7 @@
  * of a partition led elsewhere is as of the group's last read of it, or at most a few seconds old).
  */
 import { InternalError, OffsetOutOfRangeError } from '../../errors.js'
-import { groupRecordPrefix, wireUnpackr } from '../record-codec.js'
+import { groupRecordPrefix, wireUnpackr } from '../../wire/record-codec.js'
 import { type TopicPartitionRef, tpKey } from './assignors.js'
 
 /** What the coordinator needs of the cluster: where a partition is, and its leader's fetch. */

@@ -12,8 +12,8 @@
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
-import { toJsonValue, wirePackr, wireUnpackr } from '../../broker/record-codec.js'
 import { InvalidRequestError } from '../../errors.js'
+import { toJsonValue, wirePackr, wireUnpackr } from '../../wire/record-codec.js'
 import { checkMsgpackBody } from '../msgpack-check.js'
 
 export const MSGPACK = 'application/vnd.msgpack'

@@ -7,7 +7,7 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import type { FastifyInstance, FastifyRequest } from 'fastify'
 import type { Broker } from '../../broker/broker.js'
 import type { GroupCoordinator } from '../../broker/groups/index.js'
-import { refuseInternalTopic, refuseInternalTopics } from '../internal-topics.js'
+import { refuseInternalTopic, refuseInternalTopics } from '../../broker/internal-topics.js'
 import {
   CommitBody,
   GroupConfigBody,

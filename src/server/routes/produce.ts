@@ -6,9 +6,9 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import type { FastifyInstance, FastifyRequest } from 'fastify'
 import type { Static } from 'typebox'
 import type { Broker, ProduceRecord } from '../../broker/broker.js'
-import { fromJsonValue } from '../../broker/record-codec.js'
+import { refuseInternalTopic } from '../../broker/internal-topics.js'
 import { InvalidRequestError } from '../../errors.js'
-import { refuseInternalTopic } from '../internal-topics.js'
+import { fromJsonValue } from '../../wire/record-codec.js'
 import { PartitionParams, produceBody, TopicParams } from '../schemas/common.js'
 
 type ProduceBody = Static<ReturnType<typeof produceBody>>

@@ -3,7 +3,7 @@
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import type { FastifyInstance } from 'fastify'
 import type { Broker } from '../../broker/broker.js'
-import { refuseInternalTopic } from '../internal-topics.js'
+import { refuseInternalTopic } from '../../broker/internal-topics.js'
 import { CreateTopicBody, TopicParams } from '../schemas/common.js'
 
 export async function topicRoutes(app: FastifyInstance, opts: { broker: Broker }) {

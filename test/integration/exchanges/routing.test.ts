@@ -392,6 +392,44 @@ describe('acks', () => {
       expect(res.body.records.map((r: { value: unknown }) => r.value)).toEqual(['zero'])
     }
   })
+
+  it('acks=0 answers 202 before the write, as a produce with acks=0 does, and the records land', async () => {
+    const a = await createTopic(url, 'acks0')
+    const b = await createTopic(url, 'acks0')
+    const x = await createExchange(url, 'topic')
+    await bind(url, x, a, 'order.#')
+    await bind(url, x, b, '*.eu.*')
+    const res = await json(`${url}/v1/exchanges/${x}/records`, 'POST', {
+      records: [
+        { routingKey: 'order.eu.paid', key: 'k1', value: 'both' },
+        { routingKey: 'order.us', value: 'only-a' },
+        { routingKey: 'nowhere', value: 'dropped' },
+      ],
+      acks: 0,
+    })
+    expect(res.status).toBe(202)
+    // No offsets: the answer went before the write (the produce route answers {offsets: [], durability: 'none'}).
+    expect(res.body).toEqual({ results: [], durability: 'none' })
+    // One publish is one batch per topic: a long poll that sees a record sees all of its topic's.
+    const landed = async (topic: string) => {
+      const read = await json(`${url}/v1/topics/${topic}/partitions/0/records?offset=0&maxWaitMs=5000`, 'GET')
+      expect(read.status).toBe(200)
+      return read.body.records.map((r: { offset: number; key: unknown; value: unknown }) => [
+        r.offset,
+        r.key,
+        r.value,
+      ])
+    }
+    expect(await landed(a)).toEqual([
+      [0, 'k1', 'both'],
+      [1, null, 'only-a'],
+    ])
+    expect(await landed(b)).toEqual([[0, 'k1', 'both']])
+    // Each record is stamped once: its copies in both topics carry the same timestamp.
+    const [ra] = await readTopic(url, a)
+    const [rb] = await readTopic(url, b)
+    expect(ra?.timestamp).toBe(rb?.timestamp)
+  })
 })
 
 describe('unroutable records', () => {

@@ -6,10 +6,10 @@
  */
 import { afterEach, beforeEach, describe, expect, test } from 'vitest'
 import { partitionForKey } from '../../../src/broker/partition-placement.js'
-import { wirePackr } from '../../../src/broker/record-codec.js'
 import { BrokerClient } from '../../../src/client/broker-client.js'
 import { Producer } from '../../../src/client/producer.js'
 import { TopicNotFoundError } from '../../../src/errors.js'
+import { wirePackr } from '../../../src/wire/record-codec.js'
 import { cutAfterWrite, FakeBroker, fail } from './fake-broker.js'
 
 const PRODUCE = /^\/v1\/topics\/[^/]+(\/partitions\/\d+)?\/records$/

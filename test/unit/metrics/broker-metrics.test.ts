@@ -9,13 +9,13 @@ import { resolve } from 'node:path'
 import { Registry } from 'prom-client'
 import { describe, expect, it } from 'vitest'
 import { BrokerMetrics, MetricNames } from '../../../src/metrics/broker-metrics.js'
-import { emptyHostStats } from '../../../src/metrics/worker-metrics.js'
 import type {
   HostEvent,
   HostRequest,
   HostResponses,
   HostStats,
 } from '../../../src/workers/worker-messages.js'
+import { emptyHostStats } from '../../../src/workers/worker-messages.js'
 import type { OwnerLoad, PartitionRouter } from '../../../src/workers/worker-router.js'
 import { parsePromText, sample } from './prom-text.js'
 

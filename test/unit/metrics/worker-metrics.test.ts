@@ -3,8 +3,8 @@
  * worker that restarts (counters back at zero) never makes a merged counter go down.
  */
 import { describe, expect, it } from 'vitest'
-import { addHostStats, emptyHostStats, HostStatsAccumulator } from '../../../src/metrics/worker-metrics.js'
-import type { HostStats } from '../../../src/workers/worker-messages.js'
+import { addHostStats, HostStatsAccumulator } from '../../../src/metrics/worker-metrics.js'
+import { emptyHostStats, type HostStats } from '../../../src/workers/worker-messages.js'
 
 const BUCKETS = [0.001, 0.01, 0.1]
 

@@ -14,7 +14,7 @@ import {
   LeaderEpochCache,
   parseEpochCheckpoint,
   UNDEFINED_EPOCH,
-} from '../../../src/replication/leader-epoch-cache.js'
+} from '../../../src/storage/leader-epoch-cache.js'
 import { test } from '../storage/storage-fixtures.js'
 
 const entries = [

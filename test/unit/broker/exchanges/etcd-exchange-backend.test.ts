@@ -7,8 +7,8 @@
  */
 import { Etcd3 } from 'etcd3'
 import { afterAll, beforeAll, describe, expect, test } from 'vitest'
-import { EtcdExchangeStore, exchangeKey } from '../../../../src/broker/exchanges/etcd-exchange-backend.js'
 import { ClusterKeys } from '../../../../src/cluster/cluster-records.js'
+import { EtcdExchangeStore, exchangeKey } from '../../../../src/cluster/etcd-exchange-backend.js'
 import { type EtcdProcess, startEtcd, waitUntil } from '../../../helpers/cluster.js'
 
 describe('EtcdExchangeStore', () => {

@@ -6,6 +6,7 @@
  */
 import { describe, expect, it } from 'vitest'
 import { type PartitionLeaders, RemotePartitions } from '../../../../src/broker/groups/remote-partitions.js'
+import { OffsetOutOfRangeError } from '../../../../src/errors.js'
 import {
   buildGroupRecords,
   buildPartitionFetchBody,
@@ -13,8 +14,7 @@ import {
   groupRecordPrefix,
   type RecordSlice,
   wireUnpackr,
-} from '../../../../src/broker/record-codec.js'
-import { OffsetOutOfRangeError } from '../../../../src/errors.js'
+} from '../../../../src/wire/record-codec.js'
 
 const TP = { topic: 'orders', partition: 4 }
 

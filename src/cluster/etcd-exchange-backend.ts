@@ -24,16 +24,16 @@
  * Main thread only.
  */
 import type { Etcd3, IKeyValue, IOperation, Watcher } from 'etcd3'
-import { ClusterKeys } from '../../cluster/cluster-records.js'
-import { NotReadyError, StrataError, TopicNotFoundError } from '../../errors.js'
 import type {
   BindingRequest,
   CreateExchangeRequest,
   ExchangeDefinition,
   ExchangeDescription,
-} from './exchange-registry.js'
-import { ExchangeRegistry } from './exchange-registry.js'
-import type { ExchangeBackend } from './exchange-store.js'
+} from '../broker/exchanges/exchange-registry.js'
+import { ExchangeRegistry } from '../broker/exchanges/exchange-registry.js'
+import type { ExchangeBackend } from '../broker/exchanges/exchange-store.js'
+import { NotReadyError, StrataError, TopicNotFoundError } from '../errors.js'
+import { ClusterKeys } from './cluster-records.js'
 
 export const EXCHANGES_PREFIX = `${ClusterKeys.root}exchanges/`
 export const exchangeKey = (name: string) => `${EXCHANGES_PREFIX}${name}`

@@ -19,16 +19,11 @@ import {
   BATCH_HEADER_SIZE,
   batchLastOffset,
   batchSize,
+  LeaderEpochCache,
   type PartitionLog,
   readBatchHeader,
 } from '../storage/index.js'
-import type {
-  EpochsResult,
-  PartitionRef,
-  ReplicaReadResult,
-  ReplicaRole,
-} from '../workers/worker-messages.js'
-import { LeaderEpochCache } from './leader-epoch-cache.js'
+import type { EpochsResult, PartitionRef, ReplicaReadResult, ReplicaRole } from './worker-messages.js'
 
 /** Chunk size of the one-off scan that rebuilds a missing leader-epoch-checkpoint. */
 const EPOCH_SCAN_BYTES = 1024 * 1024

@@ -7,8 +7,8 @@
  * offset log, dead letters) call the broker directly, and followers replicate through
  * `/v1/replication/…`, so neither passes here.
  */
-import { INTERNAL_PREFIX } from '../broker/topic-registry.js'
 import { ForbiddenError } from '../errors.js'
+import { INTERNAL_PREFIX } from './topic-registry.js'
 
 export function refuseInternalTopic(topic: string, field: string): void {
   if (!topic.startsWith(INTERNAL_PREFIX)) return
