@@ -13,7 +13,6 @@
  */
 import { expect } from 'vitest'
 import { BrokerClient, type ClientOptions } from '../../src/client/broker-client.js'
-import { Producer } from '../../src/client/producer.js'
 import {
   bytesBelow,
   createTopic,
@@ -24,6 +23,7 @@ import {
   waitForLeader,
   waitUntil,
 } from '../helpers/cluster.js'
+import { expectExactlyOnceInOrder, produceContinuously } from '../helpers/continuous-producer.js'
 import { testCredentials } from '../helpers/http.js'
 
 export async function leaderKillUnderWrites(
@@ -42,29 +42,8 @@ export async function leaderKillUnderWrites(
     urls: bootstrap,
     retry: { maxElapsedMs: 60_000, maxAttempts: 30 },
   })
-  const producer = new Producer(client, { acks: 'all' })
-  const confirmed: Array<{ seq: number; offset: number }> = []
-  const failures: unknown[] = []
-  let stop = false
-  let sent = 0
-  const inflight = new Set<Promise<void>>()
-  const writer = (async () => {
-    while (!stop) {
-      const seq = sent++
-      const p = producer
-        .send(topic, { value: { seq } })
-        .then(([o]) => {
-          confirmed.push({ seq, offset: (o as { offset: number }).offset })
-        })
-        .catch((err: unknown) => {
-          failures.push(err)
-        })
-        .finally(() => inflight.delete(p))
-      inflight.add(p)
-      if (inflight.size >= 32) await Promise.race(inflight)
-    }
-    await Promise.all(inflight)
-  })()
+  const writer = produceContinuously(client, topic)
+  const { confirmed, failures } = writer
 
   await waitUntil(() => confirmed.length >= 300, 30_000, '300 confirmed records before the kill')
   const beforeKill = confirmed.length
@@ -80,27 +59,13 @@ export async function leaderKillUnderWrites(
     60_000,
     '300 more confirmed records after the kill',
   )
-  stop = true
-  await writer
-  await producer.close()
+  await writer.stop()
   await client.close()
 
   expect(failures).toEqual([])
   const leaderUrl = cluster.advertised(next.leader)
   const log = await readAll(leaderUrl, topic, 0)
-  const bySeq = new Map<number, number[]>()
-  for (const r of log) {
-    const seq = (r.value as { seq: number }).seq
-    bySeq.set(seq, [...(bySeq.get(seq) ?? []), r.offset])
-  }
-  // No record twice, confirmed or not.
-  for (const [seq, offsets] of bySeq) expect(offsets, `seq ${seq}`).toHaveLength(1)
-  // Every confirmed record exactly where it was confirmed; confirmed offsets follow send order.
-  for (const c of confirmed) expect(bySeq.get(c.seq), `confirmed seq ${c.seq}`).toEqual([c.offset])
-  const inSendOrder = [...confirmed].sort((a, b) => a.seq - b.seq)
-  for (let i = 1; i < inSendOrder.length; i++) {
-    expect(inSendOrder[i]?.offset).toBeGreaterThan(inSendOrder[i - 1]?.offset as number)
-  }
+  expectExactlyOnceInOrder(log, confirmed)
 
   // Quiescent: both survivors at the same log end and high watermark, then compare the bytes.
   const hw = await waitUntil(
