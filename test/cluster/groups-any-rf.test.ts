@@ -46,7 +46,13 @@ describe('a consumer group over a topic at replication factor 2 on 3 brokers', (
   let cluster: TestCluster
 
   beforeAll(async () => {
-    cluster = await startCluster({ brokers: 3 })
+    cluster = await startCluster({
+      brokers: 3,
+      // Automatic preferred-leader elections off: the restarted broker would otherwise take its
+      // partitions (and a coordinator's offsets partition) back while the checks read them. Groups
+      // through such a second move are not covered yet (issue 16's closing note).
+      args: ['--leader-rebalance-interval-ms', '0'],
+    })
   })
 
   afterAll(async () => {
