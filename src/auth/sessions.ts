@@ -16,6 +16,11 @@ const MAX_SESSIONS = 10_000
 export interface Session {
   id: string
   user: string
+  /**
+   * The password hash the user logged in with: resetting a password (or deleting the user and
+   * making another of that name) must end the sessions the old password opened.
+   */
+  passwordHash: string
   csrfToken: string
   expiresAt: number
 }
@@ -28,11 +33,12 @@ export class SessionStore {
     this.ttlMs = ttlMs
   }
 
-  start(user: string): Session {
+  start(user: string, passwordHash: string): Session {
     if (this.#sessions.size >= MAX_SESSIONS) this.#sweep()
     const session: Session = {
       id: randomBytes(32).toString('base64url'),
       user,
+      passwordHash,
       csrfToken: randomBytes(32).toString('base64url'),
       expiresAt: Date.now() + this.ttlMs,
     }

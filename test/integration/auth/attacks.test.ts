@@ -122,6 +122,41 @@ describe('credentials', () => {
   })
 })
 
+describe('console sessions', () => {
+  const loginAs = async (username: string, password: string) => {
+    const login = await call(url, 'POST', '/console/login', { body: { username, password } })
+    expect(login.status).toBe(200)
+    return (login.headers.get('set-cookie') ?? '').split(';')[0] as string
+  }
+
+  it("a stolen session stops working once the user's password is reset", async () => {
+    await adminCall(url, 'POST', '/v1/users', { name: 'carol', password: 'carol-password' }, 201)
+    const stolen = await loginAs('carol', 'carol-password')
+    expect((await call(url, 'GET', '/v1/whoami', { headers: { cookie: stolen } })).body.name).toBe('carol')
+    await adminCall(url, 'PUT', '/v1/users/carol', { password: 'carol-new-password' }, 200)
+    const after = await call(url, 'GET', '/v1/whoami', { headers: { cookie: stolen } })
+    expect(after.status).toBe(401)
+    expect(after.body.error.code).toBe('UNAUTHENTICATED')
+    const fresh = await loginAs('carol', 'carol-new-password')
+    expect((await call(url, 'GET', '/v1/whoami', { headers: { cookie: fresh } })).body.name).toBe('carol')
+  })
+
+  it("a deleted user's session does not come back as a new user created with the same name", async () => {
+    await adminCall(url, 'POST', '/v1/users', { name: 'dave', password: 'dave-password' }, 201)
+    const old = await loginAs('dave', 'dave-password')
+    await adminCall(url, 'DELETE', '/v1/users/dave', undefined, 204)
+    await adminCall(
+      url,
+      'POST',
+      '/v1/users',
+      { name: 'dave', password: 'another-dave-pw', superuser: true },
+      201,
+    )
+    const resurrected = await call(url, 'GET', '/v1/whoami', { headers: { cookie: old } })
+    expect(resurrected.status).toBe(401)
+  })
+})
+
 describe('group descriptions', () => {
   it('describe on a group does not reveal the offsets and lag of a topic the caller may not describe', async () => {
     await adminCall(url, 'POST', '/v1/topics/secret/records', { records: [{ value: 'a' }, { value: 'b' }] })

@@ -93,10 +93,10 @@ describe('console login', () => {
 describe('SessionStore', () => {
   it('forgets a session once it expired', () => {
     const expired = new SessionStore(-1)
-    const session = expired.start('dana')
+    const session = expired.start('dana', 'hash')
     expect(expired.fromCookie(`strata_session=${session.id}`)).toBeUndefined()
     const live = new SessionStore(60_000)
-    const kept = live.start('dana')
+    const kept = live.start('dana', 'hash')
     expect(live.fromCookie(`other=1; strata_session=${kept.id}`)?.user).toBe('dana')
   })
 })
