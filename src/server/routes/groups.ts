@@ -128,6 +128,10 @@ export async function groupRoutes(app: FastifyInstance, opts: { groups: GroupCoo
     '/v1/groups/:group/members/:member/seek',
     { schema: { params: MemberParams, body: SeekBody } },
     async (req, reply) => {
+      refuseInternalTopics(
+        req.body.offsets.map((o) => o.topic),
+        'offsets',
+      )
       await groups.seek(req.params.group, req.params.member, req.body)
       return reply.code(204).send()
     },

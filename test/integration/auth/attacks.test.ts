@@ -5,7 +5,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { BrokerProcess } from '../../helpers/broker-process.js'
-import { adminCall, call, grant, makeUser, startAuthBroker } from './auth-helpers.js'
+import { admin, adminCall, call, grant, makeUser, startAuthBroker } from './auth-helpers.js'
 
 let broker: BrokerProcess
 let url: string
@@ -80,6 +80,37 @@ describe('path tricks', () => {
       400,
     )
     expect(res.body.error.code).toBe('INVALID_REQUEST')
+  })
+})
+
+describe('internal topics named in a body', () => {
+  it('every route that names a topic in its body refuses an internal one, even for a superuser', async () => {
+    const internal = '__consumer_offsets'
+    await adminCall(url, 'POST', '/v1/exchanges', { name: 'probe-ex', type: 'direct' }, 201)
+    const joined = await adminCall(url, 'POST', '/v1/groups/probe/members', { topics: ['orders'] }, 200)
+    const member = joined.body.memberId as string
+    const offsets = [{ topic: internal, partition: 0, offset: 0 }]
+    const attempts: Array<[string, string, unknown]> = [
+      ['POST', '/v1/topics', { name: '__evil', partitions: 1 }],
+      ['POST', '/v1/exchanges', { name: 'probe-alt', type: 'direct', alternateTopic: internal }],
+      ['POST', '/v1/exchanges/probe-ex/bindings', { topic: internal, bindingKey: 'k' }],
+      ['POST', '/v1/groups/probe/members', { topics: ['orders', internal] }],
+      ['POST', '/v1/groups/probe/offsets', { offsets }],
+      ['POST', `/v1/groups/probe/members/${member}/records`, { commit: offsets }],
+      ['POST', `/v1/groups/probe/members/${member}/seek`, { offsets }],
+      ['POST', '/v1/groups/probe/offsets/reset', { topic: internal, to: 'earliest' }],
+      ['PUT', '/v1/groups/probe/config', { deadLetterTopic: internal, maxDeliveries: 3 }],
+      ['DELETE', `/v1/topics/${internal}`, undefined],
+    ]
+    for (const [method, path, body] of attempts) {
+      const res = await call(url, method, path, { auth: admin, body })
+      const expected = path === '/v1/topics' ? [400, 'INVALID_TOPIC_NAME'] : [403, 'FORBIDDEN']
+      expect([res.status, res.body.error.code], `${method} ${path}`).toEqual(expected)
+    }
+    const published = await adminCall(url, 'POST', '/v1/exchanges/probe-ex/records', {
+      records: [{ routingKey: 'k', value: 'x' }],
+    })
+    expect(published.body.results).toEqual([{ routed: [] }])
   })
 })
 
