@@ -10,7 +10,8 @@
  * - `authenticated`: any principal (cluster metadata, who am I). List routes are here too and show
  *   only what the principal may describe.
  * - `superuser`: user and ACL management, replication between brokers.
- * - `self`: a user managing their own tokens (or a superuser managing anyone's).
+ * - `self`: a user managing their own tokens (or a superuser managing anyone's); making one takes
+ *   the password (or a session or certificate), not another token.
  * - `acl`: the permissions `needs` computes from the request's params and body.
  *
  * `audit` routes log their outcome (admin changes); denials are always logged.
@@ -32,7 +33,14 @@ export type RouteRule = { audit?: boolean } & (
   | { access: 'public' }
   | { access: 'authenticated' }
   | { access: 'superuser' }
-  | { access: 'self' }
+  | {
+      access: 'self'
+      /**
+       * Makes a new credential: not with an API token, or a leaked token could mint a successor
+       * that outlives its revocation (Kafka's delegation tokens cannot create tokens either).
+       */
+      mintsCredentials?: boolean
+    }
   | { access: 'acl'; needs: (req: RouteRequest, ctx: PermissionContext) => Permission[]; metrics?: boolean }
 )
 
@@ -224,7 +232,7 @@ export const routePermissions: Readonly<Record<string, RouteRule>> = {
   'GET /v1/users/:user': { access: 'self' },
   'PUT /v1/users/:user': { access: 'superuser', audit: true },
   'DELETE /v1/users/:user': { access: 'superuser', audit: true },
-  'POST /v1/users/:user/tokens': { access: 'self', audit: true },
+  'POST /v1/users/:user/tokens': { access: 'self', mintsCredentials: true, audit: true },
   'DELETE /v1/users/:user/tokens/:token': { access: 'self', audit: true },
   'GET /v1/acls': { access: 'superuser' },
   'POST /v1/acls': { access: 'superuser', audit: true },

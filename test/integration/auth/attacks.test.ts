@@ -144,6 +144,27 @@ describe('credentials', () => {
     expect(mixed.status).toBe(401)
   })
 
+  it('a leaked API token cannot mint itself a successor that outlives its revocation', async () => {
+    const leaked = await adminCall(url, 'POST', '/v1/users/bob/tokens', { label: 'leaked' }, 201)
+    const minted = await call(url, 'POST', '/v1/users/bob/tokens', {
+      auth: { bearer: leaked.body.token },
+      body: { label: 'persistence' },
+    })
+    expect(minted.status).toBe(403)
+    expect(minted.body.error.code).toBe('FORBIDDEN')
+    // The owner, with the password, still can.
+    const own = await call(url, 'POST', '/v1/users/bob/tokens', {
+      auth: { basic: ['bob', 'bob-password'] },
+      body: { label: 'new laptop' },
+    })
+    expect(own.status).toBe(201)
+    // A token may still revoke tokens (its own owner's): cleaning up needs no password.
+    const revoked = await call(url, 'DELETE', `/v1/users/bob/tokens/${leaked.body.id}`, {
+      auth: { bearer: own.body.token },
+    })
+    expect(revoked.status).toBe(204)
+  })
+
   it("a user cannot revoke another user's token by putting its id under their own name", async () => {
     const made = await adminCall(url, 'POST', '/v1/users/bob/tokens', { label: 'victim' }, 201)
     const res = await asAlice('DELETE', `/v1/users/alice/tokens/${made.body.id}`)

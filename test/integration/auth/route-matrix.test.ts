@@ -318,7 +318,11 @@ describe('every route with --auth', () => {
       const aclIds: string[] = []
       for (const p of needed) aclIds.push(await grant(url, 'grantee', p.operation, p.resourceType, p.name))
       const permitted = await send(
-        rule.access === 'superuser' ? { basic: ['admin', 'admin-secret-1'] } : { bearer: granteeToken },
+        rule.access === 'superuser'
+          ? { basic: ['admin', 'admin-secret-1'] }
+          : rule.access === 'self' && rule.mintsCredentials
+            ? { basic: ['grantee', GRANTEE_PASSWORD] }
+            : { bearer: granteeToken },
       )
       expect(permitted.status, JSON.stringify(permitted.body)).toBe(sample.expect)
       // The same permission needed twice is one ACL.
