@@ -27,6 +27,8 @@ export interface RouteRequest {
 export interface PermissionContext {
   /** The topics a group member subscribed to (empty when there is no such member here). */
   memberTopics(group: string, memberId: string): readonly string[]
+  /** The topics a group reads: its members' subscriptions and the topics it has offsets on. */
+  groupTopics(group: string): readonly string[]
 }
 
 export type RouteRule = { audit?: boolean } & (
@@ -174,11 +176,14 @@ export const routePermissions: Readonly<Record<string, RouteRule>> = {
   },
   'PUT /v1/groups/:group/config': {
     access: 'acl',
-    // Poison records go to the dead-letter topic: naming one is writing to it.
-    needs: (r) => {
+    // Poison records go to the dead-letter topic: naming one is writing to it. They come from the
+    // group's topics, and the config decides when a record is skipped or copied out: that needs read
+    // on each of them, as resetting the group's offsets on one does.
+    needs: (r, ctx) => {
       const deadLetter = field(r.body, 'deadLetterTopic')
       return [
         group('alter', r.params.group),
+        ...ctx.groupTopics(str(r.params.group)).map((t) => topic('read', t)),
         ...(typeof deadLetter === 'string' ? [topic('write', deadLetter)] : []),
       ]
     },

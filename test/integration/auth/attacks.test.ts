@@ -244,4 +244,35 @@ describe('group descriptions', () => {
     const all = await adminCall(url, 'GET', '/v1/groups/shared/offsets')
     expect(all.body.offsets.map((o: { topic: string }) => o.topic)).toEqual(['orders', 'secret'])
   })
+
+  it('alter on a group cannot turn on dead-lettering that copies a topic the caller may not read into one it can', async () => {
+    await adminCall(url, 'POST', '/v1/topics', { name: 'mine', partitions: 1 }, 201)
+    await grant(url, 'alice', 'alter', 'group', 'dlt-', 'prefix')
+    await grant(url, 'alice', 'write', 'topic', 'mine')
+    await grant(url, 'alice', 'read', 'topic', 'mine')
+    // One group reads secret through a live member, the other has committed offsets on it.
+    await adminCall(url, 'POST', '/v1/groups/dlt-live/members', { topics: ['secret'] }, 200)
+    const committed = { offsets: [{ topic: 'secret', partition: 0, offset: 0 }] }
+    await adminCall(url, 'POST', '/v1/groups/dlt-committed/offsets', committed, 204)
+    for (const group of ['dlt-live', 'dlt-committed']) {
+      const res = await asAlice('PUT', `/v1/groups/${group}/config`, {
+        maxDeliveries: 1,
+        deadLetterTopic: 'mine',
+      })
+      expect([res.status, res.body.error?.message], group).toEqual([403, 'alice may not read topic "secret"'])
+    }
+    // A group of alice's own topics she may configure.
+    await adminCall(
+      url,
+      'POST',
+      '/v1/groups/dlt-own/offsets',
+      { offsets: [{ topic: 'mine', partition: 0, offset: 0 }] },
+      204,
+    )
+    const own = await asAlice('PUT', '/v1/groups/dlt-own/config', {
+      maxDeliveries: 1,
+      deadLetterTopic: 'mine',
+    })
+    expect(own.status).toBe(200)
+  })
 })
