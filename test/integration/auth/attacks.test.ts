@@ -209,6 +209,32 @@ describe('console sessions', () => {
   })
 })
 
+describe('group reads', () => {
+  it("read on a group does not read another member's topics through that member's id", async () => {
+    await grant(url, 'alice', 'read', 'group', 'mixed')
+    await grant(url, 'alice', 'read', 'topic', 'orders')
+    const victim = await adminCall(url, 'POST', '/v1/groups/mixed/members', { topics: ['secret'] }, 200)
+    const victimId = victim.body.memberId as string
+    // The id is in the group's description, which read on the group shows.
+    const described = await asAlice('GET', '/v1/groups/mixed')
+    expect(described.body.members.map((m: { memberId: string }) => m.memberId)).toContain(victimId)
+    for (const method of ['GET', 'POST']) {
+      const res = await asAlice(
+        method,
+        `/v1/groups/mixed/members/${victimId}/records`,
+        method === 'POST' ? {} : undefined,
+      )
+      expect([res.status, res.body.error.message], method).toEqual([403, 'alice may not read topic "secret"'])
+    }
+    const own = await asAlice('POST', '/v1/groups/mixed/members', { topics: ['orders'] })
+    expect(own.status).toBe(200)
+    const sneak = await asAlice('POST', `/v1/groups/mixed/members/${own.body.memberId}/records`, {
+      commit: [{ topic: 'secret', partition: 0, offset: 2 }],
+    })
+    expect([sneak.status, sneak.body.error.message]).toEqual([403, 'alice may not read topic "secret"'])
+  })
+})
+
 describe('group descriptions', () => {
   it('describe on a group does not reveal the offsets and lag of a topic the caller may not describe', async () => {
     await adminCall(url, 'POST', '/v1/topics/secret/records', { records: [{ value: 'a' }, { value: 'b' }] })
