@@ -27,8 +27,8 @@ import type { Authenticator } from './authenticator.js'
 import { type PermissionContext, type RouteRule, routeKey, routePermissions } from './route-permissions.js'
 import { principalFromCertificate } from './tls-principal.js'
 
-/** Where a principal came from, for the audit log. */
-export type Authentication = 'authorization' | 'session' | 'certificate'
+/** Where a principal came from, for the audit log (and token minting, which a token may not do). */
+export type Authentication = 'password' | 'token' | 'session' | 'certificate'
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -84,8 +84,10 @@ async function authenticate(
     safeMethod: request.method === 'GET' || request.method === 'HEAD',
   })
   if (principal) {
-    const hasHeader = authorization !== undefined && authorization !== ''
-    return { principal, authentication: hasHeader ? 'authorization' : 'session' }
+    if (authorization === undefined || authorization === '') return { principal, authentication: 'session' }
+    // The authenticator accepted the header, so its scheme is Basic or Bearer.
+    const bearer = authorization.slice(0, 6).toLowerCase() === 'bearer'
+    return { principal, authentication: bearer ? 'token' : 'password' }
   }
   const commonName = principalFromCertificate(request.raw.socket)
   if (commonName === undefined) return undefined
@@ -203,6 +205,8 @@ export const authPlugin = fp(
         if (rule.access === 'self') {
           const user = (request.params as { user?: unknown }).user
           if (user !== principal.name) deny(request, `manage user "${String(user)}"`)
+          if (rule.mintsCredentials && request.authentication === 'token')
+            deny(request, 'create a token with a token (use the password)')
           return
         }
         if (rule.access !== 'acl') return

@@ -8,7 +8,8 @@
  * - `Authorization: Bearer`: the inter-broker secret (brokers fetching from each other), or an API
  *   token. Tokens are looked up in the live store on every request, so a revoked token stops
  *   working on the very next request.
- * - the console's session cookie (sessions.ts), with its CSRF header on anything but GET.
+ * - the console's session cookie (sessions.ts), with its CSRF header on anything but GET. A session
+ *   lasts only while the user has the password it was opened with: a reset ends a stolen one.
  * - a client certificate the TLS listener verified (tls-principal.ts), only when the request has
  *   none of the above: its CN is the user of that name, or, as Kafka's `User:CN`, a principal
  *   without a password user and without superuser rights that ACLs can still name.
@@ -21,7 +22,7 @@ import { ThrottledError, UnauthenticatedError } from '../errors.js'
 import type { Principal } from './acl.js'
 import { type AuthStore, USER_NAME_PATTERN, type UserRecord } from './auth-store.js'
 import { sha256, verifyPassword } from './secrets.js'
-import type { SessionStore } from './sessions.js'
+import type { Session, SessionStore } from './sessions.js'
 
 const VERIFIED_TTL_MS = 60_000
 const VERIFIED_MAX_ENTRIES = 10_000
@@ -76,7 +77,7 @@ export class Authenticator {
       throw new UnauthenticatedError('missing or wrong x-csrf-token for this session')
     }
     const user = this.#store.user(session.user)
-    if (!user) {
+    if (!user || user.password?.hash !== session.passwordHash) {
       this.#sessions.end(session.id)
       throw new UnauthenticatedError('session expired; log in again')
     }
@@ -97,8 +98,18 @@ export class Authenticator {
     return user ? this.#store.principalOf(user) : { name: commonName, superuser: false }
   }
 
-  /** Checks a user and password (the console's login form, and Basic). */
+  /** The console's login: a session bound to the password it was opened with. */
+  async login(name: string, password: string): Promise<{ principal: Principal; session: Session }> {
+    const { principal, passwordHash } = await this.#check(name, password)
+    return { principal, session: this.#sessions.start(name, passwordHash) }
+  }
+
+  /** Checks a user and password (Basic). */
   async verify(name: string, password: string): Promise<Principal> {
+    return (await this.#check(name, password)).principal
+  }
+
+  async #check(name: string, password: string): Promise<{ principal: Principal; passwordHash: string }> {
     const key = sha256(`${name}\u0000${password}`).toString('hex')
     const user = this.#store.user(name)
     const cached = this.#verified.get(key)
@@ -109,7 +120,7 @@ export class Authenticator {
       cached.hash === user.password.hash &&
       cached.expiresAt > Date.now()
     ) {
-      return this.#store.principalOf(user)
+      return { principal: this.#store.principalOf(user), passwordHash: user.password.hash }
     }
     const ok = await this.#limited(() => verifyPassword(password, user?.password))
     // The store may have changed while scrypt ran: judge by the user as it is now.
@@ -119,7 +130,7 @@ export class Authenticator {
     }
     if (this.#verified.size >= VERIFIED_MAX_ENTRIES) this.#evict()
     this.#verified.set(key, { user: name, hash: now.password.hash, expiresAt: Date.now() + VERIFIED_TTL_MS })
-    return this.#store.principalOf(now)
+    return { principal: this.#store.principalOf(now), passwordHash: now.password.hash }
   }
 
   async #limited<T>(check: () => Promise<T>): Promise<T> {

@@ -10,7 +10,8 @@
  * - `authenticated`: any principal (cluster metadata, who am I). List routes are here too and show
  *   only what the principal may describe.
  * - `superuser`: user and ACL management, replication between brokers.
- * - `self`: a user managing their own tokens (or a superuser managing anyone's).
+ * - `self`: a user managing their own tokens (or a superuser managing anyone's); making one takes
+ *   the password (or a session or certificate), not another token.
  * - `acl`: the permissions `needs` computes from the request's params and body.
  *
  * `audit` routes log their outcome (admin changes); denials are always logged.
@@ -26,13 +27,22 @@ export interface RouteRequest {
 export interface PermissionContext {
   /** The topics a group member subscribed to (empty when there is no such member here). */
   memberTopics(group: string, memberId: string): readonly string[]
+  /** The topics a group reads: its members' subscriptions and the topics it has offsets on. */
+  groupTopics(group: string): readonly string[]
 }
 
 export type RouteRule = { audit?: boolean } & (
   | { access: 'public' }
   | { access: 'authenticated' }
   | { access: 'superuser' }
-  | { access: 'self' }
+  | {
+      access: 'self'
+      /**
+       * Makes a new credential: not with an API token, or a leaked token could mint a successor
+       * that outlives its revocation (Kafka's delegation tokens cannot create tokens either).
+       */
+      mintsCredentials?: boolean
+    }
   | { access: 'acl'; needs: (req: RouteRequest, ctx: PermissionContext) => Permission[]; metrics?: boolean }
 )
 
@@ -166,11 +176,14 @@ export const routePermissions: Readonly<Record<string, RouteRule>> = {
   },
   'PUT /v1/groups/:group/config': {
     access: 'acl',
-    // Poison records go to the dead-letter topic: naming one is writing to it.
-    needs: (r) => {
+    // Poison records go to the dead-letter topic: naming one is writing to it. They come from the
+    // group's topics, and the config decides when a record is skipped or copied out: that needs read
+    // on each of them, as resetting the group's offsets on one does.
+    needs: (r, ctx) => {
       const deadLetter = field(r.body, 'deadLetterTopic')
       return [
         group('alter', r.params.group),
+        ...ctx.groupTopics(str(r.params.group)).map((t) => topic('read', t)),
         ...(typeof deadLetter === 'string' ? [topic('write', deadLetter)] : []),
       ]
     },
@@ -224,7 +237,7 @@ export const routePermissions: Readonly<Record<string, RouteRule>> = {
   'GET /v1/users/:user': { access: 'self' },
   'PUT /v1/users/:user': { access: 'superuser', audit: true },
   'DELETE /v1/users/:user': { access: 'superuser', audit: true },
-  'POST /v1/users/:user/tokens': { access: 'self', audit: true },
+  'POST /v1/users/:user/tokens': { access: 'self', mintsCredentials: true, audit: true },
   'DELETE /v1/users/:user/tokens/:token': { access: 'self', audit: true },
   'GET /v1/acls': { access: 'superuser' },
   'POST /v1/acls': { access: 'superuser', audit: true },

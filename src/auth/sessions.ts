@@ -12,10 +12,20 @@ import { randomBytes, timingSafeEqual } from 'node:crypto'
 export const SESSION_COOKIE = 'strata_session'
 const SESSION_TTL_MS = 8 * 60 * 60 * 1000
 const MAX_SESSIONS = 10_000
+/**
+ * A person has a few browsers: past this a user's oldest session ends, so one account logging in
+ * in a loop (its checks are remembered, so cheap) cannot push everyone else's sessions out.
+ */
+const MAX_SESSIONS_PER_USER = 20
 
 export interface Session {
   id: string
   user: string
+  /**
+   * The password hash the user logged in with: resetting a password (or deleting the user and
+   * making another of that name) must end the sessions the old password opened.
+   */
+  passwordHash: string
   csrfToken: string
   expiresAt: number
 }
@@ -28,11 +38,13 @@ export class SessionStore {
     this.ttlMs = ttlMs
   }
 
-  start(user: string): Session {
+  start(user: string, passwordHash: string): Session {
+    this.#capUser(user)
     if (this.#sessions.size >= MAX_SESSIONS) this.#sweep()
     const session: Session = {
       id: randomBytes(32).toString('base64url'),
       user,
+      passwordHash,
       csrfToken: randomBytes(32).toString('base64url'),
       expiresAt: Date.now() + this.ttlMs,
     }
@@ -61,6 +73,14 @@ export class SessionStore {
 
   end(id: string): void {
     this.#sessions.delete(id)
+  }
+
+  #capUser(user: string): void {
+    const own: string[] = []
+    for (const s of this.#sessions.values()) if (s.user === user) own.push(s.id)
+    // Map order is insertion order: the first are the oldest.
+    for (const id of own.slice(0, Math.max(0, own.length - MAX_SESSIONS_PER_USER + 1)))
+      this.#sessions.delete(id)
   }
 
   #sweep(): void {

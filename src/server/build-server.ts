@@ -70,7 +70,12 @@ export async function buildServer(opts: BuildServerOptions): Promise<FastifyInst
   await app.register(msgpackCodec)
   await app.register(
     authPlugin,
-    opts.auth ?? { enabled: false, acls: () => [], context: { memberTopics: () => [] }, metricsOpen: true },
+    opts.auth ?? {
+      enabled: false,
+      acls: () => [],
+      context: { memberTopics: () => [], groupTopics: () => [] },
+      metricsOpen: true,
+    },
   )
   // Before any route, so that the document sees them all (GET /openapi.json, /docs).
   await app.register(openApiPlugin)

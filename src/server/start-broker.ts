@@ -149,7 +149,10 @@ async function startLocked(
       () => cluster?.notReadyReasons() ?? [],
       () => (groups.ready ? [] : ['consumer groups are loading their offsets']),
     ],
-    auth: auth.pluginOptions({ memberTopics: (group, member) => groups.memberTopics(group, member) }),
+    auth: auth.pluginOptions({
+      memberTopics: (group, member) => groups.memberTopics(group, member),
+      groupTopics: (group) => groups.groupTopics(group),
+    }),
     plugins: [
       (app) => securityRoutes(app, { store: auth.store }),
       (app) => consoleLoginRoutes(app, { auth, authEnabled: config.auth }),

@@ -651,6 +651,16 @@ export class GroupCoordinator {
     )
   }
 
+  /**
+   * Every topic the group reads here: its members' subscriptions and the topics it has offsets on
+   * (authorization asks, since the group's poison handling moves their records).
+   */
+  groupTopics(groupName: string): readonly string[] {
+    const topics = new Set(this.#groups.get(groupName)?.topics ?? [])
+    if (this.ready) for (const o of this.#store.offsets(groupName)) topics.add(o.topic)
+    return [...topics]
+  }
+
   /** The topics a member subscribed to; empty when it is not a member here (authorization asks). */
   memberTopics(groupName: string, memberId: string): readonly string[] {
     return this.#groups.get(groupName)?.members.get(memberId)?.topics ?? []

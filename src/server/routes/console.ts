@@ -11,7 +11,7 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import type { FastifyInstance, FastifyRequest } from 'fastify'
 import { Type } from 'typebox'
 import type { Principal } from '../../auth/acl.js'
-import { SESSION_COOKIE } from '../../auth/sessions.js'
+import { SESSION_COOKIE, type Session } from '../../auth/sessions.js'
 import type { BrokerAuth } from '../../auth/setup.js'
 import type { BrokerMetrics } from '../../metrics/broker-metrics.js'
 import { StatsRing } from '../../metrics/stats-ring.js'
@@ -89,9 +89,9 @@ export async function consoleLoginRoutes(
     `${SESSION_COOKIE}=${value}; Path=/; HttpOnly; SameSite=Strict; Max-Age=${maxAgeS}${req.protocol === 'https' ? '; Secure' : ''}`
 
   r.post('/console/login', { schema: { body: LoginBody } }, async (req, reply) => {
-    let principal: Principal
+    let login: { principal: Principal; session: Session }
     try {
-      principal = await authenticator.verify(req.body.username, req.body.password)
+      login = await authenticator.login(req.body.username, req.body.password)
     } catch (err) {
       req.log.warn(
         {
@@ -105,7 +105,7 @@ export async function consoleLoginRoutes(
       )
       throw err
     }
-    const session = sessions.start(principal.name)
+    const { principal, session } = login
     reply.header('set-cookie', cookie(req, session.id, Math.floor(sessions.ttlMs / 1000)))
     return reply.sendData({ ...principal, csrfToken: session.csrfToken, auth: true })
   })

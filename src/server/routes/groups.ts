@@ -6,7 +6,8 @@
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import type { FastifyInstance, FastifyRequest } from 'fastify'
 import type { Broker } from '../../broker/broker.js'
-import type { GroupCoordinator } from '../../broker/groups/index.js'
+import { tpKey } from '../../broker/groups/assignors.js'
+import type { GroupCoordinator, GroupDescription } from '../../broker/groups/index.js'
 import { refuseInternalTopic, refuseInternalTopics } from '../../broker/internal-topics.js'
 import {
   CommitBody,
@@ -29,6 +30,32 @@ const DEFAULT_MAX_BYTES = 1024 * 1024
 /** A POST whose fields are all optional may come without a body (`curl -XPOST …/heartbeat`). */
 async function emptyBodyIsObject(req: FastifyRequest): Promise<void> {
   if (req.body === undefined || req.body === null) req.body = {}
+}
+
+/**
+ * A group as one caller may see it: describing a group must not show the offsets, lag or
+ * assignments of a topic the caller may not describe (Kafka's OffsetFetch filters the same way).
+ */
+function visibleTo(req: FastifyRequest, group: GroupDescription): GroupDescription {
+  const mayDescribe = (topic: string) => req.mayDescribe('topic', topic)
+  const offsets = group.offsets.filter((o) => mayDescribe(o.topic))
+  if (offsets.length === group.offsets.length && group.members.every((m) => m.topics.every(mayDescribe)))
+    return group
+  const lagOf = new Map(offsets.map((o) => [tpKey(o), o.lag]))
+  return {
+    ...group,
+    members: group.members.map((m) => {
+      const assignments = m.assignments.filter((tp) => mayDescribe(tp.topic))
+      return {
+        ...m,
+        topics: m.topics.filter(mayDescribe),
+        assignments,
+        lag: assignments.reduce((sum, tp) => sum + (lagOf.get(tpKey(tp)) ?? 0), 0),
+      }
+    }),
+    lag: offsets.reduce((sum, o) => sum + o.lag, 0),
+    offsets,
+  }
 }
 
 export async function groupRoutes(app: FastifyInstance, opts: { groups: GroupCoordinator; broker: Broker }) {
@@ -101,6 +128,10 @@ export async function groupRoutes(app: FastifyInstance, opts: { groups: GroupCoo
     '/v1/groups/:group/members/:member/seek',
     { schema: { params: MemberParams, body: SeekBody } },
     async (req, reply) => {
+      refuseInternalTopics(
+        req.body.offsets.map((o) => o.topic),
+        'offsets',
+      )
       await groups.seek(req.params.group, req.params.member, req.body)
       return reply.code(204).send()
     },
@@ -120,7 +151,9 @@ export async function groupRoutes(app: FastifyInstance, opts: { groups: GroupCoo
   )
 
   r.get('/v1/groups/:group/offsets', { schema: { params: GroupParams } }, async (req, reply) =>
-    reply.sendData({ offsets: groups.offsets(req.params.group) }),
+    reply.sendData({
+      offsets: groups.offsets(req.params.group).filter((o) => req.mayDescribe('topic', o.topic)),
+    }),
   )
 
   r.post(
@@ -147,10 +180,15 @@ export async function groupRoutes(app: FastifyInstance, opts: { groups: GroupCoo
   )
 
   r.get('/v1/groups', async (req, reply) =>
-    reply.sendData({ groups: groups.list().filter((g) => req.mayDescribe('group', g.group)) }),
+    reply.sendData({
+      groups: groups
+        .list()
+        .filter((g) => req.mayDescribe('group', g.group))
+        .map((g) => visibleTo(req, g)),
+    }),
   )
 
   r.get('/v1/groups/:group', { schema: { params: GroupParams } }, async (req, reply) =>
-    reply.sendData(groups.describe(req.params.group)),
+    reply.sendData(visibleTo(req, groups.describe(req.params.group))),
   )
 }

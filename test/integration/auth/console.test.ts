@@ -93,10 +93,20 @@ describe('console login', () => {
 describe('SessionStore', () => {
   it('forgets a session once it expired', () => {
     const expired = new SessionStore(-1)
-    const session = expired.start('dana')
+    const session = expired.start('dana', 'hash')
     expect(expired.fromCookie(`strata_session=${session.id}`)).toBeUndefined()
     const live = new SessionStore(60_000)
-    const kept = live.start('dana')
+    const kept = live.start('dana', 'hash')
     expect(live.fromCookie(`other=1; strata_session=${kept.id}`)?.user).toBe('dana')
+  })
+
+  it("one user logging in over and over cannot push everyone else's sessions out", () => {
+    const store = new SessionStore(60_000)
+    const admin = store.start('admin', 'hash')
+    const flood = Array.from({ length: 10_050 }, () => store.start('mallory', 'hash'))
+    expect(store.fromCookie(`strata_session=${admin.id}`)?.user).toBe('admin')
+    // mallory's newest sessions live, the oldest ones made room for them.
+    expect(store.fromCookie(`strata_session=${flood.at(-1)?.id}`)?.user).toBe('mallory')
+    expect(store.fromCookie(`strata_session=${flood[0]?.id}`)).toBeUndefined()
   })
 })

@@ -26,6 +26,8 @@ interface Sample {
   expect: number
   /** What `ctx.memberTopics` answers for the member in the path. */
   memberTopics?: string[]
+  /** What `ctx.groupTopics` answers for the group in the path. */
+  groupTopics?: string[]
 }
 
 let broker: BrokerProcess
@@ -153,11 +155,15 @@ const samples: Record<string, (i: number) => Promise<Sample>> = {
       expect: 200,
     }
   },
-  'PUT /v1/groups/:group/config': async (i) => ({
-    path: `/v1/groups/config-${i}/config`,
-    body: { maxDeliveries: 5, deadLetterTopic: 'base' },
-    expect: 200,
-  }),
+  'PUT /v1/groups/:group/config': async (i) => {
+    await commit(`config-${i}`)
+    return {
+      path: `/v1/groups/config-${i}/config`,
+      body: { maxDeliveries: 5, deadLetterTopic: 'dead' },
+      expect: 200,
+      groupTopics: ['base'],
+    }
+  },
   'GET /v1/groups': async () => ({ path: '/v1/groups', expect: 200 }),
   'GET /v1/groups/:group': async (i) => {
     await commit(`describe-${i}`)
@@ -253,7 +259,7 @@ function permissionsFor(rule: RouteRule, pattern: string, sample: Sample): Permi
   if (rule.access !== 'acl') return []
   return rule.needs(
     { params: paramsOf(pattern, sample.path), body: sample.body },
-    { memberTopics: () => sample.memberTopics ?? [] },
+    { memberTopics: () => sample.memberTopics ?? [], groupTopics: () => sample.groupTopics ?? [] },
   )
 }
 
@@ -263,6 +269,7 @@ beforeAll(async () => {
   granteeToken = await makeUser(url, 'grantee', GRANTEE_PASSWORD)
   bobToken = await makeUser(url, 'bob', 'bob-password')
   await adminCall(url, 'POST', '/v1/topics', { name: 'base' }, 201)
+  await adminCall(url, 'POST', '/v1/topics', { name: 'dead' }, 201)
   await adminCall(url, 'POST', '/v1/topics/base/records', { records: [{ value: 0 }] }, 200)
   await adminCall(url, 'POST', '/v1/exchanges', { name: 'ex-base', type: 'direct' }, 201)
   await adminCall(url, 'POST', '/v1/exchanges/ex-base/bindings', { topic: 'base', bindingKey: 'k' }, 201)
@@ -318,7 +325,11 @@ describe('every route with --auth', () => {
       const aclIds: string[] = []
       for (const p of needed) aclIds.push(await grant(url, 'grantee', p.operation, p.resourceType, p.name))
       const permitted = await send(
-        rule.access === 'superuser' ? { basic: ['admin', 'admin-secret-1'] } : { bearer: granteeToken },
+        rule.access === 'superuser'
+          ? { basic: ['admin', 'admin-secret-1'] }
+          : rule.access === 'self' && rule.mintsCredentials
+            ? { basic: ['grantee', GRANTEE_PASSWORD] }
+            : { bearer: granteeToken },
       )
       expect(permitted.status, JSON.stringify(permitted.body)).toBe(sample.expect)
       // The same permission needed twice is one ACL.

@@ -3,7 +3,12 @@ import { describe, expect, it } from 'vitest'
 import { type AclRule, isAllowed } from '../../../src/auth/acl.js'
 import { authPlugin } from '../../../src/auth/auth-plugin.js'
 
-const options = { enabled: false, acls: () => [], context: { memberTopics: () => [] }, metricsOpen: false }
+const options = {
+  enabled: false,
+  acls: () => [],
+  context: { memberTopics: () => [], groupTopics: () => [] },
+  metricsOpen: false,
+}
 
 describe('the route table is enforced at registration', () => {
   it('refuses a route that has no entry', async () => {
