@@ -18,7 +18,7 @@ import {
   waitForLeader,
   waitUntil,
 } from '../helpers/cluster.js'
-import { jsonRequest } from '../helpers/http.js'
+import { authHeaders, jsonRequest } from '../helpers/http.js'
 import { parsePromText } from '../unit/metrics/prom-text.js'
 
 const ARTIFACTS = join(import.meta.dirname, '../artifacts/console')
@@ -37,7 +37,9 @@ async function sumOver(
   let total: number | undefined
   const wanted = Object.entries(labels).map(([k, v]) => `${k}="${v}"`)
   for (const id of ids) {
-    const parsed = parsePromText(await (await fetch(`${cluster.advertised(id)}/metrics`)).text())
+    const parsed = parsePromText(
+      await (await fetch(`${cluster.advertised(id)}/metrics`, { headers: authHeaders() })).text(),
+    )
     for (const [key, value] of parsed.samples) {
       const family = key === name || key.startsWith(`${name}{`)
       if (family && wanted.every((w) => key.includes(w))) total = (total ?? 0) + value

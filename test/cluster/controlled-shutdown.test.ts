@@ -27,7 +27,7 @@ import {
   waitUntil,
 } from '../helpers/cluster.js'
 import { expectExactlyOnceInOrder, produceContinuously } from '../helpers/continuous-producer.js'
-import { jsonRequest } from '../helpers/http.js'
+import { jsonRequest, testCredentials } from '../helpers/http.js'
 
 const TOPIC = 'controlled-shutdown'
 const OFFSETS_TOPIC = '__consumer_offsets'
@@ -79,7 +79,7 @@ describe('12: controlled shutdown keeps the cluster available', () => {
     expect(xOffsetsPartitions.length).toBeGreaterThan(0)
     const survivors = cluster.ids.filter((id) => id !== x)
 
-    const client = new BrokerClient({ urls: bootstrap })
+    const client = new BrokerClient({ ...testCredentials(), urls: bootstrap })
     const writer = produceContinuously(client, TOPIC, { acks: 'all', idempotent: true })
     const { confirmed, failures } = writer
 

@@ -18,7 +18,7 @@ import {
   waitUntil,
 } from '../helpers/cluster.js'
 import { expectExactlyOnceInOrder, produceContinuously } from '../helpers/continuous-producer.js'
-import { jsonRequest } from '../helpers/http.js'
+import { jsonRequest, testCredentials } from '../helpers/http.js'
 import { cli } from '../integration/cli/cli-io.js'
 
 const TOPIC = 'preferred-leaders'
@@ -89,7 +89,7 @@ describe('preferred-leader election', () => {
     step('failed over')
     const survivorUrl = cluster.advertised(cluster.ids.find((id) => id !== x) as number)
 
-    const client = new BrokerClient({ urls: bootstrap })
+    const client = new BrokerClient({ ...testCredentials(), urls: bootstrap })
     const writer = produceContinuously(client, TOPIC, { acks: 'all', idempotent: true })
     const { confirmed, failures } = writer
     await waitUntil(() => confirmed.length >= 200, 30_000, '200 confirmed records before the restart')
@@ -169,7 +169,10 @@ describe('preferred-leader election on demand (automatic elections off)', () => 
     await refused({ topic, unknown: 1 }, 400, 'INVALID_REQUEST')
     expect((await partitionsOf(url, topic))[0]?.leader).not.toBe(x)
 
-    const run = await cli(['cluster', 'elect-leaders', '--topic', topic, '--json', '--url', url])
+    const { username, password } = testCredentials()
+    const run = await cli(['cluster', 'elect-leaders', '--topic', topic, '--json', '--url', url], {
+      env: { STRATA_USERNAME: username, STRATA_PASSWORD: password },
+    })
     expect(run.code, run.stderr).toBe(0)
     const elections = JSON.parse(run.stdout) as Array<{
       partition: number

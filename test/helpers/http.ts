@@ -13,7 +13,7 @@ export const TEST_ADMIN_PASSWORD = 'test-admin-password'
 export const TEST_INTER_BROKER_TOKEN = 'test-inter-broker-token'
 export const testCredentials = (): { username?: string; password?: string } =>
   TEST_AUTH ? { username: 'admin', password: TEST_ADMIN_PASSWORD } : {}
-const authHeaders = (): Record<string, string> =>
+export const authHeaders = (): Record<string, string> =>
   TEST_AUTH
     ? { authorization: `Basic ${Buffer.from(`admin:${TEST_ADMIN_PASSWORD}`).toString('base64')}` }
     : {}
