@@ -6,7 +6,12 @@
  * producer fell behind its schedule (no coordinated omission); "send → delivered" does not.
  * The first --warmup seconds of records are left out of the histograms.
  *
- *     node bench/e2e/latency.mjs [--rates 1000,5000] [--duration 10] [--warmup 2] [--cpu-prof DIR]
+ *     node bench/e2e/latency.mjs [--rates 1000,5000] [--ack auto,manual] [--duration 10] [--warmup 2]
+ *       [--cpu-prof DIR]
+ *
+ * --ack: auto = the member joins with autoCommit (the broker commits, fsynced, before each answer
+ * leaves); manual = commit(record) after each record, not awaited (it rides on the next fetch), as
+ * the peers in bench/compare ack.
  */
 import { log, scenarioMain } from '../lib/cli.mjs'
 import { subscribe, within } from '../lib/consume.mjs'
@@ -17,8 +22,8 @@ import { loadClient, WireClient } from '../lib/wire.mjs'
 
 const RECORD_BYTES = 100
 
-export async function runRate(lib, broker, wire, hasGroups, rate, { seconds, warmup }) {
-  const topic = `bench-e2e-${rate}`
+export async function runRate(lib, broker, wire, hasGroups, rate, { seconds, warmup, ack = 'auto' }) {
+  const topic = `bench-e2e-${rate}-${ack}`
   await wire.createTopic(topic, 1)
   const total = Math.round(rate * (seconds + warmup))
   const skip = Math.round(rate * warmup)
@@ -26,7 +31,8 @@ export async function runRate(lib, broker, wire, hasGroups, rate, { seconds, war
   const fromSend = histogram()
   let index = 0
   const sub = await subscribe(lib, broker.url, {
-    group: `bench-e2e-${rate}`,
+    group: `bench-e2e-${rate}-${ack}`,
+    ack,
     topic,
     hasGroups,
     expect: total,
@@ -77,7 +83,7 @@ export async function runRate(lib, broker, wire, hasGroups, rate, { seconds, war
   await sub.stop()
   const achieved = total / ((sub.lastAt - t0) / 1000)
   return {
-    scenario: `e2e-latency/${rate}rps`,
+    scenario: `e2e-latency/${rate}rps${ack === 'auto' ? '' : `/${ack}-ack`}`,
     config: {
       rate,
       recordBytes: RECORD_BYTES,
@@ -86,6 +92,7 @@ export async function runRate(lib, broker, wire, hasGroups, rate, { seconds, war
       acks: 'all',
       partitions: 1,
       consumer: sub.kind,
+      ack,
       producer: 'client Producer defaults, one send() per record',
     },
     delivered: sub.seen,
@@ -105,6 +112,7 @@ export async function run(opts = {}) {
     .map(Number)
   const seconds = opts.duration ?? 10
   const warmup = opts.warmup ?? 2
+  const acks = String(opts.ack ?? 'auto').split(',')
   const broker = await startBroker({
     nodeArgs: opts.cpuProf ? ['--cpu-prof', '--cpu-prof-dir', `${opts.cpuProf}/broker-e2e`] : [],
     traceFsync: Boolean(opts.traceFsync),
@@ -114,11 +122,13 @@ export async function run(opts = {}) {
   try {
     const hasGroups = await wire.hasGroups()
     for (const rate of rates) {
-      const r = await runRate(lib, broker, wire, hasGroups, rate, { seconds, warmup })
-      out.push(r)
-      log(
-        `e2e ${rate}/s: p50 ${r.dueToDeliveredMs.p50} ms, p99 ${r.dueToDeliveredMs.p99} ms, p99.9 ${r.dueToDeliveredMs.p999} ms, max ${r.dueToDeliveredMs.max} ms`,
-      )
+      for (const ack of acks) {
+        const r = await runRate(lib, broker, wire, hasGroups, rate, { seconds, warmup, ack })
+        out.push(r)
+        log(
+          `e2e ${rate}/s ${ack} ack: p50 ${r.dueToDeliveredMs.p50} ms, p99 ${r.dueToDeliveredMs.p99} ms, p99.9 ${r.dueToDeliveredMs.p999} ms, max ${r.dueToDeliveredMs.max} ms`,
+        )
+      }
     }
   } finally {
     await wire.close()

@@ -12,14 +12,25 @@
 export async function subscribe(
   lib,
   url,
-  { group, topic, hasGroups, expect, onRecord, maxRecords = 500, maxBytes = 1024 * 1024, maxWaitMs = 500 },
+  {
+    group,
+    topic,
+    hasGroups,
+    expect,
+    onRecord,
+    maxRecords = 500,
+    maxBytes = 1024 * 1024,
+    maxWaitMs = 500,
+    ack = 'auto',
+  },
 ) {
+  const manual = ack === 'manual'
   const client = new lib.BrokerClient({ urls: url })
   const reader = hasGroups
     ? new lib.Consumer(client, {
         group,
         topics: [topic],
-        autoCommit: true,
+        autoCommit: !manual,
         maxRecords,
         maxBytes,
         maxWaitMs,
@@ -50,6 +61,8 @@ export async function subscribe(
         lastAt = performance.now()
         seen++
         onRecord?.(record, lastAt)
+        // Manual ack, as the client library's docs show it: not awaited, it rides on the next fetch.
+        if (manual) reader.commit(record)
         if (expect !== undefined && seen === expect) resolveDone(lastAt)
       }
     } catch (err) {
@@ -58,7 +71,9 @@ export async function subscribe(
   })()
   return {
     kind: hasGroups
-      ? 'consumer-group member (client Consumer, autoCommit)'
+      ? manual
+        ? 'consumer-group member (client Consumer, manual ack: commit(record), riding on the next fetch)'
+        : 'consumer-group member (client Consumer, autoCommit)'
       : 'partition reader (client TopicReader; broker has no groups yet, no commits)',
     done,
     get seen() {

@@ -107,13 +107,15 @@ export async function startBroker({
   traceFsync = false,
   keepData = false,
   dataDir: reuse,
+  dist = DIST,
 } = {}) {
-  if (!existsSync(BROKER_MAIN)) throw new Error(`${BROKER_MAIN} is missing: run \`npm run build\` first`)
+  const brokerMain = join(dist, 'src/main.js')
+  if (!existsSync(brokerMain)) throw new Error(`${brokerMain} is missing: run \`npm run build\` first`)
   // `dataDir` restarts on the data of an earlier broker (started with keepData).
   const dataDir = reuse ?? (await tempDir('broker'))
   const brokerArgv = [
     ...nodeArgs,
-    BROKER_MAIN,
+    brokerMain,
     'serve',
     '--host',
     '127.0.0.1',

@@ -36,8 +36,8 @@ export interface RequestItem {
 
 /** The tasks a pool thread accepts. */
 export type PoolTask =
+  /** `port` carries the requests in (arrays of RequestItem) and the answers and events out. */
   | { kind: 'init'; generation: number; port: MessagePort }
-  | { kind: 'requests'; generation: number; items: RequestItem[] }
   | { kind: 'shutdown'; generation: number }
   /**
    * Test hook (only with STRATA_TEST_HOOKS=1): kill this thread as a bug would, to test recovery.
@@ -153,6 +153,11 @@ function init(task: Extract<PoolTask, { kind: 'init' }>): PoolReply<{ threadGene
   port = task.port
   generation = task.generation
   host ??= new PartitionHost((event: HostEvent) => post(event))
+  const h = host
+  // Started in order (each append is written before the next starts); answered as each completes.
+  port.on('message', (items: RequestItem[]) => {
+    for (const item of items) void serve(h, item)
+  })
   return { ok: true, value: { threadGeneration: generation } }
 }
 
@@ -199,10 +204,6 @@ export async function handleTask(task: PoolTask): Promise<PoolReply> {
     case 'shutdown':
       await host.closeAll()
       flushOutbox()
-      return { ok: true, value: null }
-    case 'requests':
-      // Started in order (each append is written before the next starts); answered as each completes.
-      for (const item of task.items) void serve(host, item)
       return { ok: true, value: null }
   }
 }

@@ -10,12 +10,14 @@
  * - `atomics: 'disabled'`: an idle piscina thread otherwise parks in `Atomics.wait`, which freezes
  *   its event loop, and with it the flush timers of acks=0/1 writes and fsync completions.
  * - `idleTimeout: Infinity`: the thread holds open logs; it must never be retired for idleness.
- * - `concurrentTasksPerWorker` above 1: a `requests` task answers as soon as its requests are
- *   started, but init, shutdown and a slow stats call must not queue behind one another.
+ * - `concurrentTasksPerWorker` above 1: init, shutdown and the crash hook must not queue behind
+ *   one another.
  *
  * The request path is batched both ways, because a cross-thread handoff costs about as much CPU
  * as a whole small produce request (bench/RESULTS.md, "Workers"): the requests routed to a worker
- * during one turn of the HTTP thread's event loop go as ONE piscina task, and the worker posts the
+ * during one turn of the HTTP thread's event loop go as ONE message on the thread's own port (not
+ * a piscina task: a task costs a second message back, its completion, and piscina's bookkeeping
+ * on every turn; piscina keeps the thread's life: start, replacement, init and shutdown), and the worker posts the
  * answers and state events of one of its turns as ONE message on the reply port. Appends in flight
  * are therefore bounded by maxInflightBytesPerPartition, not by piscina, and every append waiting
  * for an fsync is in flight at once, so one group-commit fsync covers them all.
@@ -44,7 +46,6 @@ import {
   type RequestItem,
   requestTransfer,
   restoreAnswerBytes,
-  STALE_GENERATION_REASON,
 } from './partition-worker.js'
 import {
   emptyHostStats,
@@ -422,7 +423,10 @@ export class PoolRouter implements PartitionRouter {
     return answer
   }
 
-  /** Sends the queued requests as one task; a rejected task means the thread died. */
+  /**
+   * Sends the queued requests as one message on the thread's port. A thread that dies with them
+   * unanswered is noticed by its 'exit' (#init), which fails everything pending.
+   */
   #flush(slot: PoolSlot): void {
     slot.flushScheduled = false
     if (slot.outbox.length === 0) return
@@ -430,23 +434,19 @@ export class PoolRouter implements PartitionRouter {
     const transferList = slot.outboxTransfers
     slot.outbox = []
     slot.outboxTransfers = []
-    const generation = slot.generation
-    slot.pool.run({ kind: 'requests', generation, items }, { transferList }).then(
-      (reply) => {
-        if (reply.ok) return
-        // The thread refused the whole batch: it is not (yet) the one these requests were for.
-        if (reply.error.details?.reason === STALE_GENERATION_REASON) this.#failed(slot, generation, undefined)
-        const err = errorFromEnvelope({ error: reply.error })
-        for (const item of items) this.#settle(slot, item.id, err)
-      },
-      (err: unknown) => {
-        this.#failed(slot, generation, err)
-        const failure = workerFailed(`partition worker ${slot.index} failed; it is being restarted, retry`, {
+    try {
+      if (slot.port === undefined) throw new Error('no port: the thread is being replaced')
+      slot.port.postMessage(items, transferList)
+    } catch (err) {
+      const failure = workerFailed(
+        `partition worker ${slot.index} cannot take requests; retry`,
+        {
           worker: slot.index,
-        })
-        for (const item of items) this.#settle(slot, item.id, failure)
-      },
-    )
+        },
+        err,
+      )
+      for (const item of items) this.#settle(slot, item.id, failure)
+    }
   }
 
   #settle(slot: PoolSlot, id: number, err: unknown): void {
