@@ -80,7 +80,7 @@ log(
     .map((l) => l.toFixed(2))
     .join(
       ' ',
-    )}; ${requests} requests × ${rounds} rounds, ${connections} connections, ${type}, broker args: ${process.env.STRATA_BENCH_BROKER_ARGS || "(defaults)"}`,
+    )}; ${requests} requests × ${rounds} rounds, ${connections} connections, ${type}, broker args: ${process.env.STRATA_BENCH_BROKER_ARGS || '(defaults)'}`,
 )
 const results = { ceiling: [], broker: [], ...(opts.baseline && { baseline: [] }) }
 const ceiling = await startProcess(process.execPath, [`${ROOT}/bench/http/ceiling-server.mjs`], {

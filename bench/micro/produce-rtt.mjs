@@ -14,10 +14,16 @@ import { WireClient } from '../lib/wire.mjs'
 
 const opts = parseArgs()
 const count = opts.count ?? 2000
-const broker = await startBroker({ args: opts.workers !== undefined ? ["--workers", String(opts.workers)] : [] })
+const broker = await startBroker({
+  args: opts.workers !== undefined ? ['--workers', String(opts.workers)] : [],
+})
 const wire = new WireClient(broker.url, { connections: 2 })
 const value = Buffer.alloc(100, 0x61)
-log(`load ${loadavg().map((l) => l.toFixed(2)).join(' ')}`)
+log(
+  `load ${loadavg()
+    .map((l) => l.toFixed(2))
+    .join(' ')}`,
+)
 try {
   await wire.createTopic('rtt', 1)
   for (const acks of ['0', '1', 'all']) {
@@ -52,4 +58,8 @@ try {
   await wire.close()
   await broker.stop()
 }
-log(`load ${loadavg().map((l) => l.toFixed(2)).join(' ')}`)
+log(
+  `load ${loadavg()
+    .map((l) => l.toFixed(2))
+    .join(' ')}`,
+)
