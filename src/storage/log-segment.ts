@@ -73,6 +73,11 @@ export class LogSegment {
   /** Wall-clock start of the segment's segmentMs window. */
   rollStartMs: number
   #lastBatchOffset = -1
+  /**
+   * The lowest position this process wrote a batch at: every batch from there on was built or CRC
+   * checked on its way in (append, appendVerbatim), so a read need not check its CRC again.
+   */
+  #writtenFrom: number | undefined
   #bytesSinceLastIndexEntry = 0
   readonly #options: SegmentOptions
   #fd: number | undefined
@@ -211,7 +216,13 @@ export class LogSegment {
   append(batch: Buffer, header: BatchHeader): void {
     const position = this.size
     writeFully(this.#openFd(), batch, position)
+    if (this.#writtenFrom === undefined || position < this.#writtenFrom) this.#writtenFrom = position
     this.indexBatch(header, position, batch.length)
+  }
+
+  /** True when the batch at `position` was written by this process (checked on its way in). */
+  writtenHere(position: number): boolean {
+    return this.#writtenFrom !== undefined && position >= this.#writtenFrom
   }
 
   /** Reads `length` bytes at `position` into a new buffer with its own ArrayBuffer. */

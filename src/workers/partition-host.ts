@@ -219,7 +219,11 @@ export class PartitionHost {
         { offset: req.offset, logStartOffset, logEndOffset: log.logEndOffset, highWatermark },
       )
     }
-    const slices = this.#collect(log.read(req.offset, req.maxBytes, highWatermark), req, highWatermark)
+    const slices = this.#collect(
+      log.read(req.offset, req.maxBytes, highWatermark, req.maxRecords),
+      req,
+      highWatermark,
+    )
     const last = slices[slices.length - 1]
     const nextOffset = last === undefined ? req.offset : last.offset + 1
     let bytes = 0

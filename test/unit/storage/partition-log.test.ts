@@ -102,6 +102,36 @@ describe('append and read', () => {
     await log.close()
   })
 
+  test('maxRecords ends the read at the first index entry past offset + maxRecords', async ({ dir }) => {
+    // indexIntervalBytes 1: every batch is indexed, so the read ends right after the batch that
+    // holds offset + maxRecords − 1. Batches hold [0], [1,2], [3,4,5], [6], [7,8], [9,10,11], ...
+    const log = await filledLog(dir, 30, { ...defaultConfig, indexIntervalBytes: 1 })
+    expect(offsetsOf(log.read(0, 1_000_000, log.logEndOffset, 1))).toEqual([0])
+    expect(offsetsOf(log.read(0, 1_000_000, log.logEndOffset, 2))).toEqual([0, 1, 2])
+    expect(offsetsOf(log.read(4, 1_000_000, log.logEndOffset, 3))).toEqual([3, 4, 5, 6])
+    // maxBytes and maxOffset still bound it; without maxRecords, maxBytes alone does.
+    expect(offsetsOf(log.read(0, 1_000_000, 5, 100))).toEqual([0, 1, 2])
+    expect(offsetsOf(log.read(0, 1_000_000, log.logEndOffset))).toHaveLength(log.logEndOffset)
+    await log.close()
+  })
+
+  test('a batch written before this process opened the log is CRC checked when read', async ({ dir }) => {
+    const log = await filledLog(dir, 3, defaultConfig)
+    const [, second] = log.read(0, 1_000_000, log.logEndOffset)
+    await log.close()
+    const [name] = listLogs(dir)
+    const file = `${dir}/${name}`
+    const bytes = fs.readFileSync(file)
+    // Flip one byte of the second batch's last record: its CRC no longer matches.
+    const at = bytes.indexOf(second as Buffer) + (second as Buffer).length - 1
+    bytes[at] = (bytes[at] as number) ^ 0xff
+    fs.writeFileSync(file, bytes)
+    // A clean shutdown marker skips recovery's scan, so only the read can notice.
+    const reopened = await PartitionLog.open(dir, defaultConfig)
+    expect(() => reopened.read(1, 1_000_000, reopened.logEndOffset)).toThrow(/crc|CRC|checksum/)
+    await reopened.close().catch(() => undefined)
+  })
+
   test('stops before any batch whose lastOffset reaches maxOffset', async ({ dir }) => {
     const log = await filledLog(dir, 9, defaultConfig)
     // Batches hold offsets [0], [1,2], [3,4,5], [6], [7,8], [9,10,11], ...
