@@ -1,7 +1,8 @@
 /**
  * The parts of end-to-end latency, one at a time, on one broker: sequential single-record produce
  * round trips (one request in flight) at acks 0, 1 and all, a fetch round trip, and how long a
- * parked partition fetch takes to wake after an acks=all produce is answered. Latencies from an
+ * parked partition fetch, and a parked consumer-group member's fetch, take to be answered after
+ * an acks=all produce is. Latencies from an
  * hdr histogram at microsecond resolution; load average printed.
  *
  *     npm run build && node bench/micro/produce-rtt.mjs [--count 2000] [--workers 1]
@@ -54,6 +55,21 @@ try {
     next++
   }
   log(`parked fetch answered after the produce confirm: ${JSON.stringify(summarize(wake))}`)
+  // The same for a consumer-group member's long poll (the path of bench/e2e/latency.mjs).
+  const { memberId } = await wire.call('POST', '/v1/groups/rtt-group/members', { topics: ['rtt'] })
+  const records = `/v1/groups/rtt-group/members/${memberId}/records`
+  while ((await wire.call('GET', `${records}?maxRecords=5000`)).records.length > 0) {}
+  const groupWake = histogram()
+  for (let i = 0; i < count / 4; i++) {
+    const parked = wire.call('GET', `${records}?maxWaitMs=2000`)
+    await new Promise((r) => setTimeout(r, 2))
+    await wire.produce('rtt', [{ value }], 'all', 0)
+    const t = performance.now()
+    const got = await parked
+    recordMs(groupWake, performance.now() - t)
+    if (got.records.length !== 1) throw new Error(`group fetch got ${got.records.length} records`)
+  }
+  log(`parked group fetch answered after the produce confirm: ${JSON.stringify(summarize(groupWake))}`)
 } finally {
   await wire.close()
   await broker.stop()

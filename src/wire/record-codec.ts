@@ -162,12 +162,15 @@ function writeRecord(out: Buffer, pos: number, slice: RecordSlice, prefix: Buffe
 }
 
 /** Records back to back, each a complete 7-entry map with topic and partition (group fetch). */
-export function buildGroupRecords(slices: readonly RecordSlice[], prefix: Buffer): Buffer {
+export function buildGroupRecords(slices: readonly RecordSlice[], prefix: Buffer, ends?: number[]): Buffer {
   let size = 0
   for (const s of slices) size += recordSize(s, prefix)
   const out = Buffer.allocUnsafeSlow(size)
   let pos = 0
-  for (const s of slices) pos = writeRecord(out, pos, s, prefix)
+  for (const s of slices) {
+    pos = writeRecord(out, pos, s, prefix)
+    ends?.push(pos)
+  }
   return out
 }
 

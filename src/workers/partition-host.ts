@@ -79,6 +79,22 @@ interface HostedPartition {
   counted: { fsyncs: number; fsyncMsTotal: number; recordsFlushed: number }
   /** Cluster mode: role, leader epoch, high watermark and epoch cache (src/workers/replica-log.ts). */
   replica: ReplicaState | undefined
+  /** Until when a group reader counts as waiting at the end of the log (tails are pushed to it). */
+  tailWatchedUntil: number
+}
+
+/** A tail larger than this is not pushed: a reader that far behind fetches as usual. */
+export const TAIL_PUSH_MAX_BYTES = 64 * 1024
+/**
+ * A group fetch that reached the high watermark marks the partition watched this long. Served from
+ * pushed tails, a caught-up reader stops reaching the owner, so the mark lapses and one fetch in
+ * this interval goes through to renew it.
+ */
+const TAIL_WATCH_MS = 10_000
+
+export interface PartitionHostOptions {
+  /** Push new records with the high watermark to group readers at the tail (partition worker threads). */
+  pushTails?: boolean
 }
 
 type ReplicatedPartition = HostedPartition & { replica: ReplicaState }
@@ -94,8 +110,11 @@ export class PartitionHost {
     fsyncCounts: FSYNC_BUCKETS.map(() => 0),
   }
 
-  constructor(emit: (event: HostEvent) => void) {
+  readonly #pushTails: boolean
+
+  constructor(emit: (event: HostEvent) => void, options: PartitionHostOptions = {}) {
     this.#emit = emit
+    this.#pushTails = options.pushTails === true
   }
 
   /** One entry point for every request, so a worker and the main thread dispatch the same way. */
@@ -150,6 +169,7 @@ export class PartitionHost {
       lastLogStartOffset: log.logStartOffset,
       counted: { ...log.flushStats },
       replica: req.replicated && !log.offlineError ? openReplicaState(log) : undefined,
+      tailWatchedUntil: 0,
     }
     this.#partitions.set(key, hosted)
     this.#stats.partitions = this.#partitions.size
@@ -230,6 +250,8 @@ export class PartitionHost {
     for (const s of slices) bytes += s.length
     this.#stats.fetchRecords += slices.length
     this.#stats.fetchBytes += bytes
+    if (this.#pushTails && req.format === 'group' && nextOffset >= highWatermark)
+      hosted.tailWatchedUntil = Date.now() + TAIL_WATCH_MS
     const body =
       req.format === 'group'
         ? buildGroupRecords(slices, hosted.groupPrefix)
@@ -280,7 +302,11 @@ export class PartitionHost {
   }
 
   /** Records of the read batches from `req.offset` on, within maxRecords, maxBytes and the high watermark. */
-  #collect(batches: Buffer[], req: FetchRequest, highWatermark: number): RecordSlice[] {
+  #collect(
+    batches: Buffer[],
+    req: Pick<FetchRequest, 'offset' | 'maxRecords' | 'maxBytes'>,
+    highWatermark: number,
+  ): RecordSlice[] {
     const slices: RecordSlice[] = []
     let bytes = 0
     for (const batch of batches) {
@@ -396,9 +422,35 @@ export class PartitionHost {
     const start = hosted.log.logStartOffset
     if (hw === hosted.lastHighWatermark && start === hosted.lastLogStartOffset && !hosted.log.offlineError)
       return
+    const previous = hosted.lastHighWatermark
     hosted.lastHighWatermark = hw
     hosted.lastLogStartOffset = start
-    this.#emit({ type: 'state', state: this.#state(hosted) })
+    const state = this.#state(hosted)
+    if (hw > previous && this.#pushTails) state.tail = this.#tail(hosted, previous, hw)
+    this.#emit({ type: 'state', state })
+  }
+
+  /**
+   * The records [from, to) in the group format, when a group reader waits at the tail and they are
+   * few. Only below a high watermark that no truncation can take back: on a single broker, or on
+   * the leader (a follower's high watermark comes from its leader; it never pushes).
+   */
+  #tail(hosted: HostedPartition, from: number, to: number) {
+    const log = hosted.log
+    if (hosted.tailWatchedUntil < Date.now() || log.offlineError) return undefined
+    if (hosted.replica && hosted.replica.role !== 'leader') return undefined
+    if (from < log.logStartOffset) return undefined
+    const req = { offset: from, maxRecords: to - from, maxBytes: TAIL_PUSH_MAX_BYTES }
+    const slices = this.#collect(log.read(from, TAIL_PUSH_MAX_BYTES, to, to - from), req, to)
+    if (slices.length < to - from) return undefined
+    const ends: number[] = []
+    const storedEnds: number[] = []
+    let stored = 0
+    for (const slice of slices) {
+      stored += slice.length
+      storedEnds.push(stored)
+    }
+    return { from, body: buildGroupRecords(slices, hosted.groupPrefix, ends), ends, storedEnds }
   }
 
   /** One group-commit flush, timed for the metrics, and the state event that wakes long polls. */

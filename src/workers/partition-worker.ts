@@ -152,7 +152,7 @@ function init(task: Extract<PoolTask, { kind: 'init' }>): PoolReply<{ threadGene
   port?.close()
   port = task.port
   generation = task.generation
-  host ??= new PartitionHost((event: HostEvent) => post(event))
+  host ??= new PartitionHost((event: HostEvent) => post(event), { pushTails: true })
   const h = host
   // Started in order (each append is written before the next starts); answered as each completes.
   port.on('message', (items: RequestItem[]) => {

@@ -43,6 +43,22 @@ export interface PartitionState extends PartitionRef {
   /** Cluster mode only (absent on a single broker): this replica's role and its leader epoch. */
   replicaRole?: ReplicaRole | undefined
   leaderEpoch?: number | undefined
+  /**
+   * The records that just became readable, [tail.from, tail.from + ends.length), in the `group`
+   * fetch format, pushed with the high watermark so a group member waiting at the end of the log
+   * is answered without another round trip to the owner thread (workers/tail-cache.ts).
+   */
+  tail?: RecordTail | undefined
+}
+
+export interface RecordTail {
+  from: number
+  /** The records back to back, in the `group` fetch format. */
+  body: Uint8Array
+  /** Where each record ends in `body`. */
+  ends: number[]
+  /** The stored record bytes up to and including each record (what fetches count and limit). */
+  storedEnds: number[]
 }
 
 export interface OpenRequest extends PartitionRef {
