@@ -19,6 +19,9 @@
  *
  *     npm run build && node bench/workers/compare.mjs [--duration 10] [--warmup 2] [--rounds 3]
  *       [--partitions 4] [--connections 64] [--batch-connections 16] [--workers 0,1,2] [--cpu-prof DIR]
+ *
+ * `--partitions 1,2,4,8,16` measures each topic size in turn (the scaling table of issue 13:
+ * records/s and CPU per record by partitions and workers).
  */
 import { existsSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
@@ -136,7 +139,6 @@ async function main() {
     duration: args.duration ?? 10,
     warmup: args.warmup ?? 2,
     rounds: args.rounds ?? 3,
-    partitions: args.partitions ?? 4,
     connections: args.connections,
     batchConnections: args.batchConnections,
     cpuProf: args.cpuProf,
@@ -148,15 +150,64 @@ async function main() {
   log(
     `load average at start: ${machine.loadavg.join(' ')}${machine.loadavg[0] > 1 ? '  (busy machine: figures are noisy)' : ''}`,
   )
+  const partitionCounts = String(args.partitions ?? 4)
+    .split(',')
+    .map(Number)
+  const rows = []
+  const summaries = {}
+  for (const partitions of partitionCounts) {
+    opts.partitions = partitions
+    const { summary, rows: these } = await measureSettings(settings, opts)
+    summaries[partitions] = summary
+    for (const row of these) rows.push([partitions, ...row])
+  }
+  const loadEnd = machineInfo().loadavg
+  const commit = commitInfo()
+  // A clean build of one commit (bench/clean-build.mjs) names that commit; else the work tree's HEAD.
+  const built = existsSync(join(DIST, '../COMMIT'))
+    ? readFileSync(join(DIST, '../COMMIT'), 'utf8').trim().slice(0, 10)
+    : undefined
+  const what = built
+    ? `clean build of ${built}`
+    : `work tree at ${commit.short}${commit.dirtySrcFiles ? ` (+${commit.dirtySrcFiles} uncommitted src files)` : ''}`
+  const lines = [
+    `${what}, ${machine.cpu}, ${machine.cores} cores, Node ${machine.node}, tmp on ${machine.tmpDisk?.fs ?? '?'}`,
+    `load average: start ${machine.loadavg.join(' ')}, end ${loadEnd.join(' ')}`,
+    `${opts.rounds} interleaved rounds of ${opts.duration} s (warm-up ${opts.warmup} s) per topic size, acks=all, median round shown`,
+    '',
+    table(
+      [
+        'partitions',
+        'scenario',
+        'workers',
+        'req/s',
+        'records/s',
+        `vs first setting`,
+        'paired',
+        'p50 ms',
+        'p99 ms',
+        'CPU ms/1k rec',
+        'rec/fsync',
+        'errors',
+        'records/s by round',
+      ],
+      rows,
+    ),
+  ]
+  process.stdout.write(`${lines.join('\n')}\n`)
+  if (args.json)
+    process.stdout.write(`${JSON.stringify({ command: commandLine(), opts, summaries }, null, 2)}\n`)
+}
+
+/** Interleaved rounds of every setting on one topic size; the median round of each. */
+async function measureSettings(settings, opts) {
   const runs = new Map(settings.map((w) => [w, []]))
   for (let round = 1; round <= opts.rounds; round++) {
     for (const w of settings) {
-      log(`round ${round}/${opts.rounds}, --workers ${w}`)
+      log(`${opts.partitions} partitions, round ${round}/${opts.rounds}, --workers ${w}`)
       runs.get(w).push(await measureBroker(w, opts))
     }
   }
-  const loadEnd = machineInfo().loadavg
-
   const names = scenarios(opts).map((s) => s.name)
   const base = settings.includes(0) ? 0 : settings[0]
   const summary = {}
@@ -199,40 +250,7 @@ async function main() {
       ])
     }
   }
-  const commit = commitInfo()
-  // A clean build of one commit (bench/clean-build.mjs) names that commit; else the work tree's HEAD.
-  const built = existsSync(join(DIST, '../COMMIT'))
-    ? readFileSync(join(DIST, '../COMMIT'), 'utf8').trim().slice(0, 10)
-    : undefined
-  const what = built
-    ? `clean build of ${built}`
-    : `work tree at ${commit.short}${commit.dirtySrcFiles ? ` (+${commit.dirtySrcFiles} uncommitted src files)` : ''}`
-  const lines = [
-    `${what}, ${machine.cpu}, ${machine.cores} cores, Node ${machine.node}, tmp on ${machine.tmpDisk?.fs ?? '?'}`,
-    `load average: start ${machine.loadavg.join(' ')}, end ${loadEnd.join(' ')}`,
-    `${opts.rounds} interleaved rounds of ${opts.duration} s (warm-up ${opts.warmup} s), topic of ${opts.partitions} partitions, acks=all, median round shown`,
-    '',
-    table(
-      [
-        'scenario',
-        'workers',
-        'req/s',
-        'records/s',
-        `vs --workers ${base}`,
-        'paired',
-        'p50 ms',
-        'p99 ms',
-        'CPU ms/1k rec',
-        'rec/fsync',
-        'errors',
-        'records/s by round',
-      ],
-      rows,
-    ),
-  ]
-  process.stdout.write(`${lines.join('\n')}\n`)
-  if (args.json)
-    process.stdout.write(`${JSON.stringify({ command: commandLine(), opts, summary }, null, 2)}\n`)
+  return { summary, rows }
 }
 
 main().catch((err) => {
