@@ -183,6 +183,7 @@ export class BrokerMetrics {
   readonly fetchRecords: Counter<'topic'>
   readonly fetchBytes: Counter<'topic'>
   readonly httpRequestDuration: Histogram<'method' | 'route' | 'status_code'>
+  readonly #httpChildren = new Map<string, { observe(seconds: number): void }>()
 
   constructor(registry: Registry, opts: { processMetrics?: boolean } = {}) {
     this.registry = registry
@@ -294,7 +295,15 @@ export class BrokerMetrics {
   }
 
   observeHttp(method: string, route: string, statusCode: number, seconds: number): void {
-    this.httpRequestDuration.observe({ method, route, status_code: String(statusCode) }, seconds)
+    // One labelled child per (method, route, status), kept: prom-client would hash the labels on
+    // every request otherwise. Routes are patterns and statuses few, so the map stays small.
+    const key = `${method} ${statusCode} ${route}`
+    let child = this.#httpChildren.get(key)
+    if (child === undefined) {
+      child = this.httpRequestDuration.labels({ method, route, status_code: String(statusCode) })
+      this.#httpChildren.set(key, child)
+    }
+    child.observe(seconds)
   }
 
   /** A router that counts appended and fetched records and bytes per topic; everything else passes through. */

@@ -178,10 +178,10 @@ export const errorHandler = fp(
     app.addHook('preClose', async () => {
       closing = true
     })
-    app.addHook('onRequest', async (_request, reply) => {
-      if (!closing) return
+    app.addHook('onRequest', (_request, reply, done) => {
+      if (!closing) return done()
       reply.header('connection', 'close')
-      throw new NotReadyError('the broker is shutting down; retry on another broker')
+      done(new NotReadyError('the broker is shutting down; retry on another broker'))
     })
   },
   { name: 'strata-error-handler' },

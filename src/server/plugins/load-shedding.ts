@@ -21,9 +21,14 @@ export function isPublishRequest(request: FastifyRequest): boolean {
 export const loadShedding = fp(
   async (app: FastifyInstance, opts: { alarms: ResourceAlarms }) => {
     const { alarms } = opts
-    app.addHook('onRequest', async (request) => {
-      if (!alarms.active || !isPublishRequest(request)) return
-      alarms.admit((request.params as { topic?: string }).topic ?? '')
+    app.addHook('onRequest', (request, _reply, done) => {
+      if (!alarms.active || !isPublishRequest(request)) return done()
+      try {
+        alarms.admit((request.params as { topic?: string }).topic ?? '')
+        done()
+      } catch (err) {
+        done(err as Error)
+      }
     })
   },
   { name: 'strata-load-shedding' },

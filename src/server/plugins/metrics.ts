@@ -14,14 +14,16 @@ const FETCH_ROUTE = '/v1/topics/:topic/partitions/:partition/records'
 export const metricsPlugin = fp(
   async (app: FastifyInstance, opts: { metrics: BrokerMetrics; broker: Broker }) => {
     const { metrics, broker } = opts
-    app.addHook('onResponse', async (request, reply) => {
+    app.addHook('onResponse', (request, reply, done) => {
       const route = request.routeOptions.url ?? 'unmatched'
       metrics.observeHttp(request.method, route, reply.statusCode, reply.elapsedTime / 1000)
       const topic = (request.params as { topic?: unknown } | undefined)?.topic
       // Only existing topics get a label, so requests to made-up names cannot grow the series.
-      if (typeof topic !== 'string' || !broker.topics.has(topic)) return
-      if (isPublishRequest(request)) metrics.produceRequests.inc({ topic })
-      else if (request.method === 'GET' && route === FETCH_ROUTE) metrics.fetchRequests.inc({ topic })
+      if (typeof topic === 'string' && broker.topics.has(topic)) {
+        if (isPublishRequest(request)) metrics.produceRequests.inc({ topic })
+        else if (request.method === 'GET' && route === FETCH_ROUTE) metrics.fetchRequests.inc({ topic })
+      }
+      done()
     })
     app.get('/metrics', async (_request, reply) => {
       const text = await metrics.render()

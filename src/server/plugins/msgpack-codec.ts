@@ -79,8 +79,9 @@ export const msgpackCodec = fp(
       }
     })
     app.decorateRequest('wantsMsgpack', false)
-    app.addHook('onRequest', async (request) => {
+    app.addHook('onRequest', (request, _reply, done) => {
       request.wantsMsgpack = prefersMsgpack(request)
+      done()
     })
     app.decorateReply('sendData', function (this: FastifyReply, value: unknown) {
       const { type, body } = encodeBody(this.request.wantsMsgpack, value)
