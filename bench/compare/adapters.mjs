@@ -6,7 +6,8 @@
  *                            file stream
  *   ch.publisher()         → send(buffer) resolves on the system's confirm; flush(); close()
  *   ch.subscribe(g, onMsg) → reads everything from the start as group g and acknowledges it:
- *                            Strata group member (autoCommit, commits ride on fetches), RabbitMQ
+ *                            Strata group member with manual ack (commit(record), not awaited:
+ *                            the commits ride on the next fetch), RabbitMQ
  *                            consumer acking with multiple=true every ACK_EVERY deliveries,
  *                            JetStream durable pull consumer with AckAll every ACK_EVERY messages
  *
@@ -55,6 +56,8 @@ export async function strataAdapter({ lib, wire, url, hasGroups }) {
             maxRecords: 2000,
             maxBytes: 4 * 1024 * 1024,
             maxWaitMs: 500,
+            // At-least-once like the peers' manual acks (autoCommit would be RabbitMQ's noAck).
+            ack: 'manual',
             onRecord: (record, now) => onMessage(record.value, now),
           })
           return { close: () => sub.stop() }
