@@ -28,7 +28,7 @@ const MODES = {
   quick: {
     http: ['--duration', '4', '--warmup', '1'],
     client: ['--duration', '4', '--warmup', '1'],
-    e2e: ['--duration', '5', '--warmup', '1'],
+    e2e: ['--duration', '5', '--warmup', '1', '--ack', 'manual,auto'],
     fanout: ['--records', '100000'],
     drain: ['--records', '200000', '--raw'],
     drainRepeat: 1,
@@ -36,7 +36,7 @@ const MODES = {
   full: {
     http: ['--duration', '15', '--warmup', '3'],
     client: ['--duration', '15', '--warmup', '3'],
-    e2e: ['--duration', '30', '--warmup', '3'],
+    e2e: ['--duration', '30', '--warmup', '3', '--ack', 'manual,auto'],
     fanout: ['--records', '500000'],
     drain: ['--records', '200000', '--raw'],
     drainRepeat: 3,
@@ -165,7 +165,7 @@ async function main() {
     failed,
     targets,
   }
-  process.stdout.write(`\n${renderResults(results)}\n\nTargets (issue 8)\n${renderTargets(targets)}\n`)
+  process.stdout.write(`\n${renderResults(results)}\n\nTargets (issues 8 and 13)\n${renderTargets(targets)}\n`)
   process.stdout.write(
     `\ncommit ${commit.short} · ${machine.cores} × ${machine.cpu} · node ${machine.node} · load ${machine.loadavg.join('/')} → ${report.machine.loadavgEnd.join('/')} · ${report.seconds} s\n`,
   )
