@@ -165,7 +165,9 @@ async function main() {
     failed,
     targets,
   }
-  process.stdout.write(`\n${renderResults(results)}\n\nTargets (issues 8 and 13)\n${renderTargets(targets)}\n`)
+  process.stdout.write(
+    `\n${renderResults(results)}\n\nTargets (issues 8 and 13)\n${renderTargets(targets)}\n`,
+  )
   process.stdout.write(
     `\ncommit ${commit.short} · ${machine.cores} × ${machine.cpu} · node ${machine.node} · load ${machine.loadavg.join('/')} → ${report.machine.loadavgEnd.join('/')} · ${report.seconds} s\n`,
   )

@@ -91,8 +91,11 @@ const broker = await startBroker({
   args: brokerArgs,
   nodeArgs: opts.cpuProf ? ['--cpu-prof', '--cpu-prof-dir', `${opts.cpuProf}/broker`] : [],
 })
+// STRATA_BENCH_BASELINE_ARGS: other arguments for the baseline (e.g. `--baseline dist
+// STRATA_BENCH_BASELINE_ARGS="--workers 0"` compares settings of one build).
+const baselineArgs = (process.env.STRATA_BENCH_BASELINE_ARGS ?? '').split(/\s+/).filter(Boolean)
 const baseline = opts.baseline
-  ? await startBroker({ args: brokerArgs, dist: String(opts.baseline) })
+  ? await startBroker({ args: [...brokerArgs, ...baselineArgs], dist: String(opts.baseline) })
   : undefined
 const wire = new WireClient(broker.url)
 const baseWire = baseline && new WireClient(baseline.url)
