@@ -20,6 +20,11 @@ import type { FetchRequest, FetchResult, PartitionState } from './worker-message
 
 /** Entries are joined while they stay under this; a larger one replaces the older. */
 const MAX_ENTRY_BYTES = 128 * 1024
+/**
+ * All entries together: past it the least recently pushed partitions are forgotten (their readers,
+ * if any, read from the owner as before), so thousands of partitions cannot pin their tails.
+ */
+export const MAX_CACHE_BYTES = 16 * 1024 * 1024
 
 interface TailEntry {
   from: number
@@ -33,9 +38,21 @@ interface TailEntry {
 }
 
 export class TailCache {
+  /** In the order they were last pushed to (a Map keeps insertion order): the oldest go first. */
   readonly #entries = new Map<string, TailEntry>()
+  readonly #maxBytes: number
+  #bytes = 0
   /** Fetches answered here, for tests and diagnostics. */
   hits = 0
+
+  constructor(maxBytes = MAX_CACHE_BYTES) {
+    this.#maxBytes = maxBytes
+  }
+
+  /** Bytes of records held. */
+  get bytes(): number {
+    return this.#bytes
+  }
 
   /** Takes the pushed tail off `state` (the broker keeps states, not record bytes) and keeps it. */
   update(state: PartitionState): void {
@@ -43,7 +60,7 @@ export class TailCache {
     const tail = state.tail
     state.tail = undefined
     const entry = this.#entries.get(key)
-    if (entry && !this.#stillValid(entry, state)) this.#entries.delete(key)
+    if (entry && !this.#stillValid(entry, state)) this.#delete(key, entry)
     if (tail === undefined || state.offline) return
     const body = asBuffer(tail.body)
     const kept = this.#entries.get(key)
@@ -56,17 +73,31 @@ export class TailCache {
       for (const e of tail.storedEnds) kept.storedEnds.push(storedBase + e)
       kept.highWatermark = state.highWatermark
       kept.logStartOffset = state.logStartOffset
-      return
+      this.#bytes += body.length
+      this.#entries.delete(key) // to the end of the order: pushed to last
+      this.#entries.set(key, kept)
+    } else {
+      if (kept) this.#delete(key, kept)
+      this.#entries.set(key, {
+        from: tail.from,
+        body,
+        ends: tail.ends,
+        storedEnds: tail.storedEnds,
+        leaderEpoch: state.leaderEpoch,
+        highWatermark: state.highWatermark,
+        logStartOffset: state.logStartOffset,
+      })
+      this.#bytes += body.length
     }
-    this.#entries.set(key, {
-      from: tail.from,
-      body,
-      ends: tail.ends,
-      storedEnds: tail.storedEnds,
-      leaderEpoch: state.leaderEpoch,
-      highWatermark: state.highWatermark,
-      logStartOffset: state.logStartOffset,
-    })
+    for (const [oldest, e] of this.#entries) {
+      if (this.#bytes <= this.#maxBytes) break
+      this.#delete(oldest, e)
+    }
+  }
+
+  #delete(key: string, entry: TailEntry): void {
+    this.#entries.delete(key)
+    this.#bytes -= entry.body.length
   }
 
   #stillValid(entry: TailEntry, state: PartitionState): boolean {
@@ -79,7 +110,9 @@ export class TailCache {
   }
 
   drop(topic: string, partition: number): void {
-    this.#entries.delete(partitionKey(topic, partition))
+    const key = partitionKey(topic, partition)
+    const entry = this.#entries.get(key)
+    if (entry) this.#delete(key, entry)
   }
 
   /**
@@ -110,5 +143,6 @@ export class TailCache {
 
   clear(): void {
     this.#entries.clear()
+    this.#bytes = 0
   }
 }

@@ -99,4 +99,23 @@ describe('TailCache', () => {
     cache.drop('t', 0)
     expect(cache.read(fetch(10))).toBeUndefined()
   })
+
+  it('forgets the partitions pushed to longest ago once its bytes pass the limit', () => {
+    const cache = new TailCache(30)
+    const at = (partition: number, hw: number, from: number, count: number) =>
+      cache.update(state(hw, { partition, tail: tail(from, count) }))
+    at(0, 2, 0, 2) // 6 bytes: "r0;r1;"
+    at(1, 12, 10, 2) // 8 bytes
+    at(2, 22, 20, 2) // 8 bytes
+    at(0, 4, 2, 2) // joins partition 0 (12 bytes) and makes it the newest
+    expect(cache.bytes).toBe(28)
+    at(3, 32, 30, 2) // 36 bytes: partition 1, the oldest now, goes
+    expect(cache.bytes).toBe(28)
+    expect(cache.read({ ...fetch(10), partition: 1 })).toBeUndefined()
+    expect(text(cache.read({ ...fetch(0), partition: 0 }))).toBe('r0;r1;r2;r3;')
+    expect(text(cache.read({ ...fetch(20), partition: 2 }))).toBe('r20;r21;')
+    cache.drop('t', 0)
+    cache.update(state(22, { partition: 2 })) // still valid: kept
+    expect(cache.bytes).toBe(16)
+  })
 })
