@@ -7,6 +7,7 @@
  * confirms). It mirrors every partition's offsets from the owners' state events, so long polls
  * wait here without asking the owners.
  */
+import { rm } from 'node:fs/promises'
 import type { BrokerConfig } from '../config/schema.js'
 import {
   InvalidConfigError,
@@ -232,16 +233,45 @@ export class Broker {
   async #openPartitions(topic: TopicMetadata): Promise<void> {
     for (let p = 0; p < topic.partitions; p++) {
       if (this.#cluster && !this.#cluster.replicates(topic.name, p)) continue
-      const state = await this.router.request({
-        op: 'open',
-        topic: topic.name,
-        partition: p,
-        dir: this.topics.partitionDir(topic.name, p),
-        settings: this.settingsFor(topic),
-        ...(this.#cluster && { replicated: true }),
-      })
-      this.#updateState(state)
+      await this.#openPartition(topic, p)
     }
+  }
+
+  async #openPartition(topic: TopicMetadata, partition: number): Promise<void> {
+    const state = await this.router.request({
+      op: 'open',
+      topic: topic.name,
+      partition,
+      dir: this.topics.partitionDir(topic.name, partition),
+      settings: this.settingsFor(topic),
+      ...(this.#cluster && { replicated: true }),
+    })
+    this.#updateState(state)
+  }
+
+  /** This broker holds the partition open (in a cluster: it replicates it). */
+  isOpen(topic: string, partition: number): boolean {
+    return this.#states.has(partitionKey(topic, partition))
+  }
+
+  /**
+   * Cluster mode, a reassignment: opens one partition of a topic this broker already has (a replica
+   * moved here), or closes one and deletes its directory (a replica moved away).
+   */
+  async openPartition(topic: string, partition: number): Promise<void> {
+    const meta = this.topics.get(topic)
+    this.#checkPartition(meta, partition)
+    if (!this.isOpen(topic, partition)) await this.#openPartition(meta, partition)
+  }
+
+  async removePartition(topic: string, partition: number): Promise<void> {
+    const meta = this.topics.get(topic)
+    this.#checkPartition(meta, partition)
+    await this.router.request({ op: 'close', topic, partition, remove: true })
+    // A copy left on disk while the partition was closed (say, moved away while this broker was down).
+    await rm(this.topics.partitionDir(topic, partition), { recursive: true, force: true })
+    this.#states.delete(partitionKey(topic, partition))
+    this.waiters.notify(partitionKey(topic, partition))
   }
 
   #updateState(state: PartitionState): void {
