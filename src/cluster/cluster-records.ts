@@ -8,7 +8,7 @@
  *                                      assignment: [[replica ids of partition 0], …]}
  *     /strata/partitions/<name>/<p>   {leader, leaderEpoch, isr,        changed only by compare-and-swap
  *                                      replicas?, addingReplicas?, removingReplicas?,
- *                                      throttleBytesPerSec?}
+ *                                      previousReplicas?, throttleBytesPerSec?}
  *     /strata/exchanges/<name>        an exchange and its bindings      (cluster/etcd-exchange-backend.ts)
  *
  * A topic and its partition keys are created in one transaction (create-if-absent on the topic key)
@@ -62,6 +62,8 @@ export interface PartitionRecord {
   addingReplicas?: number[]
   /** A reassignment runs: replicas that leave the replica set when it completes. */
   removingReplicas?: number[]
+  /** A reassignment runs: the replicas before it, in their order (what a cancel restores). */
+  previousReplicas?: number[]
   /** A reassignment runs: the joining replicas fetch at most this many bytes per second. */
   throttleBytesPerSec?: number
 }
@@ -131,6 +133,8 @@ export function parsePartitionRecord(text: string): PartitionRecord | undefined 
   if (isIdList(v.replicas) && v.replicas.length > 0) record.replicas = v.replicas
   if (isIdList(v.addingReplicas)) record.addingReplicas = v.addingReplicas
   if (isIdList(v.removingReplicas)) record.removingReplicas = v.removingReplicas
+  if (isIdList(v.previousReplicas) && v.previousReplicas.length > 0)
+    record.previousReplicas = v.previousReplicas
   if (isInt(v.throttleBytesPerSec) && v.throttleBytesPerSec > 0)
     record.throttleBytesPerSec = v.throttleBytesPerSec
   return record

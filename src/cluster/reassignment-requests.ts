@@ -11,6 +11,7 @@
  * Main thread only.
  */
 import type { Etcd3 } from 'etcd3'
+import type { PartitionReassignment } from '../client/types.js'
 import {
   InvalidRequestError,
   NotFoundError,
@@ -32,19 +33,8 @@ export interface ReassignmentInput {
   replicas: number[]
 }
 
-/** A partition's reassignment as the API shows it. */
-export interface ReassignmentStatus {
-  topic: string
-  partition: number
-  /** Every broker holding the partition now: the target and the replicas leaving. */
-  replicas: number[]
-  targetReplicas: number[]
-  addingReplicas: number[]
-  removingReplicas: number[]
-  leader: number
-  isr: number[]
-  throttleBytesPerSec?: number
-}
+/** A partition's reassignment as the API shows it (the client library's type). */
+export type ReassignmentStatus = PartitionReassignment
 
 interface PlannedWrite {
   topic: string

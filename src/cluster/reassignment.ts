@@ -34,6 +34,7 @@ export function startReassignment(
     replicas: [...target, ...removing],
     addingReplicas: adding,
     removingReplicas: removing,
+    previousReplicas: [...replicas],
     ...(throttleBytesPerSec !== undefined && { throttleBytesPerSec }),
   }
 }
@@ -49,7 +50,19 @@ export function reassignmentTarget(record: PartitionRecord): number[] | undefine
 export function reassignmentOrigin(record: PartitionRecord): number[] | undefined {
   if (!isReassigning(record)) return undefined
   const adding = record.addingReplicas ?? []
-  return (record.replicas ?? []).filter((id) => !adding.includes(id))
+  return record.previousReplicas ?? (record.replicas ?? []).filter((id) => !adding.includes(id))
+}
+
+/** A record without the fields of a reassignment. */
+function withoutReassignment(record: PartitionRecord): PartitionRecord {
+  const {
+    addingReplicas: _adding,
+    removingReplicas: _removing,
+    previousReplicas: _previous,
+    throttleBytesPerSec: _throttle,
+    ...rest
+  } = record
+  return rest
 }
 
 /** Who a leader leaving the replica set hands leadership to: an in-sync, live target replica. */
@@ -88,7 +101,7 @@ export function reassignmentStep(
       ? { kind: 'wait', reason: 'no target replica is alive and in sync to take leadership' }
       : { kind: 'moveLeader', to }
   }
-  const { addingReplicas: _a, removingReplicas: _r, throttleBytesPerSec: _t, ...rest } = record
+  const rest = withoutReassignment(record)
   return {
     kind: 'complete',
     record: { ...rest, replicas: target, isr: record.isr.filter((id) => target.includes(id)) },
@@ -105,7 +118,7 @@ export function cancelReassignment(
 ): { record: PartitionRecord } | { refused: string } | undefined {
   const origin = reassignmentOrigin(record)
   if (origin === undefined) return undefined
-  const { addingReplicas: _a, removingReplicas: _r, throttleBytesPerSec: _t, ...rest } = record
+  const rest = withoutReassignment(record)
   const isr = record.isr.filter((id) => origin.includes(id))
   if (origin.includes(record.leader)) return { record: { ...rest, replicas: origin, isr } }
   const leader = origin.find((id) => isr.includes(id) && isAlive(id))

@@ -7,7 +7,8 @@
  * error, and every confirmed record is on the new replicas exactly once, in order. A bad request is
  * refused (4xx, error envelope) and changes nothing.
  */
-import { existsSync } from 'node:fs'
+import { existsSync, readdirSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, test } from 'vitest'
 import { BrokerClient } from '../../src/client/broker-client.js'
@@ -17,6 +18,7 @@ import {
   createTopic,
   describePartition,
   logBytes,
+  produceRetrying,
   readAll,
   startCluster,
   type TestCluster,
@@ -25,6 +27,7 @@ import {
 } from '../helpers/cluster.js'
 import { expectExactlyOnceInOrder, produceContinuously } from '../helpers/continuous-producer.js'
 import { jsonRequest, testCredentials } from '../helpers/http.js'
+import { cli } from '../integration/cli/cli-io.js'
 
 const REASSIGNMENTS = '/v1/cluster/reassignments'
 
@@ -91,6 +94,28 @@ async function expectReplicasIdentical(
     `replicas ${replicas} of ${topic}/${partition} byte-identical up to the high watermark`,
     250,
   )
+}
+
+/**
+ * A one-partition RF 2 topic holding records 0..639 of 1 KB each (at 64 KB/s a new replica needs
+ * seconds to catch up); its replicas a (the leader) and b, and c, the broker without it.
+ */
+async function topicWith640Kb(
+  cluster: TestCluster,
+  topic: string,
+): Promise<{ a: number; b: number; c: number }> {
+  const url = cluster.advertised(1)
+  await createTopic(url, { name: topic, partitions: 1, replicationFactor: 2 })
+  const initial = await waitForLeader(url, topic, 0)
+  const [a, b] = initial.replicas as [number, number]
+  const c = [1, 2, 3].find((id) => id !== a && id !== b) as number
+  const filler = 'x'.repeat(1000)
+  for (let batch = 0; batch < 8; batch++) {
+    const values = Array.from({ length: 80 }, (_, i) => ({ seq: batch * 80 + i, filler }))
+    const res = await produceRetrying(url, topic, 0, values)
+    expect(res.status, JSON.stringify(res.body)).toBe(200)
+  }
+  return { a, b, c }
 }
 
 const partitionDir = (cluster: TestCluster, id: number, topic: string, partition: number) =>
@@ -203,7 +228,8 @@ describe('partition reassignment', () => {
     expect(failures.map((e) => String(e)).slice(0, 3)).toEqual([])
     const after = await waitForLeader(url, topic, 0)
     expect(after.replicas).toEqual([b, c])
-    expect([b, c]).toContain(after.leader)
+    // a handed leadership to the first in-sync replica of the new list, its preferred leader.
+    expect(after.leader).toBe(b)
     const log = await readAll(cluster.advertised(after.leader), topic, 0)
     expectExactlyOnceInOrder(log, confirmed)
     expect(log.length).toBeGreaterThanOrEqual(confirmed.length)
@@ -216,4 +242,170 @@ describe('partition reassignment', () => {
     )
     expect(existsSync(partitionDir(cluster, c, topic, 0))).toBe(true)
   }, 240_000)
+
+  test('a reassignment survives a controller change; the new replica catches up throttled', async () => {
+    const topic = 'reassign-controller-change'
+    const url = cluster.advertised(1)
+    const { a, b, c } = await topicWith640Kb(cluster, topic)
+    const started = await reassign(url, {
+      partitions: [{ topic, partition: 0, replicas: [c, b] }],
+      throttleBytesPerSec: 65_536,
+    })
+    expect(started[0]).toMatchObject({
+      addingReplicas: [c],
+      removingReplicas: [a],
+      throttleBytesPerSec: 65_536,
+    })
+    const listed = await running(cluster.advertised(b))
+    expect(listed.map((r) => [r.topic, r.partition, r.targetReplicas])).toEqual([[topic, 0, [c, b]]])
+    expect(listed[0]?.isr).not.toContain(c)
+
+    const info = await jsonRequest(`${url}/v1/cluster`, 'GET')
+    const controller = info.body.controller as number
+    await cluster.broker(controller).kill('SIGKILL')
+    const survivor = [1, 2, 3].find((id) => id !== controller) as number
+    await waitUntil(
+      async () => {
+        const now = (await jsonRequest(`${cluster.advertised(survivor)}/v1/cluster`, 'GET')).body.controller
+        return typeof now === 'number' && now !== controller
+      },
+      60_000,
+      'a new controller',
+    )
+    await cluster.restart(controller)
+    await waitForReplicas(cluster, topic, 0, [c, b], [1, 2, 3])
+    await expectReplicasIdentical(cluster, topic, 0, [c, b])
+    const after = await waitForLeader(url, topic, 0)
+    const log = await readAll(cluster.advertised(after.leader), topic, 0)
+    expect(log.map((r) => (r.value as { seq: number }).seq)).toEqual(Array.from({ length: 640 }, (_, i) => i))
+    await waitUntil(
+      () => !existsSync(partitionDir(cluster, a, topic, 0)),
+      30_000,
+      `broker ${a}'s copy deleted`,
+    )
+  }, 240_000)
+
+  test('a cancelled reassignment goes back to the old replicas; the joining broker deletes its copy', async () => {
+    const topic = 'reassign-cancelled'
+    const url = cluster.advertised(1)
+    const { a, b, c } = await topicWith640Kb(cluster, topic)
+    // At 64 KB/s broker c needs seconds for 640 KB: the cancel comes while it catches up.
+    await reassign(url, {
+      partitions: [{ topic, partition: 0, replicas: [c, b] }],
+      throttleBytesPerSec: 65_536,
+    })
+    await waitUntil(
+      () => existsSync(join(partitionDir(cluster, c, topic, 0), '00000000000000000000.log')),
+      30_000,
+      `broker ${c} opening its copy`,
+    )
+    const cancelled = await jsonRequest(`${url}${REASSIGNMENTS}/${topic}/0`, 'DELETE')
+    expect(cancelled.status, JSON.stringify(cancelled.body)).toBe(200)
+    expect(cancelled.body).toMatchObject({ replicas: [a, b], targetReplicas: [a, b], addingReplicas: [] })
+    expect(await running(url)).toEqual([])
+    await waitForReplicas(cluster, topic, 0, [a, b], [1, 2, 3])
+    await waitUntil(
+      () => !existsSync(partitionDir(cluster, c, topic, 0)),
+      30_000,
+      `broker ${c}'s copy deleted`,
+    )
+    const again = await jsonRequest(`${url}${REASSIGNMENTS}/${topic}/0`, 'DELETE')
+    expect(again.status).toBe(404)
+    const log = await readAll(cluster.advertised(a), topic, 0)
+    expect(log.map((r) => (r.value as { seq: number }).seq)).toEqual(Array.from({ length: 640 }, (_, i) => i))
+  }, 120_000)
+
+  test('a new broker joins; strata cluster reassign --generate and --file move partitions onto it', async () => {
+    const topic = 'reassign-onto-new-broker'
+    const url = cluster.advertised(1)
+    await createTopic(url, { name: topic, partitions: 4, replicationFactor: 2 })
+    const before = []
+    for (let p = 0; p < 4; p++) before.push(await waitForLeader(url, topic, p))
+    const notYet = await jsonRequest(`${url}${REASSIGNMENTS}`, 'POST', {
+      partitions: [{ topic, partition: 0, replicas: [4, before[0]?.leader] }],
+    })
+    expect(notYet.status).toBe(400)
+    expect(notYet.body.error.message).toContain('broker 4 is not a member')
+
+    const client = new BrokerClient({
+      ...testCredentials(),
+      urls: cluster.ids.map((id) => cluster.advertised(id)),
+    })
+    const writer = produceContinuously(client, topic, { acks: 'all', idempotent: true })
+    const { confirmed, failures } = writer
+    await waitUntil(() => confirmed.length >= 300, 60_000, '300 confirmed records before broker 4 joins')
+
+    await cluster.add(4)
+    await waitUntil(
+      async () => {
+        const brokers = (await jsonRequest(`${url}/v1/cluster`, 'GET')).body.brokers as Array<{
+          id: number
+          alive: boolean
+        }>
+        return brokers.some((br) => br.id === 4 && br.alive)
+      },
+      60_000,
+      'broker 4 alive in the cluster',
+    )
+    const { username, password } = testCredentials()
+    const env = { STRATA_USERNAME: username, STRATA_PASSWORD: password }
+    const generated = await cli(
+      ['cluster', 'reassign', '--generate', '--brokers', '1,2,3,4', '--topic', topic, '--url', url],
+      { env },
+    )
+    expect(generated.code, generated.stderr).toBe(0)
+    const plan = JSON.parse(generated.stdout) as {
+      partitions: Array<{ partition: number; replicas: number[] }>
+    }
+    // 8 replicas over 4 brokers: two each, so broker 4 takes two.
+    expect(plan.partitions.filter((p) => p.replicas.includes(4))).toHaveLength(2)
+    const planFile = join(tmpdir(), `strata-plan-${process.pid}.json`)
+    writeFileSync(planFile, generated.stdout)
+    const run = await cli(
+      ['cluster', 'reassign', '--file', planFile, '--throttle', '10485760', '--json', '--url', url],
+      {
+        env,
+      },
+    )
+    expect(run.code, run.stderr).toBe(0)
+    expect((JSON.parse(run.stdout) as unknown[]).length).toBe(plan.partitions.length)
+    const listed = await cli(['cluster', 'reassignments', '--json', '--url', url], { env })
+    expect(listed.code, listed.stderr).toBe(0)
+    expect(Array.isArray(JSON.parse(listed.stdout))).toBe(true)
+
+    for (const p of plan.partitions)
+      await waitForReplicas(cluster, topic, p.partition, p.replicas, [1, 2, 3, 4])
+    const moved = confirmed.length
+    await waitUntil(
+      () => confirmed.length >= moved + 300,
+      60_000,
+      '300 more confirmed records after the moves',
+    )
+    await writer.stop()
+    await client.close()
+    expect(failures.map((e) => String(e)).slice(0, 3)).toEqual([])
+
+    for (let p = 0; p < 4; p++) {
+      const now = await waitForLeader(url, topic, p)
+      const log = await readAll(cluster.advertised(now.leader), topic, p)
+      expectExactlyOnceInOrder(
+        log,
+        confirmed.filter((c) => c.partition === p),
+      )
+      await expectReplicasIdentical(cluster, topic, p, now.replicas)
+      // The brokers it moved off deleted their copy; the ones it moved to hold a log.
+      const was = before[p]?.replicas ?? []
+      for (const id of was.filter((r) => !now.replicas.includes(r))) {
+        await waitUntil(
+          () => !existsSync(partitionDir(cluster, id, topic, p)),
+          30_000,
+          `broker ${id}'s copy of ${topic}/${p} deleted`,
+        )
+      }
+      for (const id of now.replicas.filter((r) => !was.includes(r))) {
+        expect(readdirSync(partitionDir(cluster, id, topic, p)).some((f) => f.endsWith('.log'))).toBe(true)
+      }
+    }
+    expect(confirmed.some((c) => plan.partitions.some((p) => p.partition === c.partition))).toBe(true)
+  }, 300_000)
 })
