@@ -162,7 +162,9 @@ export const clusterReassign: CommandSpec = {
       } catch (err) {
         throw new UsageError((err as Error).message)
       }
-      await write(ctx.io.stdout, `${JSON.stringify({ version: 1, partitions: plan }, null, 2)}\n`)
+      // Kafka's plan format, one partition a line: it is meant to be read, edited and passed to --file.
+      const lines = plan.map((p) => `  ${JSON.stringify(p)}`).join(',\n')
+      await write(ctx.io.stdout, `{"version":1,"partitions":[${lines ? `\n${lines}\n` : ''}]}\n`)
       return ExitCodes.OK
     }
     const one = (): { topic: string; partition: number } => {
