@@ -272,6 +272,12 @@ describe('partition reassignment', () => {
       60_000,
       'a new controller',
     )
+    // A dead broker cannot be a target.
+    const toDead = await jsonRequest(`${cluster.advertised(survivor)}${REASSIGNMENTS}`, 'POST', {
+      partitions: [{ topic: 'reassign-refused', partition: 1, replicas: [controller, survivor] }],
+    })
+    expect(toDead.status, JSON.stringify(toDead.body)).toBe(400)
+    expect(toDead.body.error.message).toBe(`broker ${controller} is not alive`)
     await cluster.restart(controller)
     await waitForReplicas(cluster, topic, 0, [c, b], [1, 2, 3])
     await expectReplicasIdentical(cluster, topic, 0, [c, b])
