@@ -624,12 +624,19 @@ export class ClusterNode implements BrokerCluster {
       for (let p = 0; p < topic.partitions; p++) {
         const wanted = this.replicates(topic.name, p)
         const open = this.#broker.isOpen(topic.name, p)
-        if (wanted && !open) {
-          await this.#broker.openPartition(topic.name, p)
-          this.#logger.info({ topic: topic.name, partition: p }, 'opened a partition reassigned here')
-        } else if (!wanted && open) {
-          await this.#broker.removePartition(topic.name, p)
-          this.#logger.info({ topic: topic.name, partition: p }, 'deleted a partition reassigned away')
+        if (wanted === open) continue
+        // One partition that cannot open or close (its disk) must not stop the rest of the apply:
+        // the next apply tries it again.
+        try {
+          if (wanted) await this.#broker.openPartition(topic.name, p)
+          else await this.#broker.removePartition(topic.name, p)
+          const done = wanted ? 'opened a partition reassigned here' : 'deleted a partition reassigned away'
+          this.#logger.info({ topic: topic.name, partition: p }, done)
+        } catch (err) {
+          this.#logger.error(
+            { topic: topic.name, partition: p, err },
+            'reassigned partition: open/close failed',
+          )
         }
       }
     }
@@ -642,7 +649,12 @@ export class ClusterNode implements BrokerCluster {
       if (this.#broker.topics.get(topic.name).createdAt !== topic.createdAt) continue
       for (let p = 0; p < topic.partitions; p++) {
         if (!this.replicates(topic.name, p) && !this.#broker.isOpen(topic.name, p)) {
-          await this.#broker.removePartition(topic.name, p)
+          await this.#broker.removePartition(topic.name, p).catch((err: unknown) => {
+            this.#logger.warn(
+              { topic: topic.name, partition: p, err },
+              'a stray partition copy was not deleted',
+            )
+          })
         }
       }
     }
