@@ -321,6 +321,36 @@ describe('partition reassignment', () => {
     expect(log.map((r) => (r.value as { seq: number }).seq)).toEqual(Array.from({ length: 640 }, (_, i) => i))
   }, 120_000)
 
+  test('a dead replica is replaced; when it returns it deletes its copy', async () => {
+    const topic = 'reassign-dead-replica'
+    const url = cluster.advertised(1)
+    await createTopic(url, { name: topic, partitions: 1, replicationFactor: 2 })
+    const initial = await waitForLeader(url, topic, 0)
+    const [a, b] = initial.replicas as [number, number]
+    const c = [1, 2, 3].find((id) => id !== a && id !== b) as number
+    const first = Array.from({ length: 50 }, (_, seq) => ({ seq }))
+    expect((await produceRetrying(cluster.advertised(a), topic, 0, first)).status).toBe(200)
+    expect(existsSync(join(partitionDir(cluster, b, topic, 0), '00000000000000000000.log'))).toBe(true)
+    await cluster.broker(b).kill('SIGKILL')
+    await waitUntil(
+      async () => (await describePartition(cluster.advertised(a), topic, 0)).isr.join() === String(a),
+      30_000,
+      `broker ${b} out of the ISR`,
+    )
+    await reassign(cluster.advertised(a), { partitions: [{ topic, partition: 0, replicas: [a, c] }] })
+    await waitForReplicas(cluster, topic, 0, [a, c], [a, c])
+    await cluster.restart(b)
+    await waitForReplicas(cluster, topic, 0, [a, c], [1, 2, 3])
+    await waitUntil(
+      () => !existsSync(partitionDir(cluster, b, topic, 0)),
+      30_000,
+      `broker ${b}'s copy deleted`,
+    )
+    await expectReplicasIdentical(cluster, topic, 0, [a, c])
+    const log = await readAll(cluster.advertised(a), topic, 0)
+    expect(log.map((r) => (r.value as { seq: number }).seq)).toEqual(first.map((v) => v.seq))
+  }, 180_000)
+
   test('a new broker joins; strata cluster reassign --generate and --file move partitions onto it', async () => {
     const topic = 'reassign-onto-new-broker'
     const url = cluster.advertised(1)
