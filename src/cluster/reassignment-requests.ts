@@ -23,6 +23,12 @@ import { ClusterKeys, isReassigning, type PartitionRecord, replicasOf } from './
 import type { ClusterView } from './cluster-view.js'
 import { cancelReassignment, reassignmentTarget, startReassignment } from './reassignment.js'
 
+/**
+ * A request's partitions start in one etcd transaction (all or none), and etcd takes at most
+ * `--max-txn-ops` (128 by default) comparisons, and as many writes, in one.
+ */
+export const MAX_REASSIGNMENTS_PER_REQUEST = 128
+
 /** A compare-and-swap that lost to an ISR change is tried again this many times. */
 const CAS_ATTEMPTS = 20
 const CAS_RETRY_MS = 100

@@ -158,6 +158,9 @@ describe('partition reassignment', () => {
     await refused(move([1, 2, 3]), 400, 'INVALID_REQUEST')
     await refused(move(['x', 2]), 400, 'INVALID_REQUEST')
     await refused({ ...move([b, c]), throttleBytesPerSec: 10 }, 400, 'INVALID_REQUEST')
+    // One request is one etcd transaction, and etcd takes at most 128 writes in one.
+    const tooMany = Array.from({ length: 129 }, (_, p) => ({ topic, partition: p, replicas: [b, c] }))
+    await refused({ partitions: tooMany }, 400, 'INVALID_REQUEST')
     // One bad entry refuses the whole request: the good one before it is not started either.
     await refused(
       { partitions: [...move([b, c]).partitions, ...move([b, c], 0).partitions] },

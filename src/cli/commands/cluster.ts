@@ -12,6 +12,7 @@
 import { readFileSync } from 'node:fs'
 import type { PartitionReassignment, PartitionReassignmentRequest } from '../../client/types.js'
 import { balancedPlan } from '../../cluster/reassignment-plan.js'
+import { MAX_REASSIGNMENTS_PER_REQUEST } from '../../cluster/reassignment-requests.js'
 import {
   type CommandSpec,
   flag,
@@ -187,10 +188,22 @@ export const clusterReassign: CommandSpec = {
       partitions = [{ ...one(), replicas }]
     }
     const throttle = intOption(ctx, 'throttle', undefined, 1024)
-    const started = await ctx
-      .client()
-      .reassignPartitions(partitions, throttle === undefined ? {} : { throttleBytesPerSec: throttle })
-    await printReassignments(ctx, started)
+    const opts = throttle === undefined ? {} : { throttleBytesPerSec: throttle }
+    // A broker takes at most MAX_REASSIGNMENTS_PER_REQUEST partitions a request (each request is all
+    // or none); a longer plan goes in several, and stops at the first refused.
+    const started: PartitionReassignment[] = []
+    let failure: unknown
+    try {
+      for (let i = 0; i < partitions.length; i += MAX_REASSIGNMENTS_PER_REQUEST) {
+        const chunk = partitions.slice(i, i + MAX_REASSIGNMENTS_PER_REQUEST)
+        started.push(...(await ctx.client().reassignPartitions(chunk, opts)))
+      }
+    } catch (err) {
+      failure = err
+    }
+    // What earlier requests started runs: it is shown even when a later one was refused.
+    if (started.length > 0 || failure === undefined) await printReassignments(ctx, started)
+    if (failure !== undefined) throw failure
     return ExitCodes.OK
   },
 }

@@ -21,6 +21,7 @@ import { Type } from 'typebox'
 import type { Broker } from '../../broker/broker.js'
 import type { ClusterNode } from '../../cluster/cluster-node.js'
 import type { CoordinatorHandoff } from '../../cluster/coordinator-handoff.js'
+import { MAX_REASSIGNMENTS_PER_REQUEST } from '../../cluster/reassignment-requests.js'
 import { InvalidRequestError, NotFoundError } from '../../errors.js'
 
 const PreferredElectionBody = Type.Object(
@@ -46,7 +47,7 @@ const ReassignmentBody = Type.Object(
         },
         { additionalProperties: false },
       ),
-      { minItems: 1, maxItems: 10_000 },
+      { minItems: 1, maxItems: MAX_REASSIGNMENTS_PER_REQUEST },
     ),
     throttleBytesPerSec: Type.Optional(Type.Integer({ minimum: 1024, maximum: 1_000_000_000_000 })),
   },
