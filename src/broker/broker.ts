@@ -94,6 +94,9 @@ export interface PartitionDescription {
   logEndOffset: number
   highWatermark: number
   offline?: string
+  /** A reassignment runs (cluster mode): replicas joining, and replicas leaving once they are in sync. */
+  addingReplicas?: number[]
+  removingReplicas?: number[]
 }
 
 export interface TopicDescription {
@@ -124,7 +127,16 @@ export interface BrokerCluster {
   /** Writes the topic to etcd; resolves once this broker has applied it. */
   createTopic(input: CreateTopicInput): Promise<void>
   deleteTopic(name: string): Promise<void>
-  describePartition(topic: string, partition: number): { leader: number; replicas: number[]; isr: number[] }
+  describePartition(
+    topic: string,
+    partition: number,
+  ): {
+    leader: number
+    replicas: number[]
+    isr: number[]
+    addingReplicas?: number[]
+    removingReplicas?: number[]
+  }
   /** Throws NOT_LEADER unless this broker leads the partition; NOT_ENOUGH_REPLICAS for acks=all. */
   checkProduce(topic: string, partition: number, acks: Acks): void
   /** acks=all: resolves once the high watermark passed `lastOffset`, with the durability reached. */
@@ -408,6 +420,8 @@ export class Broker {
         highWatermark: s?.highWatermark ?? 0,
       }
       if (s?.offline) d.offline = s.offline
+      if (c?.addingReplicas) d.addingReplicas = c.addingReplicas
+      if (c?.removingReplicas) d.removingReplicas = c.removingReplicas
       partitions.push(d)
     }
     return { name, partitions, replicationFactor: meta.replicationFactor, config: meta.config }

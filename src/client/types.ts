@@ -100,6 +100,9 @@ export interface PartitionDescription {
   logStartOffset: number
   logEndOffset: number
   highWatermark: number
+  /** While a reassignment runs: the replicas joining, and those leaving once they are in sync. */
+  addingReplicas?: number[]
+  removingReplicas?: number[]
 }
 
 export interface TopicDescription {

@@ -274,12 +274,23 @@ export class ClusterNode implements BrokerCluster {
     return t ? replicasOf(t, partition, this.view.partition(topic, partition)?.value) : []
   }
 
-  describePartition(topic: string, partition: number): { leader: number; replicas: number[]; isr: number[] } {
+  describePartition(
+    topic: string,
+    partition: number,
+  ): {
+    leader: number
+    replicas: number[]
+    isr: number[]
+    addingReplicas?: number[]
+    removingReplicas?: number[]
+  } {
     const record = this.view.partition(topic, partition)?.value
     return {
       leader: record?.leader ?? NO_LEADER,
       replicas: this.replicasOf(topic, partition),
       isr: record?.isr ?? [],
+      ...(record?.addingReplicas && { addingReplicas: record.addingReplicas }),
+      ...(record?.removingReplicas && { removingReplicas: record.removingReplicas }),
     }
   }
 

@@ -262,6 +262,12 @@ describe('partition reassignment', () => {
     const listed = await running(cluster.advertised(b))
     expect(listed.map((r) => [r.topic, r.partition, r.targetReplicas])).toEqual([[topic, 0, [c, b]]])
     expect(listed[0]?.isr).not.toContain(c)
+    // Topic descriptions show it too (Kafka's describe: adding and removing replicas).
+    expect(await describePartition(cluster.advertised(b), topic, 0)).toMatchObject({
+      replicas: [c, b, a],
+      addingReplicas: [c],
+      removingReplicas: [a],
+    })
 
     const info = await jsonRequest(`${url}/v1/cluster`, 'GET')
     const controller = info.body.controller as number

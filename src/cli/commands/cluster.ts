@@ -118,7 +118,7 @@ export const clusterReassign: CommandSpec = {
       type: 'string',
       multiple: true,
       value: 'NAME',
-      description: 'the topic (with --generate: repeatable)',
+      description: 'the topic (--generate: several, default all)',
     },
     partition: { type: 'string', value: 'N', description: 'the partition of --topic' },
     replicas: { type: 'string', value: 'IDS', description: 'its new replica list, e.g. 2,3' },

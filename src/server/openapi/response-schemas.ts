@@ -49,6 +49,12 @@ export const PartitionDescription = Type.Object({
   logStartOffset: Offset,
   logEndOffset: Offset,
   highWatermark: Type.Integer({ minimum: 0, description: 'Readers never read past it.' }),
+  addingReplicas: Type.Optional(
+    Type.Array(Type.Integer(), { description: 'While a reassignment runs: the replicas joining.' }),
+  ),
+  removingReplicas: Type.Optional(
+    Type.Array(Type.Integer(), { description: 'While a reassignment runs: the replicas leaving.' }),
+  ),
 })
 
 export const TopicDescription = Type.Object({
