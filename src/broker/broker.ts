@@ -117,6 +117,12 @@ export interface CreateTopicInput {
   internal?: boolean
 }
 
+/** Who replicates a partition, from the cluster metadata. */
+export type ClusterPartition = Pick<
+  PartitionDescription,
+  'leader' | 'replicas' | 'isr' | 'addingReplicas' | 'removingReplicas'
+>
+
 /**
  * Cluster mode (src/cluster, --etcd): topic metadata, leadership and replication live in etcd and
  * the replication manager. Absent on a single broker, where this broker leads everything.
@@ -127,16 +133,7 @@ export interface BrokerCluster {
   /** Writes the topic to etcd; resolves once this broker has applied it. */
   createTopic(input: CreateTopicInput): Promise<void>
   deleteTopic(name: string): Promise<void>
-  describePartition(
-    topic: string,
-    partition: number,
-  ): {
-    leader: number
-    replicas: number[]
-    isr: number[]
-    addingReplicas?: number[]
-    removingReplicas?: number[]
-  }
+  describePartition(topic: string, partition: number): ClusterPartition
   /** Throws NOT_LEADER unless this broker leads the partition; NOT_ENOUGH_REPLICAS for acks=all. */
   checkProduce(topic: string, partition: number, acks: Acks): void
   /** acks=all: resolves once the high watermark passed `lastOffset`, with the durability reached. */

@@ -15,7 +15,7 @@
  * Main thread only.
  */
 import { Etcd3, type IKeyValue, type Watcher } from 'etcd3'
-import type { Broker, BrokerCluster, CreateTopicInput } from '../broker/broker.js'
+import type { Broker, BrokerCluster, ClusterPartition, CreateTopicInput } from '../broker/broker.js'
 import { checkTopicName, INTERNAL_PREFIX } from '../broker/topic-registry.js'
 import type { BrokerConfig } from '../config/schema.js'
 import {
@@ -274,16 +274,7 @@ export class ClusterNode implements BrokerCluster {
     return t ? replicasOf(t, partition, this.view.partition(topic, partition)?.value) : []
   }
 
-  describePartition(
-    topic: string,
-    partition: number,
-  ): {
-    leader: number
-    replicas: number[]
-    isr: number[]
-    addingReplicas?: number[]
-    removingReplicas?: number[]
-  } {
+  describePartition(topic: string, partition: number): ClusterPartition {
     const record = this.view.partition(topic, partition)?.value
     return {
       leader: record?.leader ?? NO_LEADER,
