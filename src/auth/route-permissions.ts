@@ -117,6 +117,13 @@ export const routePermissions: Readonly<Record<string, RouteRule>> = {
     needs: () => [cluster('alter')],
     audit: true,
   },
+  'GET /v1/cluster/reassignments': { access: 'acl', needs: () => [cluster('describe')] },
+  'POST /v1/cluster/reassignments': { access: 'acl', needs: () => [cluster('alter')], audit: true },
+  'DELETE /v1/cluster/reassignments/:topic/:partition': {
+    access: 'acl',
+    needs: () => [cluster('alter')],
+    audit: true,
+  },
   'GET /v1/whoami': { access: 'authenticated' },
 
   'POST /v1/topics': { access: 'acl', needs: (r) => [topic('create', field(r.body, 'name'))], audit: true },

@@ -7,6 +7,7 @@
  * confirms). It mirrors every partition's offsets from the owners' state events, so long polls
  * wait here without asking the owners.
  */
+import { rm } from 'node:fs/promises'
 import type { BrokerConfig } from '../config/schema.js'
 import {
   InvalidConfigError,
@@ -93,6 +94,9 @@ export interface PartitionDescription {
   logEndOffset: number
   highWatermark: number
   offline?: string
+  /** A reassignment runs (cluster mode): replicas joining, and replicas leaving once they are in sync. */
+  addingReplicas?: number[]
+  removingReplicas?: number[]
 }
 
 export interface TopicDescription {
@@ -113,6 +117,12 @@ export interface CreateTopicInput {
   internal?: boolean
 }
 
+/** Who replicates a partition, from the cluster metadata. */
+export type ClusterPartition = Pick<
+  PartitionDescription,
+  'leader' | 'replicas' | 'isr' | 'addingReplicas' | 'removingReplicas'
+>
+
 /**
  * Cluster mode (src/cluster, --etcd): topic metadata, leadership and replication live in etcd and
  * the replication manager. Absent on a single broker, where this broker leads everything.
@@ -123,7 +133,7 @@ export interface BrokerCluster {
   /** Writes the topic to etcd; resolves once this broker has applied it. */
   createTopic(input: CreateTopicInput): Promise<void>
   deleteTopic(name: string): Promise<void>
-  describePartition(topic: string, partition: number): { leader: number; replicas: number[]; isr: number[] }
+  describePartition(topic: string, partition: number): ClusterPartition
   /** Throws NOT_LEADER unless this broker leads the partition; NOT_ENOUGH_REPLICAS for acks=all. */
   checkProduce(topic: string, partition: number, acks: Acks): void
   /** acks=all: resolves once the high watermark passed `lastOffset`, with the durability reached. */
@@ -232,16 +242,45 @@ export class Broker {
   async #openPartitions(topic: TopicMetadata): Promise<void> {
     for (let p = 0; p < topic.partitions; p++) {
       if (this.#cluster && !this.#cluster.replicates(topic.name, p)) continue
-      const state = await this.router.request({
-        op: 'open',
-        topic: topic.name,
-        partition: p,
-        dir: this.topics.partitionDir(topic.name, p),
-        settings: this.settingsFor(topic),
-        ...(this.#cluster && { replicated: true }),
-      })
-      this.#updateState(state)
+      await this.#openPartition(topic, p)
     }
+  }
+
+  async #openPartition(topic: TopicMetadata, partition: number): Promise<void> {
+    const state = await this.router.request({
+      op: 'open',
+      topic: topic.name,
+      partition,
+      dir: this.topics.partitionDir(topic.name, partition),
+      settings: this.settingsFor(topic),
+      ...(this.#cluster && { replicated: true }),
+    })
+    this.#updateState(state)
+  }
+
+  /** This broker holds the partition open (in a cluster: it replicates it). */
+  isOpen(topic: string, partition: number): boolean {
+    return this.#states.has(partitionKey(topic, partition))
+  }
+
+  /**
+   * Cluster mode, a reassignment: opens one partition of a topic this broker already has (a replica
+   * moved here), or closes one and deletes its directory (a replica moved away).
+   */
+  async openPartition(topic: string, partition: number): Promise<void> {
+    const meta = this.topics.get(topic)
+    this.#checkPartition(meta, partition)
+    if (!this.isOpen(topic, partition)) await this.#openPartition(meta, partition)
+  }
+
+  async removePartition(topic: string, partition: number): Promise<void> {
+    const meta = this.topics.get(topic)
+    this.#checkPartition(meta, partition)
+    await this.router.request({ op: 'close', topic, partition, remove: true })
+    // A copy left on disk while the partition was closed (say, moved away while this broker was down).
+    await rm(this.topics.partitionDir(topic, partition), { recursive: true, force: true })
+    this.#states.delete(partitionKey(topic, partition))
+    this.waiters.notify(partitionKey(topic, partition))
   }
 
   #updateState(state: PartitionState): void {
@@ -378,6 +417,8 @@ export class Broker {
         highWatermark: s?.highWatermark ?? 0,
       }
       if (s?.offline) d.offline = s.offline
+      if (c?.addingReplicas) d.addingReplicas = c.addingReplicas
+      if (c?.removingReplicas) d.removingReplicas = c.removingReplicas
       partitions.push(d)
     }
     return { name, partitions, replicationFactor: meta.replicationFactor, config: meta.config }

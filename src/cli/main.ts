@@ -53,7 +53,7 @@ const GROUPS: Record<string, string> = {
   users: 'Manage users (with --auth): create, list, set passwords, delete; whoami.',
   tokens: 'Create, list and revoke API tokens (Bearer) for a user.',
   acls: 'Grant and revoke permissions: principal, operation, resource, name or prefix.',
-  cluster: 'Cluster administration: preferred-leader election.',
+  cluster: 'Cluster administration: preferred-leader election, partition reassignment.',
 }
 
 /** Runs one command line; resolves with its exit code (see `strata --help`). */

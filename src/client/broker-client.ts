@@ -45,6 +45,8 @@ import type {
   JoinGroupRequest,
   JoinGroupResponse,
   OffsetSpec,
+  PartitionReassignment,
+  PartitionReassignmentRequest,
   PreferredLeaderElection,
   ProduceRequest,
   ProduceResponse,
@@ -176,6 +178,51 @@ export class BrokerClient extends Notifier<ClientEvents> {
       options,
     })
     return body.elections
+  }
+
+  /**
+   * Starts moving partitions to new replica lists (all or none); answers the reassignments started
+   * (a partition already on its list is left out).
+   */
+  async reassignPartitions(
+    partitions: PartitionReassignmentRequest[],
+    opts: { throttleBytesPerSec?: number } = {},
+    options?: CallOptions,
+  ): Promise<PartitionReassignment[]> {
+    const body = await this.#call<{ reassignments: PartitionReassignment[] }>({
+      method: 'POST',
+      path: '/v1/cluster/reassignments',
+      body: { partitions, ...(opts.throttleBytesPerSec !== undefined && opts) },
+      // A repeat of a request that was applied is refused (the reassignment already runs).
+      idempotent: false,
+      options,
+    })
+    return body.reassignments
+  }
+
+  /** The partition reassignments under way. */
+  async listReassignments(options?: CallOptions): Promise<PartitionReassignment[]> {
+    const body = await this.#call<{ reassignments: PartitionReassignment[] }>({
+      method: 'GET',
+      path: '/v1/cluster/reassignments',
+      idempotent: true,
+      options,
+    })
+    return body.reassignments
+  }
+
+  /** Cancels a running reassignment: the partition goes back to its previous replicas. */
+  async cancelReassignment(
+    topic: string,
+    partition: number,
+    options?: CallOptions,
+  ): Promise<PartitionReassignment> {
+    return this.#call({
+      method: 'DELETE',
+      path: `/v1/cluster/reassignments/${seg(topic)}/${partition}`,
+      idempotent: false,
+      options,
+    })
   }
 
   // ---- topics ---------------------------------------------------------------------------------

@@ -100,6 +100,9 @@ export interface PartitionDescription {
   logStartOffset: number
   logEndOffset: number
   highWatermark: number
+  /** While a reassignment runs: the replicas joining, and those leaving once they are in sync. */
+  addingReplicas?: number[]
+  removingReplicas?: number[]
 }
 
 export interface TopicDescription {
@@ -248,6 +251,28 @@ export interface PreferredLeaderElection {
   moved: boolean
   /** Why leadership did not move. */
   reason?: string
+}
+
+/** One partition to move: `POST /v1/cluster/reassignments`. */
+export interface PartitionReassignmentRequest {
+  topic: string
+  partition: number
+  /** The new replica list; its first broker becomes the preferred leader. */
+  replicas: number[]
+}
+
+/** A partition reassignment under way (or just started). */
+export interface PartitionReassignment {
+  topic: string
+  partition: number
+  /** Every broker holding the partition now: the target replicas, then those leaving. */
+  replicas: number[]
+  targetReplicas: number[]
+  addingReplicas: number[]
+  removingReplicas: number[]
+  leader: number
+  isr: number[]
+  throttleBytesPerSec?: number
 }
 
 // ---- users, tokens and ACLs ------------------------------------------------------------------

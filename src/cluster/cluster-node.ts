@@ -15,7 +15,7 @@
  * Main thread only.
  */
 import { Etcd3, type IKeyValue, type Watcher } from 'etcd3'
-import type { Broker, BrokerCluster, CreateTopicInput } from '../broker/broker.js'
+import type { Broker, BrokerCluster, ClusterPartition, CreateTopicInput } from '../broker/broker.js'
 import { checkTopicName, INTERNAL_PREFIX } from '../broker/topic-registry.js'
 import type { BrokerConfig } from '../config/schema.js'
 import {
@@ -39,9 +39,15 @@ import {
   minInsyncReplicas,
   NO_LEADER,
   type PartitionRecord,
+  replicasOf,
 } from './cluster-records.js'
 import { ClusterView, type KeyChange } from './cluster-view.js'
 import { Controller, type PreferredElection } from './controller.js'
+import {
+  type ReassignmentInput,
+  ReassignmentRequests,
+  type ReassignmentStatus,
+} from './reassignment-requests.js'
 import { assignReplicas } from './replica-assignment.js'
 import { WatchBackoff } from './watch-backoff.js'
 
@@ -72,6 +78,7 @@ export class ClusterNode implements BrokerCluster {
   readonly #watchBackoff = new WatchBackoff()
   readonly #session: BrokerSession
   readonly #controller: Controller
+  readonly #reassignments: ReassignmentRequests
   #watcher: Watcher | undefined
   /** The create revision of our broker key in this session: records older than it we may not lead. */
   #registeredAt = 0
@@ -112,6 +119,7 @@ export class ClusterNode implements BrokerCluster {
       intervalMs: config.leaderRebalanceIntervalMs,
     })
     this.replication = new ReplicationManager(config, broker, this, this.#logger)
+    this.#reassignments = new ReassignmentRequests(this.#client, this.view)
   }
 
   /** The server's logger, once it exists (the node joins before the server is built). */
@@ -151,6 +159,7 @@ export class ClusterNode implements BrokerCluster {
   /** After broker.start(): reconciles the disk with etcd, applies roles, campaigns for controller. */
   async activate(): Promise<void> {
     this.#checkLocalTopics()
+    await this.#removeStrayPartitions()
     this.#active = true
     // Unless the lease lapsed during start-up: then the resync that follows its return sets it.
     this.#synced = this.#session.isValid() && this.#resync === undefined
@@ -218,6 +227,33 @@ export class ClusterNode implements BrokerCluster {
     return this.#controller.electPreferredLeaders(filter)
   }
 
+  /**
+   * Starts reassignments (`POST /v1/cluster/reassignments`), all or none; resolves once this broker
+   * applied them. Partitions that already have their target replicas are left out.
+   */
+  async reassignPartitions(
+    partitions: readonly ReassignmentInput[],
+    throttleBytesPerSec?: number,
+  ): Promise<ReassignmentStatus[]> {
+    await this.#awaitSession()
+    const { revision, reassignments } = await this.#reassignments.start(partitions, throttleBytesPerSec)
+    if (revision !== undefined) await this.#waitApplied(revision)
+    return reassignments
+  }
+
+  /** The reassignments under way (`GET /v1/cluster/reassignments`). */
+  listReassignments(): ReassignmentStatus[] {
+    return this.#reassignments.list()
+  }
+
+  /** Cancels a running reassignment (`DELETE /v1/cluster/reassignments/:topic/:partition`). */
+  async cancelReassignment(topic: string, partition: number): Promise<ReassignmentStatus> {
+    await this.#awaitSession()
+    const { revision, reassignments } = await this.#reassignments.cancel(topic, partition)
+    if (revision !== undefined) await this.#waitApplied(revision)
+    return reassignments[0] as ReassignmentStatus
+  }
+
   urlOf(brokerId: number): string | undefined {
     return this.view.urlOf(brokerId)
   }
@@ -229,16 +265,23 @@ export class ClusterNode implements BrokerCluster {
   // ---- BrokerCluster: questions from the broker -----------------------------------------------
 
   replicates(topic: string, partition: number): boolean {
-    const t = this.view.topics.get(topic)?.value
-    return t?.assignment[partition]?.includes(this.#config.brokerId) ?? false
+    return this.replicasOf(topic, partition).includes(this.#config.brokerId)
   }
 
-  describePartition(topic: string, partition: number): { leader: number; replicas: number[]; isr: number[] } {
+  /** A partition's replicas now (during a reassignment: the target and the replicas leaving). */
+  replicasOf(topic: string, partition: number): number[] {
+    const t = this.view.topics.get(topic)?.value
+    return t ? replicasOf(t, partition, this.view.partition(topic, partition)?.value) : []
+  }
+
+  describePartition(topic: string, partition: number): ClusterPartition {
     const record = this.view.partition(topic, partition)?.value
     return {
       leader: record?.leader ?? NO_LEADER,
-      replicas: this.view.topics.get(topic)?.value.assignment[partition] ?? [],
+      replicas: this.replicasOf(topic, partition),
       isr: record?.isr ?? [],
+      ...(record?.addingReplicas && { addingReplicas: record.addingReplicas }),
+      ...(record?.removingReplicas && { removingReplicas: record.removingReplicas }),
     }
   }
 
@@ -568,6 +611,55 @@ export class ClusterNode implements BrokerCluster {
       if (!this.view.topics.has(local.name) && isClusterTopic(local))
         await this.#broker.removeTopic(local.name)
     }
+    await this.#applyPartitions()
+  }
+
+  /**
+   * Reassignments: a partition that moved here opens (its replica then follows the leader), one
+   * that moved away closes and its copy is deleted. The replica of a partition that moved away has
+   * already stopped (the apply before this one no longer listed it).
+   */
+  async #applyPartitions(): Promise<void> {
+    for (const { value: topic } of this.view.topics.values()) {
+      if (!this.#broker.topics.has(topic.name)) continue
+      if (this.#broker.topics.get(topic.name).createdAt !== topic.createdAt) continue
+      for (let p = 0; p < topic.partitions; p++) {
+        const wanted = this.replicates(topic.name, p)
+        const open = this.#broker.isOpen(topic.name, p)
+        if (wanted === open) continue
+        // One partition that cannot open or close (its disk) must not stop the rest of the apply:
+        // the next apply tries it again.
+        try {
+          if (wanted) await this.#broker.openPartition(topic.name, p)
+          else await this.#broker.removePartition(topic.name, p)
+          const done = wanted ? 'opened a partition reassigned here' : 'deleted a partition reassigned away'
+          this.#logger.info({ topic: topic.name, partition: p }, done)
+        } catch (err) {
+          this.#logger.error(
+            { topic: topic.name, partition: p, err },
+            'reassigned partition: open/close failed',
+          )
+        }
+      }
+    }
+  }
+
+  /** Copies of partitions reassigned away while this broker was down (they were not opened). */
+  async #removeStrayPartitions(): Promise<void> {
+    for (const { value: topic } of this.view.topics.values()) {
+      if (!this.#broker.topics.has(topic.name)) continue
+      if (this.#broker.topics.get(topic.name).createdAt !== topic.createdAt) continue
+      for (let p = 0; p < topic.partitions; p++) {
+        if (!this.replicates(topic.name, p) && !this.#broker.isOpen(topic.name, p)) {
+          await this.#broker.removePartition(topic.name, p).catch((err: unknown) => {
+            this.#logger.warn(
+              { topic: topic.name, partition: p, err },
+              'a stray partition copy was not deleted',
+            )
+          })
+        }
+      }
+    }
   }
 
   /** A data directory that holds topics a single broker made cannot join a cluster silently. */
@@ -588,11 +680,14 @@ export class ClusterNode implements BrokerCluster {
     const me = this.#config.brokerId
     const out: DesiredReplica[] = []
     for (const { value: topic } of this.view.topics.values()) {
-      topic.assignment.forEach((replicas, partition) => {
-        if (!replicas.includes(me) || !this.#broker.topics.has(topic.name)) return
-        if (this.#broker.topics.get(topic.name).createdAt !== topic.createdAt) return
+      for (let partition = 0; partition < topic.partitions; partition++) {
         const current = this.view.partition(topic.name, partition)
-        if (!current) return
+        if (!current) continue
+        const replicas = replicasOf(topic, partition, current.value)
+        if (!replicas.includes(me) || !this.#broker.topics.has(topic.name)) continue
+        if (this.#broker.topics.get(topic.name).createdAt !== topic.createdAt) continue
+        // A partition reassigned here takes a role once it is open (#applyPartitions).
+        if (!this.#broker.isOpen(topic.name, partition)) continue
         out.push({
           topic: topic.name,
           partition,
@@ -602,7 +697,7 @@ export class ClusterNode implements BrokerCluster {
           minInsync: minInsyncReplicas(topic),
           mayLead: current.modRevision > this.#registeredAt,
         })
-      })
+      }
     }
     return out
   }

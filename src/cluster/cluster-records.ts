@@ -6,13 +6,21 @@
  *     /strata/controller              {id}                              on the controller's lease
  *     /strata/topics/<name>           {name, partitions, replicationFactor, config, createdAt,
  *                                      assignment: [[replica ids of partition 0], …]}
- *     /strata/partitions/<name>/<p>   {leader, leaderEpoch, isr}        changed only by compare-and-swap
+ *     /strata/partitions/<name>/<p>   {leader, leaderEpoch, isr,        changed only by compare-and-swap
+ *                                      replicas?, addingReplicas?, removingReplicas?,
+ *                                      previousReplicas?, throttleBytesPerSec?}
  *     /strata/exchanges/<name>        an exchange and its bindings      (cluster/etcd-exchange-backend.ts)
  *
  * A topic and its partition keys are created in one transaction (create-if-absent on the topic key)
  * and deleted in one. A partition record changes only by a transaction that compares its mod
  * revision, so two writers (the controller electing, the leader shrinking or growing the ISR) never
  * overwrite each other: the loser re-reads and decides again.
+ *
+ * A partition's replicas are the topic's `assignment[p]` until a reassignment first moves them; from
+ * then on the partition record's `replicas` says (Kafka's PartitionRecord). While a reassignment
+ * runs, `replicas` is the target followed by the replicas leaving, `addingReplicas` the ones joining
+ * and `removingReplicas` the ones leaving (cluster/reassignment.ts). Every writer of a partition
+ * record copies the fields it does not change, so an ISR change never drops a reassignment.
  */
 import type { TopicConfig, TopicMetadata } from '../broker/topic-registry.js'
 
@@ -48,6 +56,16 @@ export interface PartitionRecord {
   leader: number
   leaderEpoch: number
   isr: number[]
+  /** The replicas, once a reassignment moved them away from the topic's assignment. */
+  replicas?: number[]
+  /** A reassignment runs: replicas catching up, that join the replica set when it completes. */
+  addingReplicas?: number[]
+  /** A reassignment runs: replicas that leave the replica set when it completes. */
+  removingReplicas?: number[]
+  /** A reassignment runs: the replicas before it, in their order (what a cancel restores). */
+  previousReplicas?: number[]
+  /** A reassignment runs: the joining replicas fetch at most this many bytes per second. */
+  throttleBytesPerSec?: number
 }
 
 /** A key the way the cluster view keys it, from a full etcd key (or undefined if it is not ours). */
@@ -111,7 +129,29 @@ export function parseTopicRecord(text: string): ClusterTopic | undefined {
 export function parsePartitionRecord(text: string): PartitionRecord | undefined {
   const v = parseJson(text)
   if (!isObject(v) || !isInt(v.leader) || !isInt(v.leaderEpoch) || !isIdList(v.isr)) return undefined
-  return { leader: v.leader, leaderEpoch: v.leaderEpoch, isr: v.isr }
+  const record: PartitionRecord = { leader: v.leader, leaderEpoch: v.leaderEpoch, isr: v.isr }
+  if (isIdList(v.replicas) && v.replicas.length > 0) record.replicas = v.replicas
+  if (isIdList(v.addingReplicas)) record.addingReplicas = v.addingReplicas
+  if (isIdList(v.removingReplicas)) record.removingReplicas = v.removingReplicas
+  if (isIdList(v.previousReplicas) && v.previousReplicas.length > 0)
+    record.previousReplicas = v.previousReplicas
+  if (isInt(v.throttleBytesPerSec) && v.throttleBytesPerSec > 0)
+    record.throttleBytesPerSec = v.throttleBytesPerSec
+  return record
+}
+
+/** The replicas of partition `partition`: its record's, once a reassignment set them, else the topic's. */
+export function replicasOf(
+  topic: ClusterTopic,
+  partition: number,
+  record: PartitionRecord | undefined,
+): number[] {
+  return record?.replicas ?? topic.assignment[partition] ?? []
+}
+
+/** A reassignment of this partition is under way. */
+export function isReassigning(record: PartitionRecord): boolean {
+  return record.addingReplicas !== undefined || record.removingReplicas !== undefined
 }
 
 export function parseControllerRecord(text: string): number | undefined {

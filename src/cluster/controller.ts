@@ -18,14 +18,25 @@
  * in a controlled shutdown: replication-manager.ts `handToPreferred`). Passes run after every
  * change of the view (a returning broker rejoining an ISR is one) and every `intervalMs`; a
  * partition whose hand-over failed is not asked again before the next interval. Any broker answers
- * an election on demand (`electPreferredLeaders`).
+ * an election on demand (`electPreferredLeaders`). A partition being reassigned takes no
+ * preferred-leader move: its reassignment decides where leadership goes.
+ *
+ * Reassignments (cluster/reassignment.ts): the same passes move them on. Once every joining replica
+ * is in the ISR, a leader that leaves the replica set is asked to hand over to an in-sync target
+ * replica (the same clean hand-over as a preferred-leader election), and then the record completes
+ * by compare-and-swap. All of it is in the partition record, so a new controller carries on where
+ * the previous one stopped.
  * Main thread only.
  */
 import type { Etcd3 } from 'etcd3'
 import { InvalidRequestError, PartitionNotFoundError, TopicNotFoundError } from '../errors.js'
-import { ClusterKeys, type PartitionRecord } from './cluster-records.js'
+import { ClusterKeys, isReassigning, type PartitionRecord, replicasOf } from './cluster-records.js'
 import type { ClusterView } from './cluster-view.js'
 import { electLeader, preferredLeaderMove } from './leader-election.js'
+import { reassignmentStep } from './reassignment.js'
+
+/** A reassignment's leader hand-over that failed is asked again after this. */
+const REASSIGNMENT_RETRY_MS = 1_000
 
 export interface PreferredLeaders {
   /** Asks the leader of a partition to hand it to its preferred replica. */
@@ -69,6 +80,8 @@ export class Controller {
   /** Partitions whose automatic hand-over is in flight, and when a failed one may be asked again. */
   readonly #moving = new Set<string>()
   readonly #moveAgainAt = new Map<string, number>()
+  /** A pass that follows up a reassignment's hand-over, when one is pending. */
+  #retryTimer: NodeJS.Timeout | undefined
 
   constructor(
     client: Etcd3,
@@ -158,10 +171,16 @@ export class Controller {
         if (!current) continue
         const leaderRestarted =
           (this.#view.registrations.get(current.value.leader) ?? 0) > current.modRevision
-        const replicas = topic.assignment[p] ?? []
+        const replicas = replicasOf(topic, p, current.value)
         const next = electLeader(current.value, replicas, live, { leaderRestarted })
         if (next) writes.push(this.#write(topic.name, p, current.modRevision, current.value, next))
-        else if (!leaderRestarted && preferredLeaderMove(current.value, replicas, live) !== undefined) {
+        else if (leaderRestarted) continue
+        else if (isReassigning(current.value)) {
+          const step = reassignmentStep(current.value, (id) => live.has(id))
+          if (step?.kind === 'complete') {
+            writes.push(this.#write(topic.name, p, current.modRevision, current.value, step.record))
+          } else if (step?.kind === 'moveLeader') this.#reassignmentMove(topic.name, p, current.value)
+        } else if (preferredLeaderMove(current.value, replicas, live) !== undefined) {
           this.#autoMove(topic.name, p, current.value)
         }
       }
@@ -172,15 +191,48 @@ export class Controller {
   #autoMove(topic: string, partition: number, record: PartitionRecord): void {
     const preferred = this.#preferred
     if (!preferred || preferred.intervalMs <= 0) return
+    this.#askLeaderToMove(
+      topic,
+      partition,
+      record,
+      preferred.intervalMs,
+      'preferred leader election did not move',
+    )
+  }
+
+  /** A reassignment's leader leaves the replica set: it hands over to an in-sync target replica. */
+  #reassignmentMove(topic: string, partition: number, record: PartitionRecord): void {
+    this.#askLeaderToMove(
+      topic,
+      partition,
+      record,
+      REASSIGNMENT_RETRY_MS,
+      'reassignment: the leader did not hand over yet',
+    )
+    // Nothing else may change in the view until then: a failed hand-over is asked again by itself.
+    if (this.#retryTimer) return
+    this.#retryTimer = setTimeout(() => {
+      this.#retryTimer = undefined
+      this.reconcile()
+    }, REASSIGNMENT_RETRY_MS)
+    this.#retryTimer.unref()
+  }
+
+  /** One hand-over request at a time per partition; a failed one is not repeated for `retryMs`. */
+  #askLeaderToMove(
+    topic: string,
+    partition: number,
+    record: PartitionRecord,
+    retryMs: number,
+    failure: string,
+  ): void {
+    const preferred = this.#preferred
     const key = `${topic}/${partition}`
-    if (this.#moving.has(key) || (this.#moveAgainAt.get(key) ?? 0) > Date.now()) return
+    if (!preferred || this.#moving.has(key) || (this.#moveAgainAt.get(key) ?? 0) > Date.now()) return
     this.#moving.add(key)
     const failed = (reason: unknown) => {
-      this.#moveAgainAt.set(key, Date.now() + preferred.intervalMs)
-      this.#logger.info(
-        { topic, partition, leader: record.leader, reason },
-        'preferred leader election did not move',
-      )
+      this.#moveAgainAt.set(key, Date.now() + retryMs)
+      this.#logger.info({ topic, partition, leader: record.leader, reason }, failure)
     }
     preferred
       .move(topic, partition, record.leader, record.leaderEpoch)
@@ -227,14 +279,20 @@ export class Controller {
       const partitions = filter.partitions ?? Array.from({ length: topic.partitions }, (_, p) => p)
       for (const p of [...new Set(partitions)].sort((a, b) => a - b)) {
         const record = this.#view.partition(topic.name, p)?.value
-        const preferredLeader = topic.assignment[p]?.[0]
-        if (!record || preferredLeader === undefined) continue
+        if (!record) continue
+        const preferredLeader = replicasOf(topic, p, record)[0]
+        if (preferredLeader === undefined) continue
         const base = { topic: topic.name, partition: p, preferredLeader, leader: record.leader }
         if (record.leader === preferredLeader) {
           elections.push(Promise.resolve({ ...base, moved: false, reason: 'the preferred replica leads' }))
           continue
         }
-        if (preferredLeaderMove(record, topic.assignment[p] ?? [], live) === undefined) {
+        if (isReassigning(record)) {
+          const reason = 'a reassignment of the partition is under way'
+          elections.push(Promise.resolve({ ...base, moved: false, reason }))
+          continue
+        }
+        if (preferredLeaderMove(record, replicasOf(topic, p, record), live) === undefined) {
           const reason = `broker ${preferredLeader} is not alive and in sync, or the partition has no live leader`
           elections.push(Promise.resolve({ ...base, moved: false, reason }))
           continue

@@ -12,6 +12,7 @@
  *   its followers hold, so it must never append again in an epoch whose offsets they already have.
  * - No in-sync replica alive: the partition becomes leaderless (leader −1, next epoch) and keeps its
  *   ISR, so that the first of those replicas to come back is elected.
+ * The other fields of the record (a running reassignment) are kept.
  */
 import { NO_LEADER, type PartitionRecord } from './cluster-records.js'
 
@@ -24,15 +25,15 @@ export function electLeader(
   if (current.leader !== NO_LEADER && live.has(current.leader) && !opts.leaderRestarted) {
     const isr = current.isr.filter((id) => live.has(id) || id === current.leader)
     if (isr.length === current.isr.length) return undefined
-    return { leader: current.leader, leaderEpoch: current.leaderEpoch, isr }
+    return { ...current, isr }
   }
   const candidate = replicas.find((id) => current.isr.includes(id) && live.has(id))
   if (candidate !== undefined) {
     const isr = current.isr.filter((id) => live.has(id))
-    return { leader: candidate, leaderEpoch: current.leaderEpoch + 1, isr }
+    return { ...current, leader: candidate, leaderEpoch: current.leaderEpoch + 1, isr }
   }
   if (current.leader === NO_LEADER) return undefined
-  return { leader: NO_LEADER, leaderEpoch: current.leaderEpoch + 1, isr: current.isr }
+  return { ...current, leader: NO_LEADER, leaderEpoch: current.leaderEpoch + 1 }
 }
 
 /**

@@ -73,6 +73,28 @@ export class LeaderState {
     return this.#followers.get(id)?.fetchOffset
   }
 
+  /**
+   * The replicas changed under the same leader (a reassignment): new followers start unknown and
+   * outside the ISR until they catch up; followers no longer listed are forgotten.
+   */
+  setReplicas(replicas: readonly number[], nowMs: number): void {
+    for (const id of this.#followers.keys()) {
+      if (!replicas.includes(id)) {
+        this.#followers.delete(id)
+        this.#joining.delete(id)
+      }
+    }
+    for (const id of replicas) {
+      if (id === this.brokerId || this.#followers.has(id)) continue
+      this.#followers.set(id, {
+        fetchOffset: UNKNOWN_BOUND,
+        lastFetchMs: nowMs,
+        lastCaughtUpMs: nowMs,
+        leaderEndAtLastFetch: 0,
+      })
+    }
+  }
+
   /** The ISR as etcd now has it (after our own change or the controller's). */
   setIsr(isr: readonly number[]): void {
     const next = new Set(isr)

@@ -35,6 +35,8 @@ export interface ReplicaFetcherOptions {
   maxWaitMs: number
   maxBytes: number
   logger: FetcherLogger
+  /** A replication throttle now (a replica joining through a reassignment), in bytes per second. */
+  throttleBytesPerSec?: () => number | undefined
   /** Called after each successful fetch round (tests and metrics). */
   onProgress?: (logEndOffset: number, highWatermark: number) => void
 }
@@ -170,6 +172,7 @@ export class ReplicaFetcher {
 
   async #fetchOnce(url: string, signal: AbortSignal): Promise<void> {
     const o = this.#o
+    const throttle = o.throttleBytesPerSec?.()
     const res = await o.client.fetch(
       url,
       o.topic,
@@ -179,7 +182,7 @@ export class ReplicaFetcher {
         replicaId: o.brokerId,
         leaderEpoch: o.leaderEpoch,
         maxWaitMs: o.maxWaitMs,
-        maxBytes: o.maxBytes,
+        maxBytes: throttle === undefined ? o.maxBytes : Math.max(1, Math.min(o.maxBytes, throttle)),
       },
       signal,
     )
@@ -193,6 +196,10 @@ export class ReplicaFetcher {
     })
     this.#logEndOffset = appended.logEndOffset
     o.onProgress?.(appended.logEndOffset, appended.highWatermark)
+    if (throttle !== undefined) {
+      // The next fetch waits until these bytes fit the rate (at most a fetch of maxBytes per second).
+      await sleep(Math.ceil((res.batches.length / throttle) * 1000), signal)
+    }
   }
 }
 

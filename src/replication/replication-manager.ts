@@ -16,7 +16,8 @@
 import type { Broker } from '../broker/broker.js'
 import { PartitionWaiters } from '../broker/partition-waiters.js'
 import type { PartitionRecord } from '../cluster/cluster-records.js'
-import { NO_LEADER } from '../cluster/cluster-records.js'
+import { isReassigning, NO_LEADER } from '../cluster/cluster-records.js'
+import { successorInTarget } from '../cluster/reassignment.js'
 import type { BrokerConfig } from '../config/schema.js'
 import {
   AckTimeoutError,
@@ -172,6 +173,8 @@ export class ReplicationManager {
       if (this.#needsTransition(r)) this.#enqueue(r)
       else if (r.role === 'leader' && r.leader && d.modRevision >= r.modRevision) {
         r.modRevision = d.modRevision
+        // A reassignment adds followers (they fetch, and join the ISR once caught up) and removes them.
+        r.leader.setReplicas(d.replicas, Date.now())
         r.leader.setIsr(d.record.isr)
         this.#pushBound(r).catch(() => undefined)
       }
@@ -233,6 +236,8 @@ export class ReplicationManager {
    * in-sync followers catch up (HW = log end), then the record moves by CAS to the next epoch. This
    * broker stays in the ISR (it holds the whole log) and follows. Every confirmed write is on the new
    * leader, and a write refused meanwhile (NOT_LEADER) is retried there by its producer.
+   * A reassignment that moves this broker out of the replicas picks an in-sync target replica
+   * instead (cluster/reassignment.ts); while one runs, no other hand-over is made.
    */
   async handToPreferred(topic: string, partition: number, leaderEpoch: number): Promise<PreferredMove> {
     const r = this.#leading(topic, partition)
@@ -243,7 +248,17 @@ export class ReplicationManager {
         leaderEpoch: r.epoch,
       })
     }
-    const preferred = r.desired.replicas[0]
+    // A reassignment that moves this broker out hands leadership to an in-sync target replica.
+    const record = r.desired.record
+    const successor = successorInTarget(record, r.leader.isr, (id) => this.#meta.isAlive(id))
+    if (successor === undefined && isReassigning(record)) {
+      const leaving = record.removingReplicas?.includes(this.#config.brokerId) ?? false
+      const reason = leaving
+        ? 'no target replica of the reassignment is alive and in sync'
+        : 'a reassignment of the partition is under way'
+      return { moved: false, reason }
+    }
+    const preferred = successor ?? r.desired.replicas[0]
     if (preferred === undefined || preferred === this.#config.brokerId)
       return { moved: false, reason: 'leads already' }
     if (this.#leaving || r.handingOff) return { moved: false, reason: 'a hand-over is under way' }
@@ -496,7 +511,12 @@ export class ReplicationManager {
   async #writeIsr(r: LocalReplica, leader: LeaderState, isr: number[], onFail: () => void): Promise<boolean> {
     r.isrBusy = true
     try {
-      const record: PartitionRecord = { leader: leader.brokerId, leaderEpoch: leader.leaderEpoch, isr }
+      const record: PartitionRecord = {
+        ...r.desired.record,
+        leader: leader.brokerId,
+        leaderEpoch: leader.leaderEpoch,
+        isr,
+      }
       const revision = await this.#meta.updatePartition(r.topic, r.partition, r.modRevision, record)
       if (revision === undefined || r.leader !== leader) {
         onFail()
@@ -557,6 +577,7 @@ export class ReplicationManager {
         return false
       }
       const record: PartitionRecord = {
+        ...r.desired.record,
         leader: next,
         leaderEpoch: leader.leaderEpoch + 1,
         isr: preferred === undefined ? isr.filter((id) => id !== me) : isr,
@@ -721,6 +742,11 @@ export class ReplicationManager {
       client: this.#client,
       maxWaitMs: this.#config.replicaFetchWaitMs,
       maxBytes: this.#config.replicaFetchMaxBytes,
+      // Only a replica joining through a reassignment is throttled (Kafka's replication throttle).
+      throttleBytesPerSec: () => {
+        const record = r.desired.record
+        return record.addingReplicas?.includes(this.#config.brokerId) ? record.throttleBytesPerSec : undefined
+      },
       logger: this.#logger,
     })
     r.fetcher.start()

@@ -225,6 +225,8 @@ export interface TestCluster {
   ids: number[]
   /** Restarts broker `id` on its data directory and port (after kill or stop). */
   restart(id: number): Promise<BrokerProcess>
+  /** Starts a new broker with id `id` (not one of `ids` yet) that joins the cluster. */
+  add(id: number): Promise<BrokerProcess>
   /** Any broker that answers, for metadata questions. */
   anyUrl(exclude?: number[]): string
   close(): Promise<void>
@@ -301,6 +303,15 @@ export async function startCluster(opts: ClusterOptions = {}): Promise<TestClust
     async restart(id) {
       const p = await start(id)
       processes.set(id, p)
+      return p
+    },
+    async add(id) {
+      if (ports.has(id)) throw new Error(`broker ${id} is already in the cluster`)
+      ports.set(id, await freePort())
+      dataDirs.set(id, tempDataDir(`strata-b${id}-`))
+      const p = await start(id)
+      processes.set(id, p)
+      ids.push(id)
       return p
     },
     anyUrl(exclude = []) {

@@ -49,6 +49,12 @@ export const PartitionDescription = Type.Object({
   logStartOffset: Offset,
   logEndOffset: Offset,
   highWatermark: Type.Integer({ minimum: 0, description: 'Readers never read past it.' }),
+  addingReplicas: Type.Optional(
+    Type.Array(Type.Integer(), { description: 'While a reassignment runs: the replicas joining.' }),
+  ),
+  removingReplicas: Type.Optional(
+    Type.Array(Type.Integer(), { description: 'While a reassignment runs: the replicas leaving.' }),
+  ),
 })
 
 export const TopicDescription = Type.Object({
@@ -195,6 +201,22 @@ export const PreferredLeaderElections = Type.Object({
     }),
   ),
 })
+
+const Reassignment = Type.Object({
+  topic: Type.String(),
+  partition: Partition,
+  replicas: Type.Array(Type.Integer(), {
+    description: 'Every broker holding the partition now: the target replicas, then those leaving.',
+  }),
+  targetReplicas: Type.Array(Type.Integer()),
+  addingReplicas: Type.Array(Type.Integer({ description: 'Joining: catching up with the leader.' })),
+  removingReplicas: Type.Array(Type.Integer({ description: 'Leaving once the joining ones are in sync.' })),
+  leader: Type.Integer(),
+  isr: Type.Array(Type.Integer()),
+  throttleBytesPerSec: Type.Optional(Type.Integer()),
+})
+export const Reassignments = Type.Object({ reassignments: Type.Array(Reassignment) })
+export const ReassignmentDescription = Reassignment
 
 export const WhoAmI = Type.Object({
   name: Type.String(),

@@ -150,6 +150,28 @@ export const routeDocs: Readonly<Record<string, RouteDoc>> = {
     },
     errors: ['TOPIC_NOT_FOUND', 'PARTITION_NOT_FOUND', 'NOT_READY'],
   },
+  'GET /v1/cluster/reassignments': {
+    tag: 'cluster',
+    summary: 'Partition reassignments under way',
+    ok: { status: 200, description: 'One entry per partition being moved', schema: S.Reassignments },
+    errors: [],
+  },
+  'POST /v1/cluster/reassignments': {
+    tag: 'cluster',
+    summary: 'Move partitions to new replica lists (new replicas catch up, then the old ones leave)',
+    ok: {
+      status: 200,
+      description: 'The reassignments started (a partition already on its list is left out)',
+      schema: S.Reassignments,
+    },
+    errors: ['INVALID_REQUEST', 'TOPIC_NOT_FOUND', 'PARTITION_NOT_FOUND', 'NOT_READY'],
+  },
+  'DELETE /v1/cluster/reassignments/:topic/:partition': {
+    tag: 'cluster',
+    summary: 'Cancel a reassignment: the partition goes back to its previous replicas',
+    ok: { status: 200, description: 'The partition after the cancel', schema: S.ReassignmentDescription },
+    errors: ['NOT_FOUND', 'INVALID_REQUEST', 'TOPIC_NOT_FOUND', 'PARTITION_NOT_FOUND', 'NOT_READY'],
+  },
   'GET /v1/whoami': {
     tag: 'security',
     summary: 'The principal of the request',

@@ -6,6 +6,13 @@
  * `{elections: [{topic, partition, preferredLeader, leader, moved, reason?}]}`: each chosen
  * partition whose preferred replica (the first assigned) is alive and in sync but does not lead is
  * handed to it by its leader. A single broker leads everything it has: no elections.
+ *
+ * Partition reassignment (Kafka's kafka-reassign-partitions; cluster/reassignment.ts):
+ * `POST /v1/cluster/reassignments` `{partitions: [{topic, partition, replicas}], throttleBytesPerSec?}`
+ * starts moving each partition to its new replica list (all or none; a partition already on that
+ * list is left out) → `{reassignments: [status]}`; `GET /v1/cluster/reassignments` lists those under
+ * way; `DELETE /v1/cluster/reassignments/:topic/:partition` cancels one (back to its old replicas).
+ * A single broker holds every partition itself: the only replica list it takes is its own id.
  */
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import type { FastifyInstance, FastifyRequest } from 'fastify'
@@ -14,6 +21,8 @@ import { Type } from 'typebox'
 import type { Broker } from '../../broker/broker.js'
 import type { ClusterNode } from '../../cluster/cluster-node.js'
 import type { CoordinatorHandoff } from '../../cluster/coordinator-handoff.js'
+import { MAX_REASSIGNMENTS_PER_REQUEST } from '../../cluster/reassignment-requests.js'
+import { InvalidRequestError, NotFoundError } from '../../errors.js'
 
 const PreferredElectionBody = Type.Object(
   {
@@ -24,6 +33,31 @@ const PreferredElectionBody = Type.Object(
   },
   { additionalProperties: false },
 )
+
+const BrokerId = Type.Integer({ minimum: 0, maximum: 999_999_999 })
+
+const ReassignmentBody = Type.Object(
+  {
+    partitions: Type.Array(
+      Type.Object(
+        {
+          topic: Type.String({ minLength: 1, maxLength: 249 }),
+          partition: Type.Integer({ minimum: 0, maximum: 1_000_000 }),
+          replicas: Type.Array(BrokerId, { minItems: 1, maxItems: 100 }),
+        },
+        { additionalProperties: false },
+      ),
+      { minItems: 1, maxItems: MAX_REASSIGNMENTS_PER_REQUEST },
+    ),
+    throttleBytesPerSec: Type.Optional(Type.Integer({ minimum: 1024, maximum: 1_000_000_000_000 })),
+  },
+  { additionalProperties: false },
+)
+
+const ReassignmentParams = Type.Object({
+  topic: Type.String({ minLength: 1, maxLength: 249 }),
+  partition: Type.Integer({ minimum: 0, maximum: 1_000_000 }),
+})
 
 /**
  * Cluster mode: every `/v1/groups/:group/...` request is checked against the group's coordinator
@@ -64,6 +98,44 @@ export async function clusterRoutes(
             })
           : []
         return reply.sendData({ elections })
+      },
+    )
+
+  app.get('/v1/cluster/reassignments', async (_req, reply) =>
+    reply.sendData({ reassignments: opts.node?.listReassignments() ?? [] }),
+  )
+
+  app
+    .withTypeProvider<TypeBoxTypeProvider>()
+    .post('/v1/cluster/reassignments', { schema: { body: ReassignmentBody } }, async (req, reply) => {
+      const { partitions, throttleBytesPerSec } = req.body
+      if (opts.node) {
+        const reassignments = await opts.node.reassignPartitions(partitions, throttleBytesPerSec)
+        return reply.sendData({ reassignments })
+      }
+      const me = opts.broker.config.brokerId
+      for (const { topic, partition, replicas } of partitions) {
+        opts.broker.partitionState(topic, partition)
+        if (replicas.length !== 1 || replicas[0] !== me) {
+          throw new InvalidRequestError(
+            `a single broker (no --etcd) holds every partition itself: the only replica list is [${me}]`,
+            { topic, partition, replicas },
+          )
+        }
+      }
+      return reply.sendData({ reassignments: [] })
+    })
+
+  app
+    .withTypeProvider<TypeBoxTypeProvider>()
+    .delete(
+      '/v1/cluster/reassignments/:topic/:partition',
+      { schema: { params: ReassignmentParams } },
+      async (req, reply) => {
+        const { topic, partition } = req.params
+        if (opts.node) return reply.sendData(await opts.node.cancelReassignment(topic, partition))
+        opts.broker.partitionState(topic, partition)
+        throw new NotFoundError(`no reassignment of ${topic}/${partition} is running`, { topic, partition })
       },
     )
 }

@@ -81,6 +81,17 @@ const samples: Record<string, (i: number) => Promise<Sample>> = {
     body: {},
     expect: 200,
   }),
+  'GET /v1/cluster/reassignments': async () => ({ path: '/v1/cluster/reassignments', expect: 200 }),
+  // A single broker: its own id is the only replica list, and nothing is ever being moved.
+  'POST /v1/cluster/reassignments': async () => ({
+    path: '/v1/cluster/reassignments',
+    body: { partitions: [{ topic: 'base', partition: 0, replicas: [0] }] },
+    expect: 200,
+  }),
+  'DELETE /v1/cluster/reassignments/:topic/:partition': async () => ({
+    path: '/v1/cluster/reassignments/base/0',
+    expect: 404,
+  }),
   'GET /v1/whoami': async () => ({ path: '/v1/whoami', expect: 200 }),
   'POST /v1/topics': async (i) => ({ path: '/v1/topics', body: { name: `new-${i}` }, expect: 201 }),
   'GET /v1/topics': async () => ({ path: '/v1/topics', expect: 200 }),

@@ -59,4 +59,26 @@ describe('LeaderState', () => {
     s.recordFetch(3, 30, 30, 50)
     expect(s.readyToJoin(30)).toEqual([3])
   })
+
+  test('a reassignment adds a follower outside the ISR until it has the HW, and removes one', () => {
+    const s = leader([1, 2, 3])
+    s.recordFetch(2, 50, 50, 10)
+    s.recordFetch(3, 50, 50, 10)
+    s.setReplicas([1, 2, 3, 4], 20)
+    expect(s.isFollower(4)).toBe(true)
+    // The joining replica does not hold the HW back, and joins once it has it.
+    expect(s.highWatermarkBound()).toBe(50)
+    s.recordFetch(4, 20, 50, 30)
+    expect(s.readyToJoin(50)).toEqual([])
+    s.recordFetch(4, 50, 50, 40)
+    expect(s.readyToJoin(50)).toEqual([4])
+    s.setIsr([1, 2, 3, 4])
+    // Broker 3 leaves the replicas: it is no follower any more, and never rejoins.
+    s.setReplicas([1, 2, 4], 50)
+    s.setIsr([1, 2, 4])
+    expect(s.isFollower(3)).toBe(false)
+    expect(s.followers().sort()).toEqual([2, 4])
+    s.recordFetch(3, 60, 60, 60)
+    expect(s.readyToJoin(50)).toEqual([])
+  })
 })
