@@ -1,7 +1,8 @@
 /**
  * Client-driven produce: the client library's Producer (dist/src/client) sending one record per
  * send(), acks=all, as fast as the broker confirms. Up to `--window` sends are outstanding at a
- * time; the producer's own batching packs them into requests (one request in flight per topic).
+ * time; the producer's own batching packs them into requests (up to `--max-in-flight` batches in
+ * flight per topic, the Producer's default 5).
  * records/s counts confirmed records from the first send to the last confirm.
  *
  *     node bench/client/produce.mjs [--sizes 100,1024] [--duration 5] [--warmup 1] [--window 20000] [--max-in-flight N] [--cpu-prof DIR]
@@ -103,7 +104,7 @@ export async function run(opts = {}) {
           warmupS: warmup,
           acks: 'all',
           partitions: 1,
-          producer: 'defaults (lingerMs 0, maxBatchRecords 10000, maxBatchBytes 1 MiB)',
+          producer: `defaults (lingerMs 0, maxBatchRecords 10000, maxBatchBytes 1 MiB, maxInFlight ${opts.maxInFlight ?? 5})`,
         },
         recordsPerSec: round(recordsPerSec, 0),
         MBps: round((recordsPerSec * size) / 1e6, 2),
