@@ -340,6 +340,9 @@ export class Producer {
         this.#loadMetadata(stream)
         return
       }
+      // The broker checks order per producer id: a batch under a new id could land before a retry
+      // of one in flight under the old id, so the id moves on only when nothing is in flight.
+      if (stream.inFlight.length > 0 && this.#sequenceWraps(stream, stream.queuedRecords)) return
       this.#sendBatch(stream, this.#takeBatch(stream))
     }
   }
@@ -469,7 +472,8 @@ export class Producer {
    */
   async #recover(stream: TopicStream): Promise<void> {
     const batches = stream.inFlight.splice(0)
-    if (this.#options.maxInFlight > 1) {
+    // A producer told to try once is not tried again here.
+    if (this.#options.maxInFlight > 1 && this.#callOptions?.retry?.maxAttempts !== 1) {
       for (const batch of batches) {
         for (const request of batch.requests)
           if (request.error !== undefined && isRetriable(request.error))
@@ -540,8 +544,12 @@ export class Producer {
     for (const wake of stream.idleWaiters.splice(0)) wake()
   }
 
+  #sequenceWraps(stream: TopicStream, count: number): boolean {
+    return this.#options.idempotent && stream.sequence + count > MAX_SEQUENCE
+  }
+
   #nextSequence(stream: TopicStream, count: number): { producerId: number; sequence: number } {
-    if (stream.sequence + count > MAX_SEQUENCE) {
+    if (this.#sequenceWraps(stream, count)) {
       stream.producerId = randomProducerId()
       stream.sequence = 0
     }

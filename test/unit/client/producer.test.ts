@@ -155,6 +155,21 @@ describe('idempotence', () => {
     )
   })
 
+  test('with retry maxAttempts 1, a pipelined request that failed is not sent again', async () => {
+    broker.createTopic('t', 1)
+    const producer = new Producer(client, { maxBatchRecords: 1, retry: { maxAttempts: 1 } })
+    await producer.send('t', { value: -1, partition: 0 })
+    broker.inject('POST', PRODUCE, (_req, reply) => {
+      fail(reply, 503, 'NOT_READY', 'recovering')
+      return true
+    })
+    const sends = [0, 1, 2].map((value) => producer.send('t', { value, partition: 0 }))
+    const outcomes = await Promise.allSettled(sends)
+    expect(outcomes[0]).toMatchObject({ status: 'rejected', reason: { code: 'NOT_READY' } })
+    expect(outcomes.slice(1).map((o) => o.status)).toEqual(['fulfilled', 'fulfilled'])
+    expect(broker.count('POST', PRODUCE)).toBe(4)
+  })
+
   test('idempotent: false keeps one request in flight', async () => {
     broker.createTopic('t', 1)
     const producer = new Producer(client, { idempotent: false, maxBatchRecords: 5 })
