@@ -34,10 +34,11 @@
  * written out of send order. A pipelined request gets one attempt; when any fails, the stream sends
  * nothing new until everything in flight is answered, then resends the retriable failures one at a
  * time, oldest first, with the retry policy (a written one is answered with its first offsets; the
- * broker holds each producer's last 5 batches, hence at most 5 in flight). The price, as for Kafka
- * without its gap check: when the broker refuses a request with a retriable error but writes a later
- * one of the same partition, the earlier request's resend is refused rather than written out of order,
- * and its sends reject. After a request fails for good, the stream takes a new producer id: one of
+ * broker holds each producer's last 5 batches, hence at most 5 in flight). The price of a broker
+ * without Kafka's gap check (OUT_OF_ORDER_SEQUENCE_NUMBER): when the broker refuses a request with a
+ * retriable error (THROTTLED, an alarm) but writes a later one of the same partition, the earlier
+ * request's resend is refused rather than written out of order, and its sends reject;
+ * `maxInFlight: 1` retries such a request instead. After a request fails for good, the stream takes a new producer id: one of
  * its attempts may have written (a cut connection, `ACK_TIMEOUT`), and reusing its sequence for
  * other records would make the broker answer them with that write's offsets instead of writing them.
  */
