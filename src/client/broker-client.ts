@@ -99,6 +99,8 @@ interface Call {
   route?: { topic: string; partition?: number }
   /** Extra time on top of the request timeout (a long poll's `maxWaitMs`). */
   waitMs?: number
+  /** Requests with the same lane reach a broker in the order they were made (see `TransportRequest`). */
+  lane?: string
   options?: CallOptions | undefined
 }
 
@@ -268,12 +270,16 @@ export class BrokerClient extends Notifier<ClientEvents> {
         ? `/v1/topics/${seg(topic)}/records`
         : `/v1/topics/${seg(topic)}/partitions/${partition}/records`
     const route = partition === undefined ? { topic } : { topic, partition }
+    const idempotent = request.producerId !== undefined
     return this.#call({
       method: 'POST',
       path,
       body: request,
-      idempotent: request.producerId !== undefined,
+      idempotent,
       route,
+      // A partition's idempotent writes keep their order on the way: a producer pipelines them, and
+      // the broker refuses a sequence below one it already wrote rather than writing out of order.
+      ...(idempotent && partition !== undefined && { lane: routeKey(topic, partition) }),
       options,
     })
   }
@@ -654,6 +660,7 @@ export class BrokerClient extends Notifier<ClientEvents> {
             ...(call.query !== undefined && { query: call.query }),
             ...(call.body !== undefined && { body: call.body }),
             timeoutMs: this.#requestTimeoutMs + (call.waitMs ?? 0),
+            ...(call.lane !== undefined && { lane: call.lane }),
             ...(call.options?.signal !== undefined && { signal: call.options.signal }),
           })
           this.servers.markSuccess(lastUrl)

@@ -2,10 +2,14 @@
  * Producer: `send(topic, records)` resolves with the records' offsets once the broker confirms
  * them at the asked `acks` (a publisher confirm).
  *
- * Batching. Each topic has one batch stream with at most one batch in flight. Sends that arrive
- * while a batch is in flight, or within `lingerMs` of the first queued send, are packed into the
- * next batch up to `maxBatchRecords` / `maxBatchBytes`; so under load many sends cost one round
- * trip even with `lingerMs: 0`, and at rest a lone send goes out at once.
+ * Batching. Each topic has one batch stream. Sends that arrive while a batch is in flight, or
+ * within `lingerMs` of the first queued send, are packed into the next batch up to
+ * `maxBatchRecords` / `maxBatchBytes`; so under load many sends cost one round trip even with
+ * `lingerMs: 0`, and at rest a lone send goes out at once. Behind a batch in flight, a full batch
+ * goes out at once, up to `maxInFlight` (default 5, as Kafka's max.in.flight.requests.per.connection),
+ * and a partial one waits for an answer: a producer that outruns one round trip keeps the client
+ * and the broker busy at once (one batch is encoded or decoded while another waits for its fsync)
+ * without trading big batches for many small ones.
  *
  * Routing. As Kafka's producer does, the producer places every record itself (explicit partition,
  * else the broker's key hash, else one partition per batch, round robin) and sends a batch as one
@@ -22,22 +26,31 @@
  * moves on by the batch's record count. A retry resends the same bytes with the same id and
  * sequence, so a write whose answer was lost (connection cut after the write, a leader killed after
  * replicating) is answered with its first offsets instead of landing twice; placing records here
- * means a retry lands where the first attempt did. After a request fails for good, the stream takes
- * a new producer id: one of its attempts may have written (a cut connection, `ACK_TIMEOUT`), and
- * reusing its sequence for other records would make the broker answer them with that write's
- * offsets instead of writing them.
+ * means a retry lands where the first attempt did.
  *
- * One in-flight batch per topic keeps records in send order and makes the dedupe exact; the price
- * is one round trip of latency per batch per topic, which batching amortises.
+ * Order with several batches in flight. A partition's requests share one pipelined connection
+ * (the transport's lanes), so they reach the broker in send order, and the broker refuses a
+ * sequence at or below one it already wrote (`DUPLICATE_SEQUENCE`): a partition's records are never
+ * written out of send order. A pipelined request gets one attempt; when any fails, the stream sends
+ * nothing new until everything in flight is answered, then resends the retriable failures one at a
+ * time, oldest first, with the retry policy (a written one is answered with its first offsets; the
+ * broker holds each producer's last 5 batches, hence at most 5 in flight). The price of a broker
+ * without Kafka's gap check (OUT_OF_ORDER_SEQUENCE_NUMBER): when the broker refuses a request with a
+ * retriable error (THROTTLED, an alarm) but writes a later one of the same partition, the earlier
+ * request's resend is refused rather than written out of order, and its sends reject;
+ * `maxInFlight: 1` retries such a request instead. After a request fails for good, the stream takes a new producer id: one of
+ * its attempts may have written (a cut connection, `ACK_TIMEOUT`), and reusing its sequence for
+ * other records would make the broker answer them with that write's offsets instead of writing them.
  */
 import { PartitionNotFoundError, TopicNotFoundError } from '../errors.js'
 import { BrokerClient, type CallOptions, type ClientOptions } from './broker-client.js'
 import { ClientClosedError } from './client-errors.js'
 import { partitionForRecordKey } from './partitioner.js'
-import type { RetryOptions } from './retry.js'
+import { isRetriable, type RetryOptions } from './retry.js'
 import type {
   Acks,
   ExchangeRecord,
+  ProduceRequest,
   ProducerRecord,
   PublishResponse,
   RecordOffset,
@@ -57,15 +70,47 @@ export interface ProducerOptions {
   maxBatchRecords?: number
   /** `send` waits while this many estimated bytes are queued and unsent. Default 64 MiB. */
   maxQueuedBytes?: number
+  /**
+   * Batches of a topic in flight at once, 1 to 5; all but the first are full batches. Default 5.
+   * A partition's requests travel in order on one connection and the broker refuses a sequence
+   * below one it wrote, so records are never written out of send order. Always 1 with
+   * `idempotent: false`.
+   */
+  maxInFlight?: number
   /** Retries of each request (the client's policy when absent). */
   retry?: RetryOptions
 }
 
+/**
+ * A queued send. A lone record is kept without an array around it: a producer under load holds
+ * tens of thousands of these until their answers come, and each object less is garbage collection
+ * time less.
+ */
 interface PendingSend {
-  records: ProducerRecord[]
+  records: ProducerRecord | ProducerRecord[]
+  count: number
   bytes: number
   resolve: (offsets: RecordOffset[]) => void
   reject: (err: unknown) => void
+}
+
+/** One partition's share of a batch: one request to that partition's leader. */
+interface PartitionRequest {
+  partition: number
+  /** The batch's records this request carries, by index; undefined when it carries all of them. */
+  indexes: number[] | undefined
+  body: ProduceRequest
+  /** Set once answered: the offsets, or the error it failed with. */
+  offsets: RecordOffset[] | undefined
+  error: unknown
+}
+
+interface Batch {
+  sends: PendingSend[]
+  records: ProducerRecord[]
+  requests: PartitionRequest[]
+  /** Requests still waiting for an answer. */
+  unanswered: number
 }
 
 interface TopicStream {
@@ -73,16 +118,29 @@ interface TopicStream {
   readonly queue: PendingSend[]
   queuedBytes: number
   queuedRecords: number
-  inFlight: Promise<void> | undefined
+  /** Batches sent and not yet settled, oldest first. */
+  readonly inFlight: Batch[]
+  /** A request failed: nothing new goes out until every batch in flight has settled (see `#recover`). */
+  recovering: boolean
+  /** `flush()` is waiting: send without lingering until the stream is idle. */
+  flushing: boolean
+  readonly idleWaiters: Array<() => void>
   lingerTimer: NodeJS.Timeout | undefined
   producerId: number
   sequence: number
   /** Round-robin position for pinning keyless records. */
   nextPartition: number
+  metadata: TopicDescription | undefined
+  metadataLoading: boolean
+  /** The last failed metadata look-up, handed to the next batch that needs a partition count. */
+  metadataError: unknown
 }
 
 // The broker stores a batch's base sequence as an int32 (storage/README.md).
 const MAX_SEQUENCE = 0x7fffffff
+// The broker remembers each producer's last 5 batches per partition: a retry of an older one would
+// be refused as stale, so no more may be unanswered at once.
+const MAX_IN_FLIGHT = 5
 
 const DEFAULTS = {
   acks: 'all' as Acks,
@@ -91,15 +149,19 @@ const DEFAULTS = {
   maxBatchBytes: 1024 * 1024,
   maxBatchRecords: 10_000,
   maxQueuedBytes: 64 * 1024 * 1024,
+  maxInFlight: MAX_IN_FLIGHT,
 }
+
+const EMPTY_OFFSETS: readonly RecordOffset[] = Object.freeze([])
 
 export class Producer {
   readonly client: BrokerClient
   readonly #ownsClient: boolean
   readonly #options: typeof DEFAULTS
   readonly #callOptions: CallOptions | undefined
+  /** The first attempt of a pipelined request: its retries are the stream's, in order. */
+  readonly #firstAttemptOptions: CallOptions
   readonly #streams = new Map<string, TopicStream>()
-  readonly #metadata = new Map<string, Promise<TopicDescription>>()
   readonly #spaceWaiters: Array<() => void> = []
   #queuedBytes = 0
   #closed = false
@@ -107,41 +169,75 @@ export class Producer {
   constructor(client: BrokerClient | ClientOptions = {}, options: ProducerOptions = {}) {
     this.#ownsClient = !(client instanceof BrokerClient)
     this.client = client instanceof BrokerClient ? client : new BrokerClient(client)
+    const idempotent = options.idempotent ?? DEFAULTS.idempotent
+    const maxInFlight = options.maxInFlight ?? DEFAULTS.maxInFlight
+    if (!Number.isInteger(maxInFlight) || maxInFlight < 1 || maxInFlight > MAX_IN_FLIGHT)
+      throw new RangeError(`maxInFlight must be an integer from 1 to ${MAX_IN_FLIGHT}`)
     this.#options = {
       acks: options.acks ?? DEFAULTS.acks,
-      idempotent: options.idempotent ?? DEFAULTS.idempotent,
+      idempotent,
       lingerMs: options.lingerMs ?? DEFAULTS.lingerMs,
       maxBatchBytes: options.maxBatchBytes ?? DEFAULTS.maxBatchBytes,
       maxBatchRecords: options.maxBatchRecords ?? DEFAULTS.maxBatchRecords,
       maxQueuedBytes: options.maxQueuedBytes ?? DEFAULTS.maxQueuedBytes,
+      // Without a sequence the broker cannot keep pipelined writes in order or recognise a repeat.
+      maxInFlight: idempotent ? maxInFlight : 1,
     }
     this.#callOptions = options.retry ? { retry: options.retry } : undefined
+    this.#firstAttemptOptions = { retry: { ...options.retry, maxAttempts: 1 } }
   }
 
   /**
    * Appends records to `topic` and resolves with one `{partition, offset}` per record, in order,
    * once the broker confirmed them. Records of one call in one partition are written all or nothing.
    */
-  async send<V = unknown, K = unknown>(
+  send<V = unknown, K = unknown>(
     topic: string,
     records: ProducerRecord<V, K> | readonly ProducerRecord<V, K>[],
   ): Promise<RecordOffset[]> {
-    if (this.#closed) throw new ClientClosedError('producer')
-    const list = (Array.isArray(records) ? [...records] : [records]) as ProducerRecord[]
-    if (list.length === 0) return []
-    for (const r of list)
-      if (r === null || typeof r !== 'object' || !('value' in r))
-        throw new TypeError('a record needs a value')
-    const bytes = list.reduce((sum, r) => sum + estimateRecordBytes(r), 0)
+    if (this.#closed) return Promise.reject(new ClientClosedError('producer'))
+    let list: ProducerRecord | ProducerRecord[]
+    let bytes = 0
+    if (Array.isArray(records)) {
+      list = records.slice() as ProducerRecord[]
+      if (list.length === 0) return Promise.resolve([])
+      for (const r of list) {
+        if (!hasValue(r)) return Promise.reject(new TypeError('a record needs a value'))
+        bytes += estimateRecordBytes(r)
+      }
+    } else {
+      list = records as ProducerRecord
+      if (!hasValue(list)) return Promise.reject(new TypeError('a record needs a value'))
+      bytes = estimateRecordBytes(list)
+    }
+    if (this.#queuedBytes > 0 && this.#queuedBytes + bytes > this.#options.maxQueuedBytes)
+      return this.#sendWhenRoom(topic, list, bytes)
+    return this.#enqueue(topic, list, bytes)
+  }
+
+  async #sendWhenRoom(
+    topic: string,
+    list: ProducerRecord | ProducerRecord[],
+    bytes: number,
+  ): Promise<RecordOffset[]> {
     while (this.#queuedBytes > 0 && this.#queuedBytes + bytes > this.#options.maxQueuedBytes) {
       await new Promise<void>((resolve) => this.#spaceWaiters.push(resolve))
       if (this.#closed) throw new ClientClosedError('producer')
     }
+    return this.#enqueue(topic, list, bytes)
+  }
+
+  #enqueue(
+    topic: string,
+    records: ProducerRecord | ProducerRecord[],
+    bytes: number,
+  ): Promise<RecordOffset[]> {
     const stream = this.#stream(topic)
+    const count = Array.isArray(records) ? records.length : 1
     return new Promise<RecordOffset[]>((resolve, reject) => {
-      stream.queue.push({ records: list, bytes, resolve, reject })
+      stream.queue.push({ records, count, bytes, resolve, reject })
       stream.queuedBytes += bytes
-      stream.queuedRecords += list.length
+      stream.queuedRecords += count
       this.#queuedBytes += bytes
       this.#schedule(stream)
     })
@@ -159,8 +255,7 @@ export class Producer {
 
   /** Sends everything queued now, skipping the linger, and waits for the answers. */
   async flush(): Promise<void> {
-    const streams = [...this.#streams.values()]
-    await Promise.all(streams.map((s) => this.#drain(s)))
+    await Promise.all([...this.#streams.values()].map((s) => this.#drain(s)))
   }
 
   /** Flushes, then refuses further sends; closes the client when the producer created it. */
@@ -180,11 +275,17 @@ export class Producer {
         queue: [],
         queuedBytes: 0,
         queuedRecords: 0,
-        inFlight: undefined,
+        inFlight: [],
+        recovering: false,
+        flushing: false,
+        idleWaiters: [],
         lingerTimer: undefined,
         producerId: randomProducerId(),
         sequence: 0,
         nextPartition: Math.floor(Math.random() * 0x10000),
+        metadata: undefined,
+        metadataLoading: false,
+        metadataError: undefined,
       }
       this.#streams.set(topic, stream)
     }
@@ -192,34 +293,78 @@ export class Producer {
   }
 
   #schedule(stream: TopicStream): void {
-    if (stream.inFlight || stream.queue.length === 0) return
-    const full =
-      stream.queuedRecords >= this.#options.maxBatchRecords ||
-      stream.queuedBytes >= this.#options.maxBatchBytes
-    if (this.#options.lingerMs > 0 && !full) {
+    if (stream.queue.length === 0 || stream.inFlight.length >= this.#options.maxInFlight) return
+    const full = this.#full(stream)
+    // Behind a batch in flight, only a full batch goes out at once: a partial one waits to fill
+    // until an answer comes back, so pipelining never trades big batches for many small ones.
+    if (stream.inFlight.length > 0 && !full && !stream.flushing) return
+    if (this.#options.lingerMs > 0 && !full && !stream.flushing) {
       stream.lingerTimer ??= setTimeout(() => this.#dispatch(stream), this.#options.lingerMs)
       return
     }
     this.#dispatch(stream)
   }
 
-  /** Sends every queued request of the stream, one after the other. */
-  async #drain(stream: TopicStream): Promise<void> {
-    while (stream.inFlight || stream.queue.length > 0) {
-      if (!stream.inFlight) this.#dispatch(stream)
-      await stream.inFlight
-    }
+  #full(stream: TopicStream): boolean {
+    return (
+      stream.queuedRecords >= this.#options.maxBatchRecords ||
+      stream.queuedBytes >= this.#options.maxBatchBytes
+    )
   }
 
+  /** Waits until every queued send of the stream is answered, sending without lingering meanwhile. */
+  #drain(stream: TopicStream): Promise<void> {
+    if (this.#idle(stream)) return Promise.resolve()
+    stream.flushing = true
+    const idle = new Promise<void>((resolve) => stream.idleWaiters.push(resolve))
+    this.#dispatch(stream)
+    return idle
+  }
+
+  #idle(stream: TopicStream): boolean {
+    return stream.queue.length === 0 && stream.inFlight.length === 0
+  }
+
+  /** Sends queued batches while the stream may have more in flight. */
   #dispatch(stream: TopicStream): void {
     clearTimeout(stream.lingerTimer)
     stream.lingerTimer = undefined
-    if (stream.inFlight || stream.queue.length === 0) return
-    const batch = this.#takeBatch(stream)
-    stream.inFlight = this.#sendBatch(stream, batch).finally(() => {
-      stream.inFlight = undefined
-      this.#schedule(stream)
-    })
+    while (
+      !stream.recovering &&
+      stream.queue.length > 0 &&
+      stream.inFlight.length < this.#options.maxInFlight &&
+      (stream.inFlight.length === 0 || stream.flushing || this.#full(stream))
+    ) {
+      // The topic's partitions are asked once; until the answer (or an error) nothing is placed, so
+      // batches still get their sequence numbers in the order they go out.
+      if (stream.metadata === undefined && stream.metadataError === undefined) {
+        this.#loadMetadata(stream)
+        return
+      }
+      // The broker checks order per producer id: a batch under a new id could land before a retry
+      // of one in flight under the old id, so the id moves on only when nothing is in flight.
+      if (stream.inFlight.length > 0 && this.#sequenceWraps(stream, stream.queuedRecords)) return
+      this.#sendBatch(stream, this.#takeBatch(stream))
+    }
+  }
+
+  #loadMetadata(stream: TopicStream): void {
+    if (stream.metadataLoading) return
+    stream.metadataLoading = true
+    this.client
+      .topicMetadata(stream.topic, this.#callOptions)
+      .then(
+        (description) => {
+          stream.metadata = description
+        },
+        (err: unknown) => {
+          stream.metadataError = err
+        },
+      )
+      .finally(() => {
+        stream.metadataLoading = false
+        this.#dispatch(stream)
+      })
   }
 
   #takeBatch(stream: TopicStream): PendingSend[] {
@@ -228,11 +373,11 @@ export class Producer {
     let bytes = 0
     for (const next of stream.queue) {
       const fits =
-        records + next.records.length <= this.#options.maxBatchRecords &&
+        records + next.count <= this.#options.maxBatchRecords &&
         bytes + next.bytes <= this.#options.maxBatchBytes
       if (taken > 0 && !fits) break
       taken++
-      records += next.records.length
+      records += next.count
       bytes += next.bytes
     }
     const batch = stream.queue.splice(0, taken)
@@ -244,74 +389,168 @@ export class Producer {
     return batch
   }
 
-  async #sendBatch(stream: TopicStream, batch: PendingSend[]): Promise<void> {
-    const records = batch.flatMap((s) => s.records)
+  #sendBatch(stream: TopicStream, sends: PendingSend[]): void {
+    const records: ProducerRecord[] = []
+    for (const send of sends) {
+      if (Array.isArray(send.records)) for (const r of send.records) records.push(r)
+      else records.push(send.records)
+    }
     let partitions: number[]
     try {
-      partitions = await this.#place(stream, records)
+      partitions = this.#place(stream, records)
     } catch (err) {
-      for (const send of batch) send.reject(err)
+      for (const send of sends) send.reject(err)
+      this.#settled(stream)
       return
     }
     const ids = this.#options.idempotent ? this.#nextSequence(stream, records.length) : undefined
     // One request per partition, all at once: each goes to its partition's leader. Each carries its
     // own range of the batch's sequence numbers, so every partition sees its sequences grow.
-    const byPartition = new Map<number, number[]>()
-    partitions.forEach((partition, index) => {
-      const indexes = byPartition.get(partition)
-      if (indexes) indexes.push(index)
-      else byPartition.set(partition, [index])
-    })
-    const offsets = new Array<RecordOffset | undefined>(records.length)
-    const errors = new Array<unknown>(records.length)
-    let nextSequence = ids?.sequence ?? 0
-    let failed = false
-    await Promise.all(
-      [...byPartition].map(async ([partition, indexes]) => {
-        const sequence = nextSequence
-        nextSequence += indexes.length
-        try {
-          const res = await this.client.produce(
-            stream.topic,
-            {
-              records: indexes.map((i) => withoutPartition(records[i] as ProducerRecord)),
-              acks: this.#options.acks,
-              ...(ids && { producerId: ids.producerId, sequence }),
-            },
-            partition,
-            this.#callOptions,
-          )
-          // acks=0 answers before the write, with no offsets.
-          indexes.forEach((recordIndex, k) => {
-            offsets[recordIndex] = res.offsets[k]
-          })
-        } catch (err) {
-          failed = true
-          for (const recordIndex of indexes) errors[recordIndex] = err
-          // The partition count may be stale (the topic was deleted and created again).
-          if (err instanceof TopicNotFoundError || err instanceof PartitionNotFoundError)
-            this.#metadata.delete(stream.topic)
-        }
-      }),
-    )
-    // Any attempt may have written (a cut connection, ACK_TIMEOUT) before the last error came back, so
-    // the sequence is not reused: the stream continues under a fresh producer id.
-    if (failed && ids) {
-      stream.producerId = randomProducerId()
-      stream.sequence = 0
+    const requests: PartitionRequest[] = []
+    let sequence = ids?.sequence ?? 0
+    for (const [partition, indexes] of groupByPartition(partitions)) {
+      const slice = indexes === undefined ? records : indexes.map((i) => records[i] as ProducerRecord)
+      const body: ProduceRequest = {
+        records: slice.some((r) => r.partition !== undefined) ? slice.map(withoutPartition) : slice,
+        acks: this.#options.acks,
+        ...(ids && { producerId: ids.producerId, sequence }),
+      }
+      sequence += slice.length
+      requests.push({ partition, indexes, body, offsets: undefined, error: undefined })
     }
-    let at = 0
-    for (const send of batch) {
-      const range = { from: at, to: at + send.records.length }
-      at = range.to
-      const error = errors.slice(range.from, range.to).find((e) => e !== undefined)
-      if (error !== undefined) send.reject(error)
-      else send.resolve(offsets.slice(range.from, range.to).filter((o) => o !== undefined))
+    const batch: Batch = { sends, records, requests, unanswered: requests.length }
+    stream.inFlight.push(batch)
+    // Pipelined, a request gets one attempt here: its retries wait until the stream has stopped
+    // and go out in order (`#recover`), so a retry never lands behind a later write.
+    const options = this.#options.maxInFlight > 1 ? this.#firstAttemptOptions : this.#callOptions
+    for (const request of requests) {
+      this.#attempt(stream, request, options).then(() => {
+        batch.unanswered--
+        this.#answered(stream)
+      })
     }
   }
 
+  /** One produce call (with `options`' retries); never rejects: the outcome lands on `request`. */
+  async #attempt(
+    stream: TopicStream,
+    request: PartitionRequest,
+    options: CallOptions | undefined,
+  ): Promise<void> {
+    try {
+      const res = await this.client.produce(stream.topic, request.body, request.partition, options)
+      request.offsets = res.offsets
+      request.error = undefined
+    } catch (err) {
+      request.error = err
+      // The partition count may be stale (the topic was deleted and created again).
+      if (err instanceof TopicNotFoundError || err instanceof PartitionNotFoundError)
+        stream.metadata = undefined
+    }
+  }
+
+  /** Settles answered batches, oldest first; a failure stops the stream until it has recovered. */
+  #answered(stream: TopicStream): void {
+    if (!stream.recovering && stream.inFlight.some((b) => b.requests.some((r) => r.error !== undefined)))
+      stream.recovering = true
+    if (stream.recovering) {
+      if (stream.inFlight.every((b) => b.unanswered === 0)) void this.#recover(stream)
+      return
+    }
+    while (stream.inFlight.length > 0 && (stream.inFlight[0] as Batch).unanswered === 0)
+      this.#finish(stream.inFlight.shift() as Batch)
+    this.#settled(stream)
+  }
+
+  /**
+   * After a failure, with nothing in flight: resends the batches' retriable failures one at a time,
+   * oldest first, with the full retry policy, then settles every batch. A resend that was written
+   * already is answered with its first offsets; one that a later write overtook is refused
+   * (`DUPLICATE_SEQUENCE`) rather than written out of order. The stream then continues under a
+   * fresh producer id when anything failed for good: an attempt may have written (a cut connection,
+   * `ACK_TIMEOUT`), and reusing its sequence for other records would make the broker answer them
+   * with that write's offsets instead of writing them.
+   */
+  async #recover(stream: TopicStream): Promise<void> {
+    const batches = stream.inFlight.splice(0)
+    // A producer told to try once is not tried again here.
+    if (this.#options.maxInFlight > 1 && this.#callOptions?.retry?.maxAttempts !== 1) {
+      for (const batch of batches) {
+        for (const request of batch.requests)
+          if (request.error !== undefined && isRetriable(request.error))
+            await this.#attempt(stream, request, this.#callOptions)
+      }
+    }
+    let failed = false
+    for (const batch of batches) failed = this.#finish(batch) || failed
+    if (failed && this.#options.idempotent) {
+      stream.producerId = randomProducerId()
+      stream.sequence = 0
+    }
+    stream.recovering = false
+    this.#settled(stream)
+  }
+
+  /** Resolves or rejects the batch's sends; true when a request of it failed. */
+  #finish(batch: Batch): boolean {
+    const { sends, requests } = batch
+    const only = requests.length === 1 ? (requests[0] as PartitionRequest) : undefined
+    if (only !== undefined) {
+      // The common case: the whole batch in one partition, one answer.
+      if (only.error !== undefined) {
+        for (const send of sends) send.reject(only.error)
+        return true
+      }
+      // acks=0 answers before the write, with no offsets.
+      const offsets = only.offsets ?? EMPTY_OFFSETS
+      let at = 0
+      for (const send of sends) {
+        const count = send.count
+        if (offsets.length === 0) send.resolve([])
+        else if (count === 1) send.resolve([offsets[at] as RecordOffset])
+        else send.resolve(offsets.slice(at, at + count))
+        at += count
+      }
+      return false
+    }
+    const offsets = new Array<RecordOffset | undefined>(batch.records.length)
+    const errors = new Array<unknown>(batch.records.length)
+    let failed = false
+    for (const request of requests) {
+      const indexes = request.indexes ?? []
+      if (request.error !== undefined) {
+        failed = true
+        for (const i of indexes) errors[i] = request.error
+      } else
+        indexes.forEach((recordIndex, k) => {
+          offsets[recordIndex] = request.offsets?.[k]
+        })
+    }
+    let at = 0
+    for (const send of sends) {
+      const from = at
+      at += send.count
+      const error = errors.slice(from, at).find((e) => e !== undefined)
+      if (error !== undefined) send.reject(error)
+      else send.resolve(offsets.slice(from, at).filter((o) => o !== undefined))
+    }
+    return failed
+  }
+
+  /** After batches settled: more may go out, and `flush()` may be waiting for the stream to empty. */
+  #settled(stream: TopicStream): void {
+    this.#schedule(stream)
+    if (!this.#idle(stream)) return
+    stream.flushing = false
+    for (const wake of stream.idleWaiters.splice(0)) wake()
+  }
+
+  #sequenceWraps(stream: TopicStream, count: number): boolean {
+    return this.#options.idempotent && stream.sequence + count > MAX_SEQUENCE
+  }
+
   #nextSequence(stream: TopicStream, count: number): { producerId: number; sequence: number } {
-    if (stream.sequence + count > MAX_SEQUENCE) {
+    if (this.#sequenceWraps(stream, count)) {
       stream.producerId = randomProducerId()
       stream.sequence = 0
     }
@@ -325,36 +564,45 @@ export class Producer {
    * one partition and goes to its leader (a broker writes only partitions it leads): explicit,
    * else the broker's own key hash, else one partition per request, round robin (as the broker's
    * sticky partitioner does). Pinned, a retry also lands where the first attempt did, so the
-   * broker recognises the repeat.
+   * broker recognises the repeat. Throws the metadata look-up's error when the partition count
+   * is needed and unknown.
    */
-  async #place(stream: TopicStream, records: readonly ProducerRecord[]): Promise<number[]> {
-    const metadata = this.#topicMetadata(stream.topic)
-    if (records.every((r) => r.partition !== undefined)) {
-      // Leaders are a head start only: NOT_LEADER answers would find them too.
-      await metadata.catch(() => undefined)
-      return records.map((r) => r.partition as number)
-    }
-    const count = Math.max(1, (await metadata).partitions.length)
+  #place(stream: TopicStream, records: readonly ProducerRecord[]): number[] {
+    const metadataError = stream.metadataError
+    // A failed look-up is asked again for the next batch.
+    stream.metadataError = undefined
+    const count = stream.metadata ? Math.max(1, stream.metadata.partitions.length) : undefined
     let keyless: number | undefined
-    return records.map((r) => {
-      if (r.partition !== undefined) return r.partition
-      if (r.key !== undefined && r.key !== null) return partitionForRecordKey(r.key, count)
-      keyless ??= stream.nextPartition++ % count
-      return keyless
-    })
-  }
-
-  /** The topic's description, asked once per topic; asking also teaches the client its leaders. */
-  #topicMetadata(topic: string): Promise<TopicDescription> {
-    let metadata = this.#metadata.get(topic)
-    if (!metadata) {
-      metadata = this.client.topicMetadata(topic, this.#callOptions)
-      // A failed look-up (topic not yet created) is asked again next time.
-      metadata.catch(() => this.#metadata.delete(topic))
-      this.#metadata.set(topic, metadata)
+    const out = new Array<number>(records.length)
+    for (let i = 0; i < records.length; i++) {
+      const r = records[i] as ProducerRecord
+      if (r.partition !== undefined) out[i] = r.partition
+      else if (count === undefined) throw metadataError
+      else if (r.key !== undefined && r.key !== null) out[i] = partitionForRecordKey(r.key, count)
+      else {
+        keyless ??= stream.nextPartition++ % count
+        out[i] = keyless
+      }
     }
-    return metadata
+    return out
   }
+}
+
+/** partition → the indexes of its records, in order; a lone partition maps to undefined (all of them). */
+function groupByPartition(partitions: readonly number[]): Map<number, number[] | undefined> {
+  const first = partitions[0] as number
+  if (partitions.every((p) => p === first)) return new Map([[first, undefined]])
+  const out = new Map<number, number[] | undefined>()
+  partitions.forEach((partition, index) => {
+    const indexes = out.get(partition)
+    if (indexes) indexes.push(index)
+    else out.set(partition, [index])
+  })
+  return out
+}
+
+function hasValue(record: unknown): record is ProducerRecord {
+  return record !== null && typeof record === 'object' && 'value' in record
 }
 
 function withoutPartition({ partition: _, ...record }: ProducerRecord): ProducerRecord {

@@ -7,14 +7,16 @@
  * keep-alive connections that every producer, consumer and admin call on that client shares, which
  * is what a channel is to AMQP. A pool opens connections on demand up to `connectionsPerServer`;
  * the bound is generous because a long-polling fetch holds its connection for up to `maxWaitMs`,
- * and a produce must never queue behind a dozen idle long polls.
+ * and a produce must never queue behind a dozen idle long polls. Besides the pool, a request may
+ * name a `lane`: a producer's pipelined requests to one partition then share one connection, so
+ * they reach the broker in the order they were sent (several pooled connections would not).
  *
  * Failures come out in two kinds only: a `StrataError` rebuilt from the broker's envelope (with the
  * `Retry-After` hint remembered for the retry loop), or a `BrokerUnreachableError` that says whether
  * the request may have reached the broker. Everything else (an aborted signal, a closed pool) is
  * passed through untouched, so programming errors are never mistaken for network trouble.
  */
-import { Pool } from 'undici'
+import { Client, Pool } from 'undici'
 import { errorFromEnvelope } from '../errors.js'
 import { BadResponseError, BrokerUnreachableError, ClientClosedError } from './client-errors.js'
 import { rememberRetryAfter } from './retry.js'
@@ -40,6 +42,12 @@ export interface TransportRequest {
   /** The whole exchange must finish within this many milliseconds. */
   timeoutMs?: number
   signal?: AbortSignal
+  /**
+   * Requests of one lane to one server travel over one connection, pipelined, in the order they
+   * were made, so the broker sees them in that order. Only for requests that are safe to send
+   * again: after a cut connection the ones queued behind the first may be resent as they were.
+   */
+  lane?: string
 }
 
 export interface TransportResponse<T = unknown> {
@@ -106,6 +114,10 @@ const DEFAULT_KEEP_ALIVE_TIMEOUT_MS = 30_000
 const DEFAULT_CONNECT_TIMEOUT_MS = 3_000
 const DEFAULT_REQUEST_TIMEOUT_MS = 30_000
 const BACKSTOP_MS = 5_000
+// Lanes share a few ordered connections per broker (a lane always maps to the same one), so a
+// producer writing many partitions does not open a connection per partition.
+const ORDERED_CONNECTIONS_PER_SERVER = 4
+const ORDERED_PIPELINING = 16
 
 // Socket errors raised before a byte of the request left this process: safe to send elsewhere.
 const NOT_SENT_CODES = new Set([
@@ -132,6 +144,8 @@ const MAYBE_SENT_CODES = new Set([
 export class HttpTransport implements Transport {
   readonly encoding: Encoding
   readonly #pools = new Map<string, Pool>()
+  /** `origin` + slot → the ordered connection of the lanes that hash to that slot. */
+  readonly #ordered = new Map<string, Client>()
   readonly #options: Required<Omit<HttpTransportOptions, 'tls' | 'authorization'>>
   readonly #tls: ClientTlsOptions | undefined
   readonly #authorization: string | undefined
@@ -153,7 +167,7 @@ export class HttpTransport implements Transport {
   async request<T = unknown>(serverUrl: string, request: TransportRequest): Promise<TransportResponse<T>> {
     if (this.#closed) throw new ClientClosedError('transport')
     const base = new URL(serverUrl)
-    const pool = this.#pool(base.origin)
+    const pool = request.lane === undefined ? this.#pool(base.origin) : undefined
     const timeoutMs = request.timeoutMs ?? this.#options.requestTimeoutMs
     const contentType = ContentTypes[this.encoding]
     const headers: Record<string, string> = { accept: `${contentType}, application/json;q=0.5` }
@@ -169,7 +183,8 @@ export class HttpTransport implements Transport {
     let response: Awaited<ReturnType<Pool['request']>>
     let bytes: Buffer
     try {
-      response = await pool.request({
+      const dispatcher = pool ?? this.#orderedClient(base.origin, request.lane as string)
+      response = await dispatcher.request({
         method: request.method,
         path: joinPath(base.pathname, request.path, request.query),
         headers,
@@ -177,6 +192,8 @@ export class HttpTransport implements Transport {
         headersTimeout: timeoutMs + BACKSTOP_MS,
         bodyTimeout: timeoutMs + BACKSTOP_MS,
         signal: deadline.signal,
+        // undici pipelines a request only when told it is safe to repeat and quick to answer.
+        ...(request.lane !== undefined && { idempotent: true, blocking: false }),
       })
       bytes = Buffer.from(await response.body.arrayBuffer())
     } catch (err) {
@@ -217,8 +234,9 @@ export class HttpTransport implements Transport {
 
   async close(): Promise<void> {
     this.#closed = true
-    const pools = [...this.#pools.values()]
+    const pools: Array<Pool | Client> = [...this.#pools.values(), ...this.#ordered.values()]
     this.#pools.clear()
+    this.#ordered.clear()
     // `destroy` rather than `close`: a long poll in flight would otherwise hold close for maxWaitMs.
     await Promise.all(pools.map((p) => p.destroy().catch(() => undefined)))
   }
@@ -236,6 +254,21 @@ export class HttpTransport implements Transport {
       this.#pools.set(origin, pool)
     }
     return pool
+  }
+
+  #orderedClient(origin: string, lane: string): Client {
+    const key = `${origin}\u0000${laneSlot(lane)}`
+    let client = this.#ordered.get(key)
+    if (!client) {
+      client = new Client(origin, {
+        keepAliveTimeout: this.#options.keepAliveTimeoutMs,
+        connectTimeout: this.#options.connectTimeoutMs,
+        ...(this.#tls && { connect: { ...this.#tls } }),
+        pipelining: ORDERED_PIPELINING,
+      })
+      this.#ordered.set(key, client)
+    }
+    return client
   }
 
   #connectionError(serverUrl: string, err: unknown): unknown {
@@ -286,6 +319,12 @@ class Deadline {
     clearTimeout(this.#timer)
     this.#parent?.removeEventListener('abort', this.#onParentAbort)
   }
+}
+
+function laneSlot(lane: string): number {
+  let hash = 0
+  for (let i = 0; i < lane.length; i++) hash = (Math.imul(hash, 31) + lane.charCodeAt(i)) | 0
+  return (hash >>> 0) % ORDERED_CONNECTIONS_PER_SERVER
 }
 
 /** The error code of a socket failure; Node reports a refused dual-stack connect as an AggregateError. */

@@ -13,6 +13,7 @@
  */
 import { expect } from 'vitest'
 import { BrokerClient, type ClientOptions } from '../../src/client/broker-client.js'
+import type { ProducerOptions } from '../../src/client/producer.js'
 import {
   bytesBelow,
   createTopic,
@@ -30,6 +31,7 @@ export async function leaderKillUnderWrites(
   cluster: TestCluster,
   topic: string,
   clientOptions: Omit<ClientOptions, 'urls' | 'retry'> = {},
+  producerOptions: ProducerOptions = { acks: 'all' },
 ): Promise<void> {
   const bootstrap = cluster.ids.map((id) => cluster.advertised(id))
   await createTopic(bootstrap[0] as string, { name: topic, partitions: 1, replicationFactor: 3 })
@@ -42,7 +44,7 @@ export async function leaderKillUnderWrites(
     urls: bootstrap,
     retry: { maxElapsedMs: 60_000, maxAttempts: 30 },
   })
-  const writer = produceContinuously(client, topic)
+  const writer = produceContinuously(client, topic, producerOptions)
   const { confirmed, failures } = writer
 
   await waitUntil(() => confirmed.length >= 300, 30_000, '300 confirmed records before the kill')

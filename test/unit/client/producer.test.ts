@@ -28,6 +28,17 @@ afterEach(async () => {
   await broker.stop()
 })
 
+/** After one warm-up record (-1): `count` one-record sends of 0…count−1 land once, in order. */
+async function expectNumberedSendsInOrder(producer: Producer, count: number): Promise<void> {
+  const sends = Array.from({ length: count }, (_, i) => producer.send('t', { value: i, partition: 0 }))
+  const offsets = (await Promise.all(sends)).map((r) => r[0]?.offset)
+  expect(offsets).toEqual(Array.from({ length: count }, (_, i) => i + 1))
+  expect(broker.topics.get('t')?.[0]?.map((r) => r.value)).toEqual([
+    -1,
+    ...Array.from({ length: count }, (_, i) => i),
+  ])
+}
+
 describe('batching', () => {
   test('N concurrent sends with lingerMs go out as one request', async () => {
     broker.createTopic('t', 1)
@@ -39,13 +50,40 @@ describe('batching', () => {
     expect(broker.topics.get('t')?.[0]?.map((r) => r.value)).toEqual(Array.from({ length: 100 }, (_, i) => i))
   })
 
-  test('without linger, sends made while a request is in flight share the next request', async () => {
+  test('without linger and with one request in flight, sends made meanwhile share the next request', async () => {
     broker.createTopic('t', 1)
-    const producer = new Producer(client)
+    const producer = new Producer(client, { maxInFlight: 1 })
+    await producer.send('t', { value: -1, partition: 0 })
     const sends = Array.from({ length: 50 }, (_, i) => producer.send('t', { value: i, partition: 0 }))
     await Promise.all(sends)
-    // The first send goes alone; the 49 that queued behind it go together.
-    expect(broker.count('POST', PRODUCE)).toBe(2)
+    // After the first request, the next send goes alone; the 49 that queued behind it go together.
+    expect(broker.count('POST', PRODUCE)).toBe(3)
+  })
+
+  test('up to maxInFlight requests of a topic are in flight at once; records land in send order', async () => {
+    broker.createTopic('t', 1)
+    // Behind a request in flight only a full batch goes out, so make every send a full batch.
+    const producer = new Producer(client, { maxInFlight: 3, maxBatchRecords: 1 })
+    await producer.send('t', { value: -1, partition: 0 })
+    // The next three produce requests are held until all three have arrived (or 5 s passed).
+    let arrived = 0
+    let allArrived: () => void = () => undefined
+    const together = new Promise<boolean>((resolve) => {
+      allArrived = () => resolve(true)
+      setTimeout(() => resolve(false), 5_000).unref()
+    })
+    const hold = async () => {
+      if (++arrived === 3) allArrived()
+      await together
+      return false
+    }
+    for (let i = 0; i < 3; i++) broker.inject('POST', PRODUCE, hold)
+    await expectNumberedSendsInOrder(producer, 30)
+    expect(await together).toBe(true)
+    const sequences = broker.requests
+      .filter((r) => r.method === 'POST' && PRODUCE.test(r.path))
+      .map((r) => r.body.sequence)
+    expect(sequences).toEqual([...sequences].sort((a, b) => a - b))
   })
 
   test('maxBatchRecords splits a burst into several requests, never splitting one send', async () => {
@@ -99,6 +137,60 @@ describe('idempotence', () => {
       { partition: 0, offset: 0 },
       { partition: 0, offset: 1 },
     ])
+  })
+
+  test('a pipelined write cut off after the write is resent after the others are answered; each lands once, in order', async () => {
+    broker.createTopic('t', 1)
+    const producer = new Producer(client, { maxBatchRecords: 5 })
+    await producer.send('t', { value: -1, partition: 0 })
+    broker.inject('POST', PRODUCE, cutAfterWrite)
+    await expectNumberedSendsInOrder(producer, 20)
+    const bodies = broker.requests
+      .filter((r) => r.method === 'POST' && PRODUCE.test(r.path))
+      .map((r) => r.body)
+    // The cut request (the first after the warm-up) went out again with its producer id and sequence.
+    const cut = bodies[1]
+    expect(bodies.filter((b) => b.sequence === cut.sequence && b.producerId === cut.producerId)).toHaveLength(
+      2,
+    )
+  })
+
+  test('with retry maxAttempts 1, a pipelined request that failed is not sent again', async () => {
+    broker.createTopic('t', 1)
+    const producer = new Producer(client, { maxBatchRecords: 1, retry: { maxAttempts: 1 } })
+    await producer.send('t', { value: -1, partition: 0 })
+    broker.inject('POST', PRODUCE, (_req, reply) => {
+      fail(reply, 503, 'NOT_READY', 'recovering')
+      return true
+    })
+    const sends = [0, 1, 2].map((value) => producer.send('t', { value, partition: 0 }))
+    const outcomes = await Promise.allSettled(sends)
+    expect(outcomes[0]).toMatchObject({ status: 'rejected', reason: { code: 'NOT_READY' } })
+    expect(outcomes.slice(1).map((o) => o.status)).toEqual(['fulfilled', 'fulfilled'])
+    expect(broker.count('POST', PRODUCE)).toBe(4)
+  })
+
+  test('idempotent: false keeps one request in flight', async () => {
+    broker.createTopic('t', 1)
+    const producer = new Producer(client, { idempotent: false, maxBatchRecords: 5 })
+    await producer.send('t', { value: -1, partition: 0 })
+    await Promise.all(Array.from({ length: 20 }, (_, i) => producer.send('t', { value: i, partition: 0 })))
+    // Full batches wait too: the first send after the warm-up goes alone, then 5 + 5 + 5 + 4.
+    expect(broker.count('POST', PRODUCE)).toBe(6)
+  })
+
+  test('behind a request in flight, a partial batch waits for an answer instead of going out small', async () => {
+    broker.createTopic('t', 1)
+    const producer = new Producer(client)
+    await producer.send('t', { value: -1, partition: 0 })
+    await expectNumberedSendsInOrder(producer, 50)
+    // The first send after the warm-up goes alone, the 49 queued behind it together.
+    expect(broker.count('POST', PRODUCE)).toBe(3)
+  })
+
+  test('maxInFlight outside 1..5 is refused', () => {
+    expect(() => new Producer(client, { maxInFlight: 6 })).toThrow(RangeError)
+    expect(() => new Producer(client, { maxInFlight: 0 })).toThrow(RangeError)
   })
 
   test('the sequence advances by each request record count, per topic', async () => {

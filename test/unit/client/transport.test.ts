@@ -79,6 +79,31 @@ describe('bodies', () => {
     const bytes = encodeBody('msgpack', { a: 1, b: undefined, c: [undefined] })
     expect(decodeBody('application/vnd.msgpack', bytes)).toEqual({ a: 1, c: [null] })
   })
+
+  test('a body with records (packed by the fast path) decodes exactly as msgpackr packs it', () => {
+    const records = [
+      { value: Buffer.alloc(0) },
+      { value: Buffer.alloc(255, 1), key: 'k', partition: undefined },
+      {
+        value: new Uint8Array(300).fill(2),
+        headers: { h: 'v', raw: Buffer.from([9]) },
+        timestamp: 1_700_000_000_123,
+      },
+      { value: Buffer.alloc(70_000, 3), key: Buffer.from('bytes key') },
+      { value: sample, key: 2n ** 60n },
+      { value: 'text', key: undefined, headers: undefined },
+      { value: null },
+      ...Array.from({ length: 20 }, (_, i) => ({ value: i, key: `key-${i}` })),
+    ]
+    const body = { records, acks: 'all', producerId: 2 ** 52 + 3, sequence: 7, extra: undefined }
+    const fast = encodeBody('msgpack', body)
+    const decoded = decodeBody('application/vnd.msgpack', fast)
+    // Wrapped, the same body takes msgpackr's path.
+    const generic = decodeBody('application/vnd.msgpack', encodeBody('msgpack', { wrapped: body }))
+    expect(decoded).toEqual((generic as { wrapped: unknown }).wrapped)
+    expect((decoded as { records: unknown[] }).records[1]).toEqual({ value: Buffer.alloc(255, 1), key: 'k' })
+    expect(decoded).not.toHaveProperty('extra')
+  })
 })
 
 describe('errors', () => {
