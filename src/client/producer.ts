@@ -6,8 +6,8 @@
  * within `lingerMs` of the first queued send, are packed into the next batch up to
  * `maxBatchRecords` / `maxBatchBytes`; so under load many sends cost one round trip even with
  * `lingerMs: 0`, and at rest a lone send goes out at once. Behind a batch in flight, a full batch
- * goes out at once, up to `maxInFlight` (default 5, as Kafka's max.in.flight.requests.per.connection),
- * and a partial one waits for an answer: a producer that outruns one round trip keeps the client
+ * goes out at once, up to `maxInFlight` (default 1; up to 5, as Kafka's
+ * max.in.flight.requests.per.connection), and a partial one waits for an answer: a producer that outruns one round trip keeps the client
  * and the broker busy at once (one batch is encoded or decoded while another waits for its fsync)
  * without trading big batches for many small ones.
  *
@@ -71,7 +71,10 @@ export interface ProducerOptions {
   /** `send` waits while this many estimated bytes are queued and unsent. Default 64 MiB. */
   maxQueuedBytes?: number
   /**
-   * Batches of a topic in flight at once, 1 to 5; all but the first are full batches. Default 5.
+   * Batches of a topic in flight at once, 1 to 5; all but the first are full batches. Default 1:
+   * above 1, a request the broker refuses with a retriable error (THROTTLED, a memory or disk alarm)
+   * while it writes a later one of the same partition makes that request's sends reject instead of
+   * being retried (below). Raise it for throughput where the broker is not expected to push back.
    * A partition's requests travel in order on one connection and the broker refuses a sequence
    * below one it wrote, so records are never written out of send order. Always 1 with
    * `idempotent: false`.
@@ -149,7 +152,9 @@ const DEFAULTS = {
   maxBatchBytes: 1024 * 1024,
   maxBatchRecords: 10_000,
   maxQueuedBytes: 64 * 1024 * 1024,
-  maxInFlight: MAX_IN_FLIGHT,
+  // 1, not 5: without a broker-side gap check a refusal under backpressure can reject sends that
+  // one request in flight would have retried (see "Order with several batches in flight").
+  maxInFlight: 1,
 }
 
 const EMPTY_OFFSETS: readonly RecordOffset[] = Object.freeze([])

@@ -35,6 +35,11 @@ describe('kill -9 of the leader with several batches in flight', () => {
   })
 
   test('the in-flight batches are resent oldest first: confirmed records exactly once, in order; replicas identical', async () => {
-    await leaderKillUnderWrites(cluster, 'orders-pipelined', {}, { acks: 'all', maxBatchRecords: 4 })
+    await leaderKillUnderWrites(
+      cluster,
+      'orders-pipelined',
+      {},
+      { acks: 'all', maxBatchRecords: 4, maxInFlight: 5 },
+    )
   })
 })

@@ -100,7 +100,7 @@ describe('several batches in flight per partition', () => {
     client = new BrokerClient({ urls: broker.url, transport })
     const topic = 'pipelined'
     await new Admin(client).createTopic(topic, { partitions: 1 })
-    const producer = new Producer(client, { maxBatchRecords: 200 })
+    const producer = new Producer(client, { maxBatchRecords: 200, maxInFlight: 5 })
     const results = await sendAll(producer, topic, 6_000, 1_000)
     await producer.close()
 
@@ -122,7 +122,7 @@ describe('several batches in flight per partition', () => {
     })
     const topic = 'pipelined-crash'
     await new Admin(client).createTopic(topic, { partitions: 1 })
-    const producer = new Producer(client, { maxBatchRecords: 100 })
+    const producer = new Producer(client, { maxBatchRecords: 100, maxInFlight: 5 })
     let killed: Promise<void> | undefined
     const running = sendAll(producer, topic, 8_000, 1_000, (confirmed) => {
       if (confirmed !== 2_000 || killed) return

@@ -50,9 +50,9 @@ describe('batching', () => {
     expect(broker.topics.get('t')?.[0]?.map((r) => r.value)).toEqual(Array.from({ length: 100 }, (_, i) => i))
   })
 
-  test('without linger and with one request in flight, sends made meanwhile share the next request', async () => {
+  test('by default (no linger, one request in flight) sends made meanwhile share the next request', async () => {
     broker.createTopic('t', 1)
-    const producer = new Producer(client, { maxInFlight: 1 })
+    const producer = new Producer(client)
     await producer.send('t', { value: -1, partition: 0 })
     const sends = Array.from({ length: 50 }, (_, i) => producer.send('t', { value: i, partition: 0 }))
     await Promise.all(sends)
