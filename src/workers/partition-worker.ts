@@ -21,7 +21,7 @@
  * piscina task therefore always means the thread died. Record batches arrive transferred; fetch
  * bodies (allocated whole by the record codec) are transferred back, not copied.
  */
-import type { MessagePort } from 'node:worker_threads'
+import { type MessagePort, receiveMessageOnPort } from 'node:worker_threads'
 import { type ErrorDetails, serializeError } from '../errors.js'
 import { PartitionHost } from './partition-host.js'
 import type { HostEvent, HostRequest } from './worker-messages.js'
@@ -201,9 +201,19 @@ export async function handleTask(task: PoolTask): Promise<PoolReply> {
   switch (task.kind) {
     case 'crash':
       return crash(task)
-    case 'shutdown':
+    case 'shutdown': {
+      // Requests sent before this task travel on the port, another channel, and may not have been
+      // delivered yet: start them now, or they would find their partitions closed.
+      const h = host
+      for (
+        let m = port && receiveMessageOnPort(port);
+        m !== undefined;
+        m = port && receiveMessageOnPort(port)
+      )
+        for (const item of m.message as RequestItem[]) void serve(h, item)
       await host.closeAll()
       flushOutbox()
       return { ok: true, value: null }
+    }
   }
 }

@@ -34,7 +34,7 @@
  * the recovery, at most RECOVERY_WAIT_MS, then fail with WORKER_FAILED: nothing waits forever.
  */
 import { fileURLToPath } from 'node:url'
-import { MessageChannel, type MessagePort } from 'node:worker_threads'
+import { MessageChannel, type MessagePort, receiveMessageOnPort } from 'node:worker_threads'
 import { Piscina } from 'piscina'
 import { errorFromEnvelope, WorkerFailedError } from '../errors.js'
 import { partitionKey } from './partition-host.js'
@@ -323,6 +323,11 @@ export class PoolRouter implements PartitionRouter {
               30_000,
               `worker ${slot.index} did not close its partitions in 30 s`,
             )
+            // The thread posted its last answers on the port before this reply, which came on
+            // piscina's channel and may have overtaken them: take them before failing the rest.
+            const port = slot.port
+            for (let m = receiveMessageOnPort(port); m !== undefined; m = receiveMessageOnPort(port))
+              this.#receive(slot, m.message as PortMessage[])
           }
         } catch (err) {
           this.#logger.error({ err, worker: slot.index }, 'partition worker did not shut down cleanly')

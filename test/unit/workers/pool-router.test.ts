@@ -216,4 +216,33 @@ describe('PoolRouter with 2 workers', () => {
       }
     })
   }
+
+  it('answers requests sent in the turn it closes before shutting the thread down, and keeps what it confirmed', async () => {
+    router = await PoolRouter.start({ workers: 1, filename: WORKER })
+    const r = router
+    await openPartitions(r, 'closing', 1)
+    // Queued in this turn, so they travel in the same turn as the shutdown.
+    const appends = Array.from({ length: 10 }, (_, i) =>
+      r.request({ op: 'append', topic: 'closing', partition: 0, batch: batchOf([`v${i}`]), acks: 'all' }),
+    )
+    const settling = Promise.allSettled(appends)
+    await r.close()
+    const settled = await settling
+    const confirmed: string[] = []
+    settled.forEach((s, i) => {
+      if (s.status === 'fulfilled') confirmed[s.value.baseOffset] = `v${i}`
+      // Retriable, never "partition not open": the partition was open when the request was sent.
+      else expect(s.reason).toBeInstanceOf(WorkerFailedError)
+    })
+    router = await PoolRouter.start({ workers: 1, filename: WORKER })
+    await router.request({
+      op: 'open',
+      topic: 'closing',
+      partition: 0,
+      dir: join(dir, 'closing', '0'),
+      settings: settings(),
+    })
+    const records = await readValues(router, 'closing', 0)
+    expect(records.map((rec) => rec.value)).toEqual(confirmed)
+  })
 })
