@@ -23,12 +23,13 @@ export const loadShedding = fp(
     const { alarms } = opts
     app.addHook('onRequest', (request, _reply, done) => {
       if (!alarms.active || !isPublishRequest(request)) return done()
+      let refused: Error | undefined
       try {
         alarms.admit((request.params as { topic?: string }).topic ?? '')
-        done()
       } catch (err) {
-        done(err as Error)
+        refused = err as Error
       }
+      done(refused)
     })
   },
   { name: 'strata-load-shedding' },
