@@ -28,8 +28,12 @@
  *
  * Rebalances. Heartbeats bring the generation and assignment. When they change, records buffered
  * or queued for commit on partitions this member lost are dropped (the new owner reads them from
- * the last commit), `onRevoke` and then `onAssign` run, and iteration continues. A member the
- * broker forgot (session expired, broker restarted) joins again. Leaving the loop early (`break`)
+ * the last commit; a `commit()` still waiting for one of them rejects with STALE_GENERATION),
+ * `onRevoke` and then `onAssign` run, and iteration continues. A member the broker forgot (its
+ * session expired, or the group's coordinator changed: a failover, a preferred-leader election)
+ * joins again; the partitions the new assignment gives back stay this consumer's with their queued
+ * commits, which go out again under the new membership, so a `commit()` in flight across a
+ * coordinator move resolves unless its partition went to another member. Leaving the loop early (`break`)
  * or `close()` commits what was queued and leaves the group at once, aborting a fetch in flight so
  * the partitions move without waiting for the session timeout.
  */
@@ -47,6 +51,12 @@ import type { ConsumerRecord, OffsetSpec, TopicPartition, TopicPartitionOffset }
 
 // After a rebalance answer, a short pause so a member does not spin while the group settles.
 const REBALANCE_PAUSE_MS = 50
+/**
+ * A commit refused because the group moved on or forgot this member is sent again after the member
+ * caught up (a heartbeat, or a join); a coordinator that moves twice in quick succession (a failover,
+ * then the preferred leader taking it back) forgets the member twice.
+ */
+const COMMIT_ATTEMPTS = 4
 
 export interface ConsumerOptions {
   group: string
@@ -92,6 +102,8 @@ export interface ConsumerBatch<V = unknown, K = unknown> {
 interface Deferred {
   resolve: () => void
   reject: (err: unknown) => void
+  /** The partitions of this `commit()` call (tpKey): it fails when one of them goes to another member. */
+  partitions: ReadonlySet<string>
 }
 
 /** Offsets queued for commit and the `commit()` calls waiting for them. */
@@ -316,8 +328,9 @@ export class Consumer<V = unknown, K = unknown>
     const owned = this.#memberId === undefined ? offsets : offsets.filter((o) => this.#owns(o))
     if (owned.length === 0) return Promise.resolve()
     for (const o of owned) this.#queueCommit(o)
+    const partitions = new Set(owned.map(tpKey))
     const committed = new Promise<void>((resolve, reject) => {
-      this.#pending.waiters.push({ resolve, reject })
+      this.#pending.waiters.push({ resolve, reject, partitions })
       this.#scheduleFlush()
     })
     // A commit the application does not await must not become an unhandled rejection that ends
@@ -538,19 +551,53 @@ export class Consumer<V = unknown, K = unknown>
     })
   }
 
+  /**
+   * A commit outside the fetch. Refused because the group moved on (a rebalance) or forgot this
+   * member (its session ran out, or its coordinator changed), the consumer catches up (a heartbeat,
+   * or a join as a new member) and sends again what is still its own: offsets of partitions that
+   * went to another member are dropped and their `commit()` calls rejected (`#assign`).
+   */
   async #flushStandalone(): Promise<void> {
-    const batch = this.#takePending()
+    let batch = this.#takePending()
     if (batch.offsets.size === 0) {
       for (const w of batch.waiters) w.resolve()
       return
     }
-    try {
-      await this.connect().catch(() => undefined)
-      await this.#commitOnce([...batch.offsets.values()])
-      this.#committed(batch)
-    } catch (err) {
-      this.#commitFailed(batch, err)
-      throw err
+    await this.connect().catch(() => undefined)
+    for (let attempt = 1; ; attempt++) {
+      const memberId = this.#memberId
+      try {
+        await this.client.commitOffsets(
+          this.group,
+          {
+            ...(memberId !== undefined && { memberId, generation: this.#generation }),
+            offsets: [...batch.offsets.values()],
+          },
+          this.#call,
+        )
+        this.#committed(batch)
+        return
+      } catch (err) {
+        const catchUp = isForgotten(err) || isRebalance(err)
+        if (!catchUp || memberId === undefined || attempt >= COMMIT_ATTEMPTS || this.#closing) {
+          this.#commitFailed(batch, err)
+          throw err
+        }
+        this.#restorePending(batch)
+        const rejoined = await (isForgotten(err) ? this.#rejoin(memberId) : this.#heartbeatNow()).then(
+          () => undefined,
+          (joinError: unknown) => ({ joinError }),
+        )
+        batch = this.#takePending()
+        if (rejoined) {
+          this.#commitFailed(batch, rejoined.joinError)
+          throw rejoined.joinError
+        }
+        if (batch.offsets.size === 0) {
+          this.#committed(batch)
+          return
+        }
+      }
     }
   }
 
@@ -567,28 +614,6 @@ export class Consumer<V = unknown, K = unknown>
     const offsets = [...batch.offsets.values()]
     for (const o of offsets) if (this.#memberId === undefined || this.#owns(o)) this.#queueCommit(o)
     this.notify('warn', `commit of group ${this.group} failed`, 'commitFailed', { error, offsets })
-  }
-
-  /** A commit outside the fetch; after a rebalance it is tried once more for partitions still owned. */
-  async #commitOnce(offsets: TopicPartitionOffset[]): Promise<void> {
-    const send = (list: TopicPartitionOffset[]) =>
-      this.client.commitOffsets(
-        this.group,
-        {
-          ...(this.#memberId !== undefined && { memberId: this.#memberId, generation: this.#generation }),
-          offsets: list,
-        },
-        this.#call,
-      )
-    try {
-      await send(offsets)
-    } catch (err) {
-      if (!isRebalance(err) || this.#memberId === undefined) throw err
-      await this.#heartbeatNow()
-      const owned = offsets.filter((o) => this.#assignments.some((a) => tpKey(a) === tpKey(o)))
-      if (owned.length < offsets.length) throw err
-      await send(owned)
-    }
   }
 
   // ---- membership -----------------------------------------------------------------------------
@@ -613,11 +638,18 @@ export class Consumer<V = unknown, K = unknown>
     this.#scheduleHeartbeat()
   }
 
-  /** The broker forgot this member: everything it owned is gone, so join as a new member (once). */
+  /**
+   * The broker forgot this member (its session ran out, or the group's coordinator changed and the
+   * new one never knew it): join as a new member (once). The join's assignment is compared with
+   * what this member held, so only the partitions now another member's are revoked; those it gets
+   * back keep their queued commits and seeks, sent again under the new membership.
+   */
   async #rejoin(forgotten: string): Promise<void> {
     if (this.#memberId === forgotten) {
       this.#memberId = undefined
-      await this.#assign(this.#generation, [])
+      // Fetched under the old membership; the coordinator that answers the join reads the partitions
+      // again from their committed offsets.
+      this.#buffer = []
     }
     await this.connect()
   }
@@ -676,12 +708,32 @@ export class Consumer<V = unknown, K = unknown>
         this.#paused.delete(key)
         this.#unresolved.delete(key)
       }
+      this.#rejectCommitsOf(lost, generation)
       await this.#hooks.onRevoke?.(revoked)
     }
     if (this.#autoOffsetReset !== undefined) {
       for (const tp of added) this.#unresolved.set(tpKey(tp), { tp, dropped: false })
     }
     if (added.length > 0) await this.#hooks.onAssign?.(added)
+  }
+
+  /** Queued commits of partitions another member now owns will not be made: their callers learn it. */
+  #rejectCommitsOf(lost: ReadonlySet<string>, generation: number): void {
+    const waiting: Deferred[] = []
+    for (const w of this.#pending.waiters) {
+      const moved = [...w.partitions].filter((key) => lost.has(key))
+      if (moved.length === 0) {
+        waiting.push(w)
+        continue
+      }
+      w.reject(
+        new StaleGenerationError(
+          `group ${this.group} moved ${moved.map((k) => k.replace('\u0000', '/')).join(', ')} to another member in generation ${generation} before this commit was made; those records are delivered again`,
+          { group: this.group, currentGeneration: generation },
+        ),
+      )
+    }
+    this.#pending.waiters = waiting
   }
 
   async #close(): Promise<void> {
