@@ -695,7 +695,10 @@ export class GroupCoordinator {
       offsets.push({ topic, partition: p, offset: await this.#listOffset({ topic, partition: p }, to) })
     }
     await this.#commitOffsets(groupName, offsets)
-    for (const o of offsets) group?.deliveries.delete(tpKey(o))
+    for (const o of offsets) {
+      group?.deliveries.delete(tpKey(o))
+      await this.#store.saveDeliveries(groupName, o, [])
+    }
     return offsets
   }
 

@@ -1,11 +1,11 @@
 /**
  * One consumer group's live state, in memory in the main thread: members, the generation, who owns
- * which partition, and where each owned partition will be read next. Nothing here is persisted;
- * committed offsets and configs live in the offset store, and a broker restart forgets members
- * (they get MEMBER_NOT_FOUND and join again).
+ * which partition, and where each owned partition will be read next. Only the delivery counts are
+ * persisted (in the offset store, with committed offsets and configs); a broker restart or a
+ * coordinator change forgets members (they get MEMBER_NOT_FOUND and join again).
  */
 import type { TopicPartitionRef } from './assignors.js'
-import { DeliveryCounts } from './delivery-counts.js'
+import type { DeliveryCounts } from './delivery-counts.js'
 
 export const GroupStates = {
   /** No members; offsets and config may exist. */
@@ -42,7 +42,10 @@ export class Group {
   readonly owners = new Map<string, string>()
   /** tpKey → next offset to deliver to the owner. Absent: start from the committed offset. */
   readonly positions = new Map<string, number>()
-  /** tpKey → deliveries of uncommitted records (poison records). Survives owner changes. */
+  /**
+   * tpKey → deliveries of uncommitted records (poison records). Survives owner changes; persisted
+   * with the group's offsets (group-fetch.ts), so it survives a coordinator change too.
+   */
   readonly deliveries = new Map<string, DeliveryCounts>()
   /** Every topic some member subscribes to, as of the last rebalance. */
   topics: ReadonlySet<string> = new Set()
@@ -65,12 +68,6 @@ export class Group {
     for (const m of this.members.values())
       if (m.knownGeneration !== this.generation) return GroupStates.rebalancing
     return GroupStates.stable
-  }
-
-  deliveriesOf(key: string): DeliveryCounts {
-    const counts = this.deliveries.get(key) ?? new DeliveryCounts()
-    this.deliveries.set(key, counts)
-    return counts
   }
 
   /**
