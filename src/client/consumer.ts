@@ -307,7 +307,10 @@ export class Consumer<V = unknown, K = unknown>
    * Queues offsets for commit and resolves once the broker stored them. No argument: everything
    * handed to the application so far. A record: that record and those before it in its partition.
    * A list: those offsets, each naming the next record to read. Offsets of partitions a rebalance
-   * has since moved to another member are left out: that member receives those records again.
+   * has since moved to another member are left out: that member receives those records again. A
+   * partition that moves to another member before its queued offset was made rejects the call
+   * (STALE_GENERATION); a coordinator change alone does not (the consumer joins the new one and
+   * sends the offsets again).
    */
   commit(what?: ConsumerRecord | readonly TopicPartitionOffset[]): Promise<void> {
     if (this.#closing && this.#memberId === undefined)
