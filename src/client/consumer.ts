@@ -39,6 +39,7 @@
  */
 import {
   GroupNotFoundError,
+  InvalidRequestError,
   MemberNotFoundError,
   RebalanceInProgressError,
   StaleGenerationError,
@@ -131,6 +132,8 @@ export class Consumer<V = unknown, K = unknown>
   #generation = -1
   #assignments: TopicPartition[] = []
   #joining: Promise<void> | undefined
+  /** A join after the broker forgot this member, with its check of the queued commits. */
+  #rejoining: Promise<void> | undefined
   #heartbeatTimer: NodeJS.Timeout | undefined
   #heartbeating: Promise<void> | undefined
   #buffer: ConsumerRecord<V, K>[] = []
@@ -622,15 +625,21 @@ export class Consumer<V = unknown, K = unknown>
   // ---- membership -----------------------------------------------------------------------------
 
   async #join(): Promise<void> {
-    const res = await this.client.joinGroup(
-      this.group,
-      {
-        topics: this.topics,
-        sessionTimeoutMs: this.#options.sessionTimeoutMs,
-        ...(this.#options.autoCommit && { autoCommit: true }),
-      },
-      this.#call,
-    )
+    const request = {
+      topics: this.topics,
+      sessionTimeoutMs: this.#options.sessionTimeoutMs,
+      ...(this.#options.autoCommit && { autoCommit: true }),
+    }
+    // Joining again (the broker forgot this member): ask for what it held back. A broker that
+    // predates `owned` refuses the field: join without it there.
+    const owned = this.#assignments
+    const res =
+      owned.length === 0
+        ? await this.client.joinGroup(this.group, request, this.#call)
+        : await this.client.joinGroup(this.group, { ...request, owned }, this.#call).catch((err: unknown) => {
+            if (!(err instanceof InvalidRequestError)) throw err
+            return this.client.joinGroup(this.group, request, this.#call)
+          })
     this.#memberId = res.memberId
     this.notify('info', `joined group ${this.group}`, 'join', {
       memberId: res.memberId,
@@ -647,14 +656,34 @@ export class Consumer<V = unknown, K = unknown>
    * what this member held, so only the partitions now another member's are revoked; those it gets
    * back keep their queued commits and seeks, sent again under the new membership.
    */
-  async #rejoin(forgotten: string): Promise<void> {
+  #rejoin(forgotten: string): Promise<void> {
     if (this.#memberId === forgotten) {
       this.#memberId = undefined
       // Fetched under the old membership; the coordinator that answers the join reads the partitions
       // again from their committed offsets.
       this.#buffer = []
+      this.#rejoining = this.connect()
+        .then(() => this.#dropOvertaken())
+        .finally(() => {
+          this.#rejoining = undefined
+        })
     }
-    await this.connect()
+    return this.#rejoining ?? this.connect().then(() => undefined)
+  }
+
+  /**
+   * After joining again: a queued offset the group has committed past since (another member held
+   * the partition meanwhile and went further) is not sent, or the commit would move it back and
+   * those records would come again. Nobody else can commit these partitions now: they are ours.
+   */
+  async #dropOvertaken(): Promise<void> {
+    if (this.#pending.offsets.size === 0) return
+    const committed = await this.client.groupOffsets(this.group, this.#call).catch(() => [])
+    for (const o of committed) {
+      const key = tpKey(o)
+      const queued = this.#pending.offsets.get(key)
+      if (queued && o.committed !== null && o.committed >= queued.offset) this.#pending.offsets.delete(key)
+    }
   }
 
   #scheduleHeartbeat(): void {

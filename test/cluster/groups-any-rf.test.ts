@@ -5,7 +5,8 @@
  * read 6 partitions while producers write; mid-stream one broker is killed with SIGKILL and
  * started again (the coordinator in one case, a leader the coordinator reads from in the other),
  * and automatic preferred-leader elections hand its partitions back to it once it is in sync:
- *   - the application sees no error from the iteration;
+ *   - the application sees no error from the iteration, and no commit() rejects (a commit the
+ *     new coordinator refused is made again once the member joined it with what it held);
  *   - every record of every partition is delivered, with the value written at its offset;
  *   - a record is delivered twice only after the kill, and only when it was not committed when
  *     the broker was killed;
@@ -257,9 +258,9 @@ describe('a consumer group over a topic at replication factor 2 on 3 brokers', (
       (coordinator) => coordinator,
     )
     // A commit refused by a coordinator that never knew the member is sent again once the member
-    // joined it; it fails only when the members joining again one by one gave its partition to the
-    // other member (a real reassignment, Kafka's CommitFailedException).
-    for (const code of commitErrors) expect(code).toBe('STALE_GENERATION')
+    // joined it, and the members joining again one by one get back what they held (their claim),
+    // so no partition really moves and no commit fails.
+    expect(commitErrors).toEqual([])
   }, 300_000)
 
   test('survives the leader of a partition the coordinator reads remotely being killed and restarted', async () => {

@@ -23,6 +23,11 @@ export interface Member {
   sessionTimeoutMs: number
   autoCommit: boolean
   assignments: TopicPartitionRef[]
+  /**
+   * What the member said it held when it joined (it joined again after the coordinator changed);
+   * honoured by the next rebalance only.
+   */
+  claimed: TopicPartitionRef[]
   /** The generation this member was last told; behind the group's means it missed a rebalance. */
   knownGeneration: number
   joinedAt: number
@@ -36,6 +41,14 @@ export interface Member {
 
 export class Group {
   readonly name: string
+  /** When this coordinator started holding the group (a start, a takeover, or its first member). */
+  readonly createdAt = Date.now()
+  /**
+   * Members of the coordinator before this one are coming back (one joined with what it held):
+   * until then, partitions none of them holds are held back for their owners to claim.
+   */
+  returnUntil = 0
+  returnTimer: NodeJS.Timeout | undefined
   generation = 0
   readonly members = new Map<string, Member>()
   /** tpKey → memberId, for the current generation. */

@@ -11,7 +11,7 @@ import { afterEach, beforeEach, describe, expect, test } from 'vitest'
 import { BrokerClient } from '../../../src/client/broker-client.js'
 import { Consumer } from '../../../src/client/consumer.js'
 import type { ConsumerRecord, TopicPartition } from '../../../src/client/types.js'
-import { cutBeforeWrite, delay, FakeBroker } from './fake-broker.js'
+import { cutBeforeWrite, delay, FakeBroker, fail } from './fake-broker.js'
 
 const MEMBER_FETCH = /^\/v1\/groups\/[^/]+\/members\/[^/]+\/records$/
 
@@ -261,6 +261,28 @@ describe('membership', () => {
     const committed = broker.groups.get('g')?.committed
     expect([committed?.get('t/0'), committed?.get('t/1')]).toEqual([1, 1])
     expect(failures).toEqual([])
+    await consumer.close()
+  })
+
+  test('joining again names the partitions held (owned); a broker that refuses the field is joined without it', async () => {
+    fill('t', 2, 1)
+    const consumer = new Consumer(client, {
+      group: 'g',
+      topics: 't',
+      maxWaitMs: 20,
+      heartbeatIntervalMs: 10_000,
+    })
+    await consumer.connect()
+    broker.groups.get('g')?.members.clear()
+    broker.inject('POST', /^\/v1\/groups\/g\/members$/, (_req, reply) => {
+      void fail(reply, 400, 'INVALID_REQUEST', 'body must NOT have additional properties')
+      return true
+    })
+    await consumer.commit([{ topic: 't', partition: 0, offset: 1 }])
+    const joins = broker.requests.filter((r) => r.method === 'POST' && r.path === '/v1/groups/g/members')
+    expect(joins.map((r) => r.body.owned?.length ?? 0)).toEqual([0, 2, 0])
+    expect(consumer.memberId).toBe('m-2')
+    expect(broker.groups.get('g')?.committed.get('t/0')).toBe(1)
     await consumer.close()
   })
 
