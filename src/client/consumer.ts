@@ -28,13 +28,18 @@
  *
  * Rebalances. Heartbeats bring the generation and assignment. When they change, records buffered
  * or queued for commit on partitions this member lost are dropped (the new owner reads them from
- * the last commit), `onRevoke` and then `onAssign` run, and iteration continues. A member the
- * broker forgot (session expired, broker restarted) joins again. Leaving the loop early (`break`)
+ * the last commit; a `commit()` still waiting for one of them rejects with STALE_GENERATION),
+ * `onRevoke` and then `onAssign` run, and iteration continues. A member the broker forgot (its
+ * session expired, or the group's coordinator changed: a failover, a preferred-leader election)
+ * joins again; the partitions the new assignment gives back stay this consumer's with their queued
+ * commits, which go out again under the new membership, so a `commit()` in flight across a
+ * coordinator move resolves unless its partition went to another member. Leaving the loop early (`break`)
  * or `close()` commits what was queued and leaves the group at once, aborting a fetch in flight so
  * the partitions move without waiting for the session timeout.
  */
 import {
   GroupNotFoundError,
+  InvalidRequestError,
   MemberNotFoundError,
   RebalanceInProgressError,
   StaleGenerationError,
@@ -47,6 +52,12 @@ import type { ConsumerRecord, OffsetSpec, TopicPartition, TopicPartitionOffset }
 
 // After a rebalance answer, a short pause so a member does not spin while the group settles.
 const REBALANCE_PAUSE_MS = 50
+/**
+ * A commit refused because the group moved on or forgot this member is sent again after the member
+ * caught up (a heartbeat, or a join); a coordinator that moves twice in quick succession (a failover,
+ * then the preferred leader taking it back) forgets the member twice.
+ */
+const COMMIT_ATTEMPTS = 4
 
 export interface ConsumerOptions {
   group: string
@@ -92,6 +103,8 @@ export interface ConsumerBatch<V = unknown, K = unknown> {
 interface Deferred {
   resolve: () => void
   reject: (err: unknown) => void
+  /** The partitions of this `commit()` call (tpKey): it fails when one of them goes to another member. */
+  partitions: ReadonlySet<string>
 }
 
 /** Offsets queued for commit and the `commit()` calls waiting for them. */
@@ -119,6 +132,8 @@ export class Consumer<V = unknown, K = unknown>
   #generation = -1
   #assignments: TopicPartition[] = []
   #joining: Promise<void> | undefined
+  /** A join after the broker forgot this member, with its check of the queued commits. */
+  #rejoining: Promise<void> | undefined
   #heartbeatTimer: NodeJS.Timeout | undefined
   #heartbeating: Promise<void> | undefined
   #buffer: ConsumerRecord<V, K>[] = []
@@ -295,7 +310,10 @@ export class Consumer<V = unknown, K = unknown>
    * Queues offsets for commit and resolves once the broker stored them. No argument: everything
    * handed to the application so far. A record: that record and those before it in its partition.
    * A list: those offsets, each naming the next record to read. Offsets of partitions a rebalance
-   * has since moved to another member are left out: that member receives those records again.
+   * has since moved to another member are left out: that member receives those records again. A
+   * partition that moves to another member before its queued offset was made rejects the call
+   * (STALE_GENERATION); a coordinator change alone does not (the consumer joins the new one and
+   * sends the offsets again).
    */
   commit(what?: ConsumerRecord | readonly TopicPartitionOffset[]): Promise<void> {
     if (this.#closing && this.#memberId === undefined)
@@ -316,8 +334,9 @@ export class Consumer<V = unknown, K = unknown>
     const owned = this.#memberId === undefined ? offsets : offsets.filter((o) => this.#owns(o))
     if (owned.length === 0) return Promise.resolve()
     for (const o of owned) this.#queueCommit(o)
+    const partitions = new Set(owned.map(tpKey))
     const committed = new Promise<void>((resolve, reject) => {
-      this.#pending.waiters.push({ resolve, reject })
+      this.#pending.waiters.push({ resolve, reject, partitions })
       this.#scheduleFlush()
     })
     // A commit the application does not await must not become an unhandled rejection that ends
@@ -538,19 +557,53 @@ export class Consumer<V = unknown, K = unknown>
     })
   }
 
+  /**
+   * A commit outside the fetch. Refused because the group moved on (a rebalance) or forgot this
+   * member (its session ran out, or its coordinator changed), the consumer catches up (a heartbeat,
+   * or a join as a new member) and sends again what is still its own: offsets of partitions that
+   * went to another member are dropped and their `commit()` calls rejected (`#assign`).
+   */
   async #flushStandalone(): Promise<void> {
-    const batch = this.#takePending()
+    let batch = this.#takePending()
     if (batch.offsets.size === 0) {
       for (const w of batch.waiters) w.resolve()
       return
     }
-    try {
-      await this.connect().catch(() => undefined)
-      await this.#commitOnce([...batch.offsets.values()])
-      this.#committed(batch)
-    } catch (err) {
-      this.#commitFailed(batch, err)
-      throw err
+    await this.connect().catch(() => undefined)
+    for (let attempt = 1; ; attempt++) {
+      const memberId = this.#memberId
+      try {
+        await this.client.commitOffsets(
+          this.group,
+          {
+            ...(memberId !== undefined && { memberId, generation: this.#generation }),
+            offsets: [...batch.offsets.values()],
+          },
+          this.#call,
+        )
+        this.#committed(batch)
+        return
+      } catch (err) {
+        const catchUp = isForgotten(err) || isRebalance(err)
+        if (!catchUp || memberId === undefined || attempt >= COMMIT_ATTEMPTS || this.#closing) {
+          this.#commitFailed(batch, err)
+          throw err
+        }
+        this.#restorePending(batch)
+        const rejoined = await (isForgotten(err) ? this.#rejoin(memberId) : this.#heartbeatNow()).then(
+          () => undefined,
+          (joinError: unknown) => ({ joinError }),
+        )
+        batch = this.#takePending()
+        if (rejoined) {
+          this.#commitFailed(batch, rejoined.joinError)
+          throw rejoined.joinError
+        }
+        if (batch.offsets.size === 0) {
+          this.#committed(batch)
+          return
+        }
+      }
     }
   }
 
@@ -569,40 +622,24 @@ export class Consumer<V = unknown, K = unknown>
     this.notify('warn', `commit of group ${this.group} failed`, 'commitFailed', { error, offsets })
   }
 
-  /** A commit outside the fetch; after a rebalance it is tried once more for partitions still owned. */
-  async #commitOnce(offsets: TopicPartitionOffset[]): Promise<void> {
-    const send = (list: TopicPartitionOffset[]) =>
-      this.client.commitOffsets(
-        this.group,
-        {
-          ...(this.#memberId !== undefined && { memberId: this.#memberId, generation: this.#generation }),
-          offsets: list,
-        },
-        this.#call,
-      )
-    try {
-      await send(offsets)
-    } catch (err) {
-      if (!isRebalance(err) || this.#memberId === undefined) throw err
-      await this.#heartbeatNow()
-      const owned = offsets.filter((o) => this.#assignments.some((a) => tpKey(a) === tpKey(o)))
-      if (owned.length < offsets.length) throw err
-      await send(owned)
-    }
-  }
-
   // ---- membership -----------------------------------------------------------------------------
 
   async #join(): Promise<void> {
-    const res = await this.client.joinGroup(
-      this.group,
-      {
-        topics: this.topics,
-        sessionTimeoutMs: this.#options.sessionTimeoutMs,
-        ...(this.#options.autoCommit && { autoCommit: true }),
-      },
-      this.#call,
-    )
+    const request = {
+      topics: this.topics,
+      sessionTimeoutMs: this.#options.sessionTimeoutMs,
+      ...(this.#options.autoCommit && { autoCommit: true }),
+    }
+    // Joining again (the broker forgot this member): ask for what it held back. A broker that
+    // predates `owned` refuses the field: join without it there.
+    const owned = this.#assignments
+    const res =
+      owned.length === 0
+        ? await this.client.joinGroup(this.group, request, this.#call)
+        : await this.client.joinGroup(this.group, { ...request, owned }, this.#call).catch((err: unknown) => {
+            if (!(err instanceof InvalidRequestError)) throw err
+            return this.client.joinGroup(this.group, request, this.#call)
+          })
     this.#memberId = res.memberId
     this.notify('info', `joined group ${this.group}`, 'join', {
       memberId: res.memberId,
@@ -613,13 +650,40 @@ export class Consumer<V = unknown, K = unknown>
     this.#scheduleHeartbeat()
   }
 
-  /** The broker forgot this member: everything it owned is gone, so join as a new member (once). */
-  async #rejoin(forgotten: string): Promise<void> {
+  /**
+   * The broker forgot this member (its session ran out, or the group's coordinator changed and the
+   * new one never knew it): join as a new member (once). The join's assignment is compared with
+   * what this member held, so only the partitions now another member's are revoked; those it gets
+   * back keep their queued commits and seeks, sent again under the new membership.
+   */
+  #rejoin(forgotten: string): Promise<void> {
     if (this.#memberId === forgotten) {
       this.#memberId = undefined
-      await this.#assign(this.#generation, [])
+      // Fetched under the old membership; the coordinator that answers the join reads the partitions
+      // again from their committed offsets.
+      this.#buffer = []
+      this.#rejoining = this.connect()
+        .then(() => this.#dropOvertaken())
+        .finally(() => {
+          this.#rejoining = undefined
+        })
     }
-    await this.connect()
+    return this.#rejoining ?? this.connect().then(() => undefined)
+  }
+
+  /**
+   * After joining again: a queued offset the group has committed past since (another member held
+   * the partition meanwhile and went further) is not sent, or the commit would move it back and
+   * those records would come again. Nobody else can commit these partitions now: they are ours.
+   */
+  async #dropOvertaken(): Promise<void> {
+    if (this.#pending.offsets.size === 0) return
+    const committed = await this.client.groupOffsets(this.group, this.#call).catch(() => [])
+    for (const o of committed) {
+      const key = tpKey(o)
+      const queued = this.#pending.offsets.get(key)
+      if (queued && o.committed !== null && o.committed >= queued.offset) this.#pending.offsets.delete(key)
+    }
   }
 
   #scheduleHeartbeat(): void {
@@ -676,12 +740,32 @@ export class Consumer<V = unknown, K = unknown>
         this.#paused.delete(key)
         this.#unresolved.delete(key)
       }
+      this.#rejectCommitsOf(lost, generation)
       await this.#hooks.onRevoke?.(revoked)
     }
     if (this.#autoOffsetReset !== undefined) {
       for (const tp of added) this.#unresolved.set(tpKey(tp), { tp, dropped: false })
     }
     if (added.length > 0) await this.#hooks.onAssign?.(added)
+  }
+
+  /** Queued commits of partitions another member now owns will not be made: their callers learn it. */
+  #rejectCommitsOf(lost: ReadonlySet<string>, generation: number): void {
+    const waiting: Deferred[] = []
+    for (const w of this.#pending.waiters) {
+      const moved = [...w.partitions].filter((key) => lost.has(key))
+      if (moved.length === 0) {
+        waiting.push(w)
+        continue
+      }
+      w.reject(
+        new StaleGenerationError(
+          `group ${this.group} moved ${moved.map((k) => k.replace('\u0000', '/')).join(', ')} to another member in generation ${generation} before this commit was made; those records are delivered again`,
+          { group: this.group, currentGeneration: generation },
+        ),
+      )
+    }
+    this.#pending.waiters = waiting
   }
 
   async #close(): Promise<void> {

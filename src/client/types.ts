@@ -125,6 +125,8 @@ export interface JoinGroupRequest {
   topics: readonly string[]
   sessionTimeoutMs?: number
   autoCommit?: boolean
+  /** Joining again after the group's coordinator changed: the partitions held, to get them back. */
+  owned?: readonly TopicPartition[]
 }
 
 export interface JoinGroupResponse {

@@ -3,8 +3,10 @@
  * factor 2, a group's coordinator holds no replica of some of the topic's partitions; it reads those
  * from their leaders. Two client-library consumers of one group, committing every record by hand,
  * read 6 partitions while producers write; mid-stream one broker is killed with SIGKILL and
- * started again (the coordinator in one case, a leader the coordinator reads from in the other):
- *   - the application sees no error from the iteration;
+ * started again (the coordinator in one case, a leader the coordinator reads from in the other),
+ * and automatic preferred-leader elections hand its partitions back to it once it is in sync:
+ *   - the application sees no error from the iteration, and no commit() rejects (a commit the
+ *     new coordinator refused is made again once the member joined it with what it held);
  *   - every record of every partition is delivered, with the value written at its offset;
  *   - a record is delivered twice only after the kill, and only when it was not committed when
  *     the broker was killed;
@@ -21,7 +23,7 @@ import {
   createTopic,
   type PartitionView,
   produceRetrying,
-  readAll,
+  readSettled,
   startCluster,
   type TestCluster,
   waitForLeader,
@@ -46,13 +48,10 @@ describe('a consumer group over a topic at replication factor 2 on 3 brokers', (
   let cluster: TestCluster
 
   beforeAll(async () => {
-    cluster = await startCluster({
-      brokers: 3,
-      // Automatic preferred-leader elections off: the restarted broker would otherwise take its
-      // partitions (and a coordinator's offsets partition) back while the checks read them. Groups
-      // through such a second move are not covered yet (issue 16's closing note).
-      args: ['--leader-rebalance-interval-ms', '0'],
-    })
+    // Automatic preferred-leader elections every second: once the killed broker is back in sync it
+    // takes its partitions back, the coordinator's offsets partition included, so the group's
+    // coordinator moves twice in quick succession.
+    cluster = await startCluster({ brokers: 3, args: ['--leader-rebalance-interval-ms', '1000'] })
   })
 
   afterAll(async () => {
@@ -161,11 +160,12 @@ describe('a consumer group over a topic at replication factor 2 on 3 brokers', (
     await cluster.restart(victim)
     await producing
 
-    // The truth: what the partitions hold (a produce repeated after a leader's death may land twice).
+    // The truth: what the partitions hold (a produce repeated after a leader's death may land twice),
+    // read once they settled: a read racing the election's hand-over back stops at the new leader's
+    // high watermark, short of the log end.
     const logs = new Map<number, Map<number, unknown>>()
     for (let p = 0; p < PARTITIONS; p++) {
-      const { leader } = await waitForLeader(cluster.anyUrl([victim]), topic, p)
-      const records = await readAll(cluster.advertised(leader), topic, p)
+      const records = await readSettled(cluster, topic, p)
       logs.set(p, new Map(records.map((r) => [r.offset, r.value])))
     }
     const total = [...logs.values()].reduce((n, m) => n + m.size, 0)
@@ -257,9 +257,10 @@ describe('a consumer group over a topic at replication factor 2 on 3 brokers', (
       'rf2-readers-a',
       (coordinator) => coordinator,
     )
-    // A commit in flight when the coordinator died names a member the successor never knew, or,
-    // as the members join again one by one, a partition that moved to the other member.
-    for (const code of commitErrors) expect(['MEMBER_NOT_FOUND', 'STALE_GENERATION']).toContain(code)
+    // A commit refused by a coordinator that never knew the member is sent again once the member
+    // joined it, and the members joining again one by one get back what they held (their claim),
+    // so no partition really moves and no commit fails.
+    expect(commitErrors).toEqual([])
   }, 300_000)
 
   test('survives the leader of a partition the coordinator reads remotely being killed and restarted', async () => {

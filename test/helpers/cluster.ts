@@ -393,6 +393,33 @@ export async function waitForLeader(
   )
 }
 
+/**
+ * A partition's whole log once it is settled: led by its preferred replica with every replica in
+ * sync, and the leader's high watermark at its log end. Reads stop at the high watermark, and a new
+ * leader's trails its log end until its followers fetch from it, so a log read right after a
+ * leadership move (a failover, a preferred-leader election) can come back short.
+ */
+export async function readSettled(
+  cluster: TestCluster,
+  topic: string,
+  partition: number,
+  timeoutMs = 60_000,
+): Promise<Array<{ offset: number; value: unknown }>> {
+  return waitUntil(
+    async () => {
+      const view = await waitForLeader(cluster.anyUrl(), topic, partition)
+      if (view.leader !== view.replicas[0] || view.isr.length !== view.replicas.length) return undefined
+      const own = await describePartition(cluster.advertised(view.leader), topic, partition)
+      if (own.leader !== view.leader || own.highWatermark !== own.logEndOffset) return undefined
+      const records = await readAll(cluster.advertised(view.leader), topic, partition)
+      return records.length === own.logEndOffset ? records : undefined
+    },
+    timeoutMs,
+    `${topic}/${partition} settled on its preferred leader`,
+    200,
+  )
+}
+
 let nextProducerId = Math.floor(Math.random() * 2 ** 40)
 
 /**

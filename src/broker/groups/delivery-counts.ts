@@ -8,14 +8,17 @@
  * it. Ranges wholly below the committed offset are pruned, so the memory is one range per
  * redelivery of uncommitted records, not one entry per record.
  *
- * Counts are not persisted: a broker restart starts them from zero (the record gets `maxDeliveries`
- * more tries), which errs on the side of delivering, never of dead-lettering a healthy record.
+ * Persisted with the group (offset-store.ts) whenever a run starts, which is when a record is
+ * delivered again (an owner change, a seek, a nack): a new coordinator after a failover continues
+ * from them. A run's extension past its start is not written, so after a failover the records a run
+ * reached later count one delivery fewer: a failover errs on the side of delivering, never of
+ * dead-lettering a healthy record.
  */
 
 /** Past this many runs the oldest are forgotten; a record that needs more has long been dead-lettered. */
 export const MAX_DELIVERY_RANGES = 1024
 
-interface DeliveryRange {
+export interface DeliveryRange {
   from: number
   /** Exclusive. */
   to: number
@@ -24,20 +27,34 @@ interface DeliveryRange {
 export class DeliveryCounts {
   readonly #ranges: DeliveryRange[] = []
 
+  /** Counts as persisted: `ranges` in the order they were delivered. */
+  constructor(ranges: readonly DeliveryRange[] = []) {
+    for (const r of ranges.slice(-MAX_DELIVERY_RANGES)) if (r.to > r.from) this.#ranges.push({ ...r })
+  }
+
   get rangeCount(): number {
     return this.#ranges.length
   }
 
-  /** Records `[from, to)` were just delivered. A run that continues the last one extends it. */
-  record(from: number, to: number): void {
-    if (to <= from) return
+  /** A copy of the runs, oldest first (what is persisted). */
+  ranges(): DeliveryRange[] {
+    return this.#ranges.map((r) => ({ ...r }))
+  }
+
+  /**
+   * Records `[from, to)` were just delivered. A run that continues the last one extends it; true
+   * when a new run started (the counts changed in a way worth persisting).
+   */
+  record(from: number, to: number): boolean {
+    if (to <= from) return false
     const last = this.#ranges[this.#ranges.length - 1]
     if (last !== undefined && last.to === from) {
       last.to = to
-      return
+      return false
     }
     this.#ranges.push({ from, to })
     if (this.#ranges.length > MAX_DELIVERY_RANGES) this.#ranges.shift()
+    return true
   }
 
   /** How many times the record at `offset` was delivered (since it was last below the committed offset). */

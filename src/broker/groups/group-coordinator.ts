@@ -59,6 +59,8 @@ export interface JoinRequest {
   topics: readonly string[]
   sessionTimeoutMs?: number | undefined
   autoCommit?: boolean | undefined
+  /** The partitions the member held before its coordinator changed (it joins the new one again). */
+  owned?: readonly TopicPartitionRef[] | undefined
 }
 
 export interface MembershipAnswer {
@@ -163,6 +165,7 @@ export class GroupCoordinator {
 
   #stopTimers(group: Group): void {
     for (const member of group.members.values()) clearTimeout(member.sessionTimer)
+    clearTimeout(group.returnTimer)
     clearTimeout(group.expirySweep)
     group.expirySweep = undefined
   }
@@ -201,6 +204,12 @@ export class GroupCoordinator {
       sessionTimeoutMs,
       autoCommit: req.autoCommit ?? false,
       assignments: [],
+      // Only from a member of the coordinator before this one (it comes back within its session);
+      // a member that expired here gets what the assignor gives it, like any newcomer.
+      claimed:
+        now - group.createdAt <= sessionTimeoutMs
+          ? (req.owned ?? []).map((tp) => ({ topic: tp.topic, partition: tp.partition }))
+          : [],
       knownGeneration: -1,
       joinedAt: now,
       lastSeenAt: now,
@@ -209,6 +218,7 @@ export class GroupCoordinator {
       sessionTimer: undefined,
     }
     group.members.set(member.memberId, member)
+    if (member.claimed.length > 0) this.#awaitReturns(group, group.createdAt + sessionTimeoutMs)
     this.#rebalance(group)
     member.knownGeneration = group.generation
     this.#touch(group, member)
@@ -317,7 +327,39 @@ export class GroupCoordinator {
     }
   }
 
-  /** New generation, new assignment; partitions that change owner restart from the committed offset. */
+  /**
+   * Members of the previous coordinator come back one by one, each within its session timeout of
+   * the group appearing here: until the last of those could have, the partitions no member holds
+   * wait for their owner, and then a rebalance gives out what nobody came back for.
+   */
+  #awaitReturns(group: Group, until: number): void {
+    if (until <= group.returnUntil) return
+    group.returnUntil = until
+    clearTimeout(group.returnTimer)
+    group.returnTimer = setTimeout(() => {
+      group.returnTimer = undefined
+      if (this.#closed || this.#groups.get(group.name) !== group || group.members.size === 0) return
+      if (this.#hasUnowned(group)) this.#rebalance(group)
+    }, until - Date.now())
+    group.returnTimer.unref()
+  }
+
+  #hasUnowned(group: Group): boolean {
+    for (const topic of group.topics) {
+      if (!this.#broker.topics.has(topic)) continue
+      for (let partition = 0; partition < this.#broker.topics.get(topic).partitions; partition++)
+        if (!group.owners.has(tpKey({ topic, partition }))) return true
+    }
+    return false
+  }
+
+  /**
+   * New generation, new assignment; partitions that change owner restart from the committed offset.
+   * A member that joined again after the coordinator changed gets back what it says it held (its
+   * `owned`), from a member holding it only because that one joined the new coordinator first, and
+   * while members may still come back nobody gets a partition it did not hold, so members coming
+   * back one by one end up where they were, and none reads another's partitions meanwhile.
+   */
   #rebalance(group: Group): void {
     const members = [...group.members.values()]
     group.topics = new Set(members.flatMap((m) => m.topics))
@@ -325,13 +367,24 @@ export class GroupCoordinator {
     for (const topic of group.topics) {
       if (this.#broker.topics.has(topic)) counts.set(topic, this.#broker.topics.get(topic).partitions)
     }
+    const claimant = new Map<string, string>()
+    for (const m of members)
+      for (const tp of m.claimed) if (!claimant.has(tpKey(tp))) claimant.set(tpKey(tp), m.memberId)
+    const currentOf = (m: Member): TopicPartitionRef[] => [
+      ...m.claimed,
+      ...m.assignments.filter((tp) => (claimant.get(tpKey(tp)) ?? m.memberId) === m.memberId),
+    ]
     const assignment = assignPartitions(
-      members.map((m) => ({ memberId: m.memberId, topics: m.topics, current: m.assignments })),
+      members.map((m) => ({ memberId: m.memberId, topics: m.topics, current: currentOf(m) })),
       counts,
     )
+    const returning = Date.now() < group.returnUntil
+    const held = new Map(members.map((m) => [m.memberId, new Set(currentOf(m).map(tpKey))]))
+    for (const m of members) m.claimed = []
     const owners = new Map<string, string>()
     for (const m of members) {
-      m.assignments = assignment.get(m.memberId) ?? []
+      const given = assignment.get(m.memberId) ?? []
+      m.assignments = returning ? given.filter((tp) => held.get(m.memberId)?.has(tpKey(tp))) : given
       for (const tp of m.assignments) owners.set(tpKey(tp), m.memberId)
     }
     for (const key of [...group.positions.keys()]) {
@@ -695,7 +748,10 @@ export class GroupCoordinator {
       offsets.push({ topic, partition: p, offset: await this.#listOffset({ topic, partition: p }, to) })
     }
     await this.#commitOffsets(groupName, offsets)
-    for (const o of offsets) group?.deliveries.delete(tpKey(o))
+    for (const o of offsets) {
+      group?.deliveries.delete(tpKey(o))
+      await this.#store.saveDeliveries(groupName, o, [])
+    }
     return offsets
   }
 

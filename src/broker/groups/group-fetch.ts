@@ -16,12 +16,17 @@
  * complete `{topic, partition, offset, timestamp, key, value, headers}` map. The body is those bytes
  * behind a map header, `"generation"`, `"records"` and an array header; nothing is decoded.
  */
-import { OffsetOutOfRangeError, PartitionNotFoundError, TopicNotFoundError } from '../../errors.js'
+import {
+  NotLeaderError,
+  OffsetOutOfRangeError,
+  PartitionNotFoundError,
+  TopicNotFoundError,
+} from '../../errors.js'
 import { arrayHeader, uintSize, wireUnpackr, writeUint } from '../../wire/record-codec.js'
 import type { PartitionState } from '../../workers/worker-messages.js'
 import type { Broker } from '../broker.js'
 import { type TopicPartitionRef, tpKey } from './assignors.js'
-import type { DeliveryCounts } from './delivery-counts.js'
+import { DeliveryCounts } from './delivery-counts.js'
 import type { Group, Member } from './group-state.js'
 import type { GroupConfig, OffsetStore } from './offset-store.js'
 import {
@@ -217,7 +222,7 @@ export class GroupReader {
     // Reassigned while reading: the new owner starts from the committed offset, so drop these.
     if (fetched.recordCount === 0 || group.owners.get(key) !== member.memberId) return undefined
     group.positions.set(key, fetched.nextOffset)
-    group.deliveriesOf(key).record(position, fetched.nextOffset)
+    await this.#recordDelivery(group, tp, position, fetched.nextOffset)
     return {
       count: fetched.recordCount,
       body: fetched.body,
@@ -265,8 +270,36 @@ export class GroupReader {
     }
     if (got.recordCount === 0 || group.owners.get(key) !== member.memberId) return undefined
     group.positions.set(key, got.nextOffset)
-    group.deliveriesOf(key).record(position, got.nextOffset)
+    await this.#recordDelivery(group, tp, position, got.nextOffset)
     return { count: got.recordCount, body: got.body, nextOffset: got.nextOffset, bytes: got.bytes }
+  }
+
+  /**
+   * A group partition's delivery counts: in memory, or, the first time this coordinator reads it
+   * (after a failover, say), as persisted, less what was committed since.
+   */
+  #countsOf(group: Group, tp: TopicPartitionRef): DeliveryCounts {
+    const key = tpKey(tp)
+    const known = group.deliveries.get(key)
+    if (known) return known
+    const counts = new DeliveryCounts(this.#store.deliveries(group.name, tp))
+    const committed = this.#store.committed(group.name, tp.topic, tp.partition)
+    if (committed !== undefined) counts.prune(committed)
+    group.deliveries.set(key, counts)
+    return counts
+  }
+
+  /**
+   * Counts a run of deliveries. A group with `maxDeliveries` persists its counts whenever a run
+   * starts (a redelivery: a new owner, a seek, a nack), so a coordinator after a failover goes on
+   * from them; a write that fails only loses those counts (the record gets more tries).
+   */
+  async #recordDelivery(group: Group, tp: TopicPartitionRef, from: number, to: number): Promise<void> {
+    const counts = this.#countsOf(group, tp)
+    if (!counts.record(from, to) || this.#store.config(group.name).maxDeliveries === undefined) return
+    await this.#store.saveDeliveries(group.name, tp, counts.ranges()).catch((err: unknown) => {
+      this.#logger?.warn({ err, group: group.name, ...tp }, 'could not persist delivery counts')
+    })
   }
 
   /**
@@ -283,8 +316,8 @@ export class GroupReader {
     highWatermark: number,
   ): Promise<number> {
     const config = this.#store.config(group.name)
-    const counts = group.deliveries.get(tpKey(tp))
-    if (config.maxDeliveries === undefined || counts === undefined) return position
+    if (config.maxDeliveries === undefined) return position
+    const counts = this.#countsOf(group, tp)
     const committed = this.#store.committed(group.name, tp.topic, tp.partition)
     if (committed !== undefined && committed !== position) return position
     const end = counts.firstBelow(
@@ -299,6 +332,24 @@ export class GroupReader {
     counts.prune(movedTo)
     group.positions.set(tpKey(tp), movedTo)
     return movedTo
+  }
+
+  /**
+   * The poison records to copy, in the partition format: from this broker when it leads the
+   * partition, else from the leader (a follower replica here serves the group format only).
+   */
+  async #readToCopy(
+    tp: TopicPartitionRef,
+    params: { offset: number; maxRecords: number; maxBytes: number; maxWaitMs: number },
+  ): Promise<Buffer> {
+    const remote = this.#remote
+    if (remote?.isRemote(tp)) return remote.fetchBody(tp, params)
+    try {
+      return (await this.#broker.fetch(tp.topic, tp.partition, params)).body
+    } catch (err) {
+      if (!(err instanceof NotLeaderError) || !remote) throw err
+      return remote.fetchBody(tp, params)
+    }
   }
 
   /** Copies `[from, to)` to the dead-letter topic; the offset after the last copied, or undefined. */
@@ -318,9 +369,7 @@ export class GroupReader {
         maxBytes: this.#broker.config.maxFetchBytes,
         maxWaitMs: 0,
       }
-      const body = this.#remote?.isRemote(tp)
-        ? await this.#remote.fetchBody(tp, params)
-        : (await this.#broker.fetch(tp.topic, tp.partition, params)).body
+      const body = await this.#readToCopy(tp, params)
       const records = (wireUnpackr.unpack(body) as { records: DecodedRecord[] }).records.filter(
         (r) => r.offset < to,
       )

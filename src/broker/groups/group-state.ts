@@ -1,11 +1,11 @@
 /**
  * One consumer group's live state, in memory in the main thread: members, the generation, who owns
- * which partition, and where each owned partition will be read next. Nothing here is persisted;
- * committed offsets and configs live in the offset store, and a broker restart forgets members
- * (they get MEMBER_NOT_FOUND and join again).
+ * which partition, and where each owned partition will be read next. Only the delivery counts are
+ * persisted (in the offset store, with committed offsets and configs); a broker restart or a
+ * coordinator change forgets members (they get MEMBER_NOT_FOUND and join again).
  */
 import type { TopicPartitionRef } from './assignors.js'
-import { DeliveryCounts } from './delivery-counts.js'
+import type { DeliveryCounts } from './delivery-counts.js'
 
 export const GroupStates = {
   /** No members; offsets and config may exist. */
@@ -23,6 +23,11 @@ export interface Member {
   sessionTimeoutMs: number
   autoCommit: boolean
   assignments: TopicPartitionRef[]
+  /**
+   * What the member said it held when it joined (it joined again after the coordinator changed);
+   * honoured by the next rebalance only.
+   */
+  claimed: TopicPartitionRef[]
   /** The generation this member was last told; behind the group's means it missed a rebalance. */
   knownGeneration: number
   joinedAt: number
@@ -36,13 +41,24 @@ export interface Member {
 
 export class Group {
   readonly name: string
+  /** When this coordinator started holding the group (a start, a takeover, or its first member). */
+  readonly createdAt = Date.now()
+  /**
+   * Members of the coordinator before this one are coming back (one joined with what it held):
+   * until then, partitions none of them holds are held back for their owners to claim.
+   */
+  returnUntil = 0
+  returnTimer: NodeJS.Timeout | undefined
   generation = 0
   readonly members = new Map<string, Member>()
   /** tpKey → memberId, for the current generation. */
   readonly owners = new Map<string, string>()
   /** tpKey → next offset to deliver to the owner. Absent: start from the committed offset. */
   readonly positions = new Map<string, number>()
-  /** tpKey → deliveries of uncommitted records (poison records). Survives owner changes. */
+  /**
+   * tpKey → deliveries of uncommitted records (poison records). Survives owner changes; persisted
+   * with the group's offsets (group-fetch.ts), so it survives a coordinator change too.
+   */
   readonly deliveries = new Map<string, DeliveryCounts>()
   /** Every topic some member subscribes to, as of the last rebalance. */
   topics: ReadonlySet<string> = new Set()
@@ -65,12 +81,6 @@ export class Group {
     for (const m of this.members.values())
       if (m.knownGeneration !== this.generation) return GroupStates.rebalancing
     return GroupStates.stable
-  }
-
-  deliveriesOf(key: string): DeliveryCounts {
-    const counts = this.deliveries.get(key) ?? new DeliveryCounts()
-    this.deliveries.set(key, counts)
-    return counts
   }
 
   /**

@@ -4,11 +4,16 @@
  * On disk they are records of the internal topic `__consumer_offsets` (written through the normal
  * produce path with acks "all", so a commit is answered only once it is fsynced, and it will
  * replicate like any partition). All records of one group go to one partition (a hash of the group
- * name), so their log order is the order they were written in. Two kinds of record:
+ * name), so their log order is the order they were written in. Three kinds of record:
  *
  *   key {group, topic, partition}   value {offset, timestamp}           a committed offset
  *   key {group}                     value {maxDeliveries?, deadLetterTopic?, offsetReset?, timestamp}
  *                                                                         the group's config
+ *   key {group, topic, partition, kind: 'deliveries'}
+ *                                   value {ranges: [from, to, …], timestamp}
+ *                                         the partition's delivery counts (delivery-counts.ts), so a
+ *                                         new coordinator continues them; a broker that predates
+ *                                         them skips these (no `offset` in the value)
  *
  * A null value is a tombstone: the key is gone (a deleted topic drops its offsets this way).
  *
@@ -24,6 +29,7 @@ import { StrataError } from '../../errors.js'
 import { wirePackr } from '../../wire/record-codec.js'
 import { partitionForKey } from '../partition-placement.js'
 import { type TopicPartitionRef, tpKey } from './assignors.js'
+import type { DeliveryRange } from './delivery-counts.js'
 
 /** A partition changing hands at start is retried every 250 ms for up to 15 s. */
 const LOAD_ATTEMPTS = 60
@@ -70,6 +76,7 @@ interface OffsetKey {
 type ParsedRecord =
   | { kind: 'offset'; key: OffsetKey; value: { offset: number; timestamp: number } | null }
   | { kind: 'config'; group: string; value: GroupConfig | null }
+  | { kind: 'deliveries'; key: OffsetKey; value: DeliveryRange[] | null }
 
 const isObject = (v: unknown): v is Record<string, unknown> =>
   typeof v === 'object' && v !== null && !Array.isArray(v)
@@ -86,6 +93,12 @@ export function parseOffsetRecord(record: OffsetLogRecord): ParsedRecord | undef
   }
   if (typeof key.topic !== 'string' || !isOffset(key.partition)) return undefined
   const k = { group: key.group, topic: key.topic, partition: key.partition }
+  if (key.kind === 'deliveries') {
+    if (value === null) return { kind: 'deliveries', key: k, value: null }
+    const ranges = isObject(value) ? parseRanges(value.ranges) : undefined
+    return ranges && { kind: 'deliveries', key: k, value: ranges }
+  }
+  if (key.kind !== undefined) return undefined
   if (value === null) return { kind: 'offset', key: k, value: null }
   if (!isObject(value) || !isOffset(value.offset)) return undefined
   const timestamp = isOffset(value.timestamp) ? value.timestamp : 0
@@ -101,10 +114,23 @@ function pickConfig(value: Record<string, unknown>): GroupConfig {
   return config
 }
 
+/** `[from, to, from, to, …]`, each run non-empty. */
+function parseRanges(flat: unknown): DeliveryRange[] | undefined {
+  if (!Array.isArray(flat) || flat.length % 2 !== 0) return undefined
+  const ranges: DeliveryRange[] = []
+  for (let i = 0; i < flat.length; i += 2) {
+    const from: unknown = flat[i]
+    const to: unknown = flat[i + 1]
+    if (!isOffset(from) || !isOffset(to) || to <= from) return undefined
+    ranges.push({ from, to })
+  }
+  return ranges
+}
+
 function recordIdentity(parsed: ParsedRecord): string {
-  return parsed.kind === 'config'
-    ? `c\u0000${parsed.group}`
-    : `o\u0000${parsed.key.group}\u0000${tpKey(parsed.key)}`
+  if (parsed.kind === 'config') return `c\u0000${parsed.group}`
+  const prefix = parsed.kind === 'offset' ? 'o' : 'd'
+  return `${prefix}\u0000${parsed.key.group}\u0000${tpKey(parsed.key)}`
 }
 
 /**
@@ -128,6 +154,7 @@ interface GroupEntry {
   offsets: Map<string, CommittedOffset & { seq: number }>
   config: GroupConfig
   configSeq: number
+  deliveries: Map<string, { ranges: DeliveryRange[]; seq: number }>
 }
 
 export class OffsetStore {
@@ -208,6 +235,29 @@ export class OffsetStore {
     return { ...this.#groups.get(group)?.config }
   }
 
+  /** The delivery counts of a group partition as last persisted (runs oldest first), if any. */
+  deliveries(group: string, tp: TopicPartitionRef): DeliveryRange[] | undefined {
+    return this.#groups
+      .get(group)
+      ?.deliveries.get(tpKey(tp))
+      ?.ranges.map((r) => ({ ...r }))
+  }
+
+  /** Persists a group partition's delivery counts; none left tombstones what was stored. */
+  async saveDeliveries(
+    group: string,
+    tp: TopicPartitionRef,
+    ranges: readonly DeliveryRange[],
+  ): Promise<void> {
+    const key = { group, topic: tp.topic, partition: tp.partition, kind: 'deliveries' }
+    if (ranges.length === 0) {
+      if (this.#groups.get(group)?.deliveries.has(tpKey(tp))) await this.#write(group, [{ key, value: null }])
+      return
+    }
+    const flat = ranges.flatMap((r) => [r.from, r.to])
+    await this.#write(group, [{ key, value: { ranges: flat, timestamp: Date.now() } }])
+  }
+
   /** Writes the offsets durably, then shows them. */
   async commit(group: string, offsets: ReadonlyArray<TopicPartitionRef & { offset: number }>): Promise<void> {
     if (offsets.length === 0) return
@@ -223,13 +273,18 @@ export class OffsetStore {
     await this.#write(group, [{ key: { group }, value: { ...config, timestamp: Date.now() } }])
   }
 
-  /** Tombstones every committed offset on `topic` (the topic was deleted). */
+  /** Tombstones every committed offset and delivery count on `topic` (the topic was deleted). */
   async dropTopic(topic: string): Promise<void> {
     const writes: Promise<void>[] = []
     for (const [group, entry] of this.#groups) {
-      const records = [...entry.offsets.values()]
+      const records: OffsetLogRecord[] = [...entry.offsets.values()]
         .filter((o) => o.topic === topic)
         .map((o) => ({ key: { group, topic, partition: o.partition }, value: null }))
+      for (const [key, counts] of entry.deliveries) {
+        const partition = Number(key.slice(key.lastIndexOf('\u0000') + 1))
+        if (key === tpKey({ topic, partition }) && counts.ranges.length > 0)
+          records.push({ key: { group, topic, partition, kind: 'deliveries' }, value: null })
+      }
       if (records.length > 0) writes.push(this.#write(group, records))
     }
     await Promise.all(writes)
@@ -243,7 +298,12 @@ export class OffsetStore {
 
   #apply(parsed: ParsedRecord, seq: number): void {
     const groupName = parsed.kind === 'config' ? parsed.group : parsed.key.group
-    const entry = this.#groups.get(groupName) ?? { offsets: new Map(), config: {}, configSeq: 0 }
+    const entry = this.#groups.get(groupName) ?? {
+      offsets: new Map(),
+      config: {},
+      configSeq: 0,
+      deliveries: new Map(),
+    }
     if (!this.#groups.has(groupName)) {
       if (parsed.value === null) return
       this.#groups.set(groupName, entry)
@@ -252,6 +312,12 @@ export class OffsetStore {
       if (seq < entry.configSeq) return
       entry.config = parsed.value ?? {}
       entry.configSeq = seq
+    } else if (parsed.kind === 'deliveries') {
+      const key = tpKey(parsed.key)
+      const existing = entry.deliveries.get(key)
+      if (existing && existing.seq > seq) return
+      if (parsed.value === null) entry.deliveries.delete(key)
+      else entry.deliveries.set(key, { ranges: parsed.value, seq })
     } else {
       const key = tpKey(parsed.key)
       const existing = entry.offsets.get(key)
@@ -265,6 +331,7 @@ export class OffsetStore {
           seq,
         })
     }
-    if (entry.offsets.size === 0 && Object.keys(entry.config).length === 0) this.#groups.delete(groupName)
+    if (entry.offsets.size === 0 && entry.deliveries.size === 0 && Object.keys(entry.config).length === 0)
+      this.#groups.delete(groupName)
   }
 }

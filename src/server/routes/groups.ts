@@ -68,6 +68,7 @@ export async function groupRoutes(app: FastifyInstance, opts: { groups: GroupCoo
     { schema: { params: GroupParams, body: JoinBody } },
     async (req, reply) => {
       refuseInternalTopics(req.body.topics, 'topics')
+      refuseInternalTopics(req.body.owned?.map((o) => o.topic) ?? [], 'owned')
       return reply.sendData(groups.join(req.params.group, req.body))
     },
   )

@@ -1,9 +1,10 @@
 /**
  * Schemas of the consumer-group routes (docs/http-api.md, "Consumer groups"). Group names follow
- * the topic name rule; member ids are the broker's UUIDs. Two optional fields go beyond the
+ * the topic name rule; member ids are the broker's UUIDs. Three optional fields go beyond the
  * original contract and keep its shapes working: `generation` on the heartbeat and on the POST
- * fetch (fence a member that missed a rebalance, as a commit does), and `offsetReset` in the group
- * config (where a group with no committed offset starts: earliest by default). One route goes
+ * fetch (fence a member that missed a rebalance, as a commit does), `owned` in a join (the
+ * partitions a member held before its coordinator changed, which it gets back), and `offsetReset`
+ * in the group config (where a group with no committed offset starts: earliest by default). One route goes
  * beyond it: a member's seek, which moves where it reads its own partitions next (the client's
  * seek, nack and resume).
  */
@@ -21,11 +22,18 @@ export const MemberParams = Type.Object({
   member: Type.String({ minLength: 1, maxLength: 128 }),
 })
 
+const TopicPartition = Type.Object(
+  { topic: TopicName, partition: Type.Integer({ minimum: 0, maximum: 1_000_000 }) },
+  { additionalProperties: false },
+)
+
 export const JoinBody = Type.Object(
   {
     topics: Type.Array(TopicName, { minItems: 1, maxItems: 1000 }),
     sessionTimeoutMs: Type.Optional(Type.Integer({ minimum: 1, maximum: 2 ** 31 - 1 })),
     autoCommit: Type.Optional(Type.Boolean()),
+    /** Joining again after the coordinator changed: what the member held, to get it back. */
+    owned: Type.Optional(Type.Array(TopicPartition, { maxItems: 10_000 })),
   },
   { additionalProperties: false },
 )

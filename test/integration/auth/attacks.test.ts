@@ -95,6 +95,11 @@ describe('internal topics named in a body', () => {
       ['POST', '/v1/exchanges', { name: 'probe-alt', type: 'direct', alternateTopic: internal }],
       ['POST', '/v1/exchanges/probe-ex/bindings', { topic: internal, bindingKey: 'k' }],
       ['POST', '/v1/groups/probe/members', { topics: ['orders', internal] }],
+      [
+        'POST',
+        '/v1/groups/probe/members',
+        { topics: ['orders'], owned: [{ topic: internal, partition: 0 }] },
+      ],
       ['POST', '/v1/groups/probe/offsets', { offsets }],
       ['POST', `/v1/groups/probe/members/${member}/records`, { commit: offsets }],
       ['POST', `/v1/groups/probe/members/${member}/seek`, { offsets }],

@@ -57,7 +57,11 @@ export async function join(
   url: string,
   group: string,
   topics: string[],
-  opts: { sessionTimeoutMs?: number; autoCommit?: boolean } = {},
+  opts: {
+    sessionTimeoutMs?: number
+    autoCommit?: boolean
+    owned?: Array<{ topic: string; partition: number }>
+  } = {},
 ): Promise<Joined> {
   const res = await json(`${url}/v1/groups/${group}/members`, 'POST', { topics, ...opts })
   expect(res.status, JSON.stringify(res.body)).toBe(200)

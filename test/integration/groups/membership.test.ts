@@ -13,6 +13,7 @@ import {
   commitsFor,
   createTopic,
   drainWithPost,
+  eventually,
   fetchRecords,
   type GroupRecord,
   groupOffsets,
@@ -241,6 +242,67 @@ describe('generations', () => {
       generation: a.generation,
     })
     expect(named.body.rebalancing).toBe(true)
+  })
+})
+
+describe('joining again after the coordinator changed (owned)', () => {
+  const parts = (a: Array<{ partition: number }>) => a.map((x) => x.partition).sort()
+
+  it('members coming back one by one get back what they held, whichever order the assignor would pick', async () => {
+    const topic = await createTopic(broker.url, 4)
+    for (const [first, second] of [
+      [
+        [2, 3],
+        [0, 1],
+      ],
+      [
+        [0, 1],
+        [2, 3],
+      ],
+    ] as const) {
+      const group = unique('owned')
+      const owned = (ps: readonly number[]) => ps.map((partition) => ({ topic, partition }))
+      // The first one back gets what it held; the rest waits for its owner to come back.
+      const x = await join(broker.url, group, [topic], { sessionTimeoutMs: 5_000, owned: owned(first) })
+      expect(parts(x.assignments)).toEqual([...first])
+      const y = await join(broker.url, group, [topic], { sessionTimeoutMs: 5_000, owned: owned(second) })
+      expect(parts(y.assignments)).toEqual([...second])
+      expect(parts((await heartbeat(broker.url, group, x.memberId)).assignments)).toEqual([...first])
+    }
+  })
+
+  it('what nobody came back for is given out once every member could have come back (its session timeout)', async () => {
+    const topic = await createTopic(broker.url, 4)
+    const group = unique('owned-alone')
+    const x = await join(broker.url, group, [topic], {
+      sessionTimeoutMs: 300,
+      owned: [0, 1].map((partition) => ({ topic, partition })),
+    })
+    expect(parts(x.assignments)).toEqual([0, 1])
+    await eventually('the partitions nobody claimed to be given out', async () => {
+      const now = await heartbeat(broker.url, group, x.memberId)
+      return parts(now.assignments).length === 4
+    })
+  })
+
+  it('a claim counts only from a member of the coordinator before (within its session of the group appearing here)', async () => {
+    const topic = await createTopic(broker.url, 4)
+    // What a newcomer gets without a claim.
+    const control = unique('owned-control')
+    await join(broker.url, control, [topic], { sessionTimeoutMs: 5_000 })
+    const plain = parts((await join(broker.url, control, [topic], { sessionTimeoutMs: 5_000 })).assignments)
+    expect(plain).toHaveLength(2)
+    const group = unique('owned-late')
+    await join(broker.url, group, [topic], { sessionTimeoutMs: 5_000 })
+    await new Promise((r) => setTimeout(r, 400))
+    // Joined 400 ms after the group appeared here, with a 300 ms session: a member that expired
+    // here, not one of a coordinator before. Its claim on the other two is not honoured.
+    const other = [0, 1, 2, 3].filter((p) => !plain.includes(p))
+    const y = await join(broker.url, group, [topic], {
+      sessionTimeoutMs: 300,
+      owned: other.map((partition) => ({ topic, partition })),
+    })
+    expect(parts(y.assignments)).toEqual(plain)
   })
 })
 

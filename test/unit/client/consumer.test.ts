@@ -3,14 +3,15 @@
  * records; commits ride on the next fetch (the POST form) when the iterator is about to fetch
  * and go out on their own when the application awaits them; auto commit commits what the
  * application moved past; a second member takes partitions and the first learns it from its
- * heartbeat (onRevoke / onAssign); a forgotten member joins again; close() and `break` leave at
- * once, aborting a long poll.
+ * heartbeat (onRevoke / onAssign); a forgotten member joins again, and a commit the coordinator
+ * refused for that reason is made again if the partition came back, or rejects if it went to
+ * another member; close() and `break` leave at once, aborting a long poll.
  */
 import { afterEach, beforeEach, describe, expect, test } from 'vitest'
 import { BrokerClient } from '../../../src/client/broker-client.js'
 import { Consumer } from '../../../src/client/consumer.js'
 import type { ConsumerRecord, TopicPartition } from '../../../src/client/types.js'
-import { cutBeforeWrite, delay, FakeBroker } from './fake-broker.js'
+import { cutBeforeWrite, delay, FakeBroker, fail } from './fake-broker.js'
 
 const MEMBER_FETCH = /^\/v1\/groups\/[^/]+\/members\/[^/]+\/records$/
 
@@ -239,6 +240,84 @@ describe('membership', () => {
     expect(next.value?.value).toBe('after')
     expect(consumer.memberId).toBe('m-2')
     await consumer.close()
+  })
+
+  test('a commit refused by a coordinator that forgot the member (it moved) is made after the member joins again', async () => {
+    fill('t', 2, 1)
+    const consumer = new Consumer(client, {
+      group: 'g',
+      topics: 't',
+      maxWaitMs: 20,
+      heartbeatIntervalMs: 10_000,
+    })
+    const failures: unknown[] = []
+    consumer.on('commitFailed', (e) => failures.push(e))
+    const got = await take({ [Symbol.asyncIterator]: () => ({ next: () => consumer.next() }) }, 2)
+    expect(got).toHaveLength(2)
+    // A new coordinator: the committed offsets are there, the members are not.
+    broker.groups.get('g')?.members.clear()
+    await consumer.commit()
+    expect(consumer.memberId).toBe('m-2')
+    const committed = broker.groups.get('g')?.committed
+    expect([committed?.get('t/0'), committed?.get('t/1')]).toEqual([1, 1])
+    expect(failures).toEqual([])
+    await consumer.close()
+  })
+
+  test('joining again names the partitions held (owned); a broker that refuses the field is joined without it', async () => {
+    fill('t', 2, 1)
+    const consumer = new Consumer(client, {
+      group: 'g',
+      topics: 't',
+      maxWaitMs: 20,
+      heartbeatIntervalMs: 10_000,
+    })
+    await consumer.connect()
+    broker.groups.get('g')?.members.clear()
+    broker.inject('POST', /^\/v1\/groups\/g\/members$/, (_req, reply) => {
+      void fail(reply, 400, 'INVALID_REQUEST', 'body must NOT have additional properties')
+      return true
+    })
+    await consumer.commit([{ topic: 't', partition: 0, offset: 1 }])
+    const joins = broker.requests.filter((r) => r.method === 'POST' && r.path === '/v1/groups/g/members')
+    expect(joins.map((r) => r.body.owned?.length ?? 0)).toEqual([0, 2, 0])
+    expect(consumer.memberId).toBe('m-2')
+    expect(broker.groups.get('g')?.committed.get('t/0')).toBe(1)
+    await consumer.close()
+  })
+
+  test('after such a rejoin, a commit of a partition now another member’s rejects (STALE_GENERATION); the kept one is made', async () => {
+    fill('t', 2, 1)
+    const first = new Consumer(client, {
+      group: 'g',
+      topics: 't',
+      maxWaitMs: 20,
+      heartbeatIntervalMs: 10_000,
+    })
+    const got = (await take(
+      { [Symbol.asyncIterator]: () => ({ next: () => first.next() }) },
+      2,
+    )) as ConsumerRecord[]
+    broker.groups.get('g')?.members.clear()
+    // The other member joined the new coordinator first, so the two split the partitions.
+    const second = new Consumer(client, { group: 'g', topics: 't', heartbeatIntervalMs: 10_000 })
+    await second.connect()
+    const results = await Promise.allSettled(got.map((r) => first.commit(r)))
+    expect(first.assignments).toHaveLength(1)
+    const keptPartition = first.assignments[0]?.partition
+    const committed = broker.groups.get('g')?.committed
+    for (const [i, r] of got.entries()) {
+      const result = results[i]
+      if (r.partition === keptPartition) {
+        expect(result?.status).toBe('fulfilled')
+        expect(committed?.get(`t/${r.partition}`)).toBe(1)
+      } else {
+        expect(result?.status).toBe('rejected')
+        expect((result as PromiseRejectedResult).reason.code).toBe('STALE_GENERATION')
+        expect(committed?.get(`t/${r.partition}`)).toBeUndefined()
+      }
+    }
+    await Promise.all([first.close(), second.close()])
   })
 
   test('close() aborts a long poll and leaves the group at once', async () => {

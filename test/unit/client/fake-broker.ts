@@ -263,6 +263,14 @@ export class FakeBroker {
       if (body.generation !== undefined && body.generation !== g.generation) {
         return fail(reply, 409, 'STALE_GENERATION', `generation ${body.generation} is not ${g.generation}`)
       }
+      if (body.memberId !== undefined) {
+        // As the coordinator: a member it does not know, or a partition the member does not own, is refused.
+        const member = g.members.get(body.memberId)
+        if (!member) return fail(reply, 404, 'MEMBER_NOT_FOUND', 'unknown member')
+        const owns = (c: { topic: string; partition: number }) =>
+          member.assignments.some((a) => a.topic === c.topic && a.partition === c.partition)
+        if (!(body.offsets ?? []).every(owns)) return fail(reply, 409, 'STALE_GENERATION', 'not assigned')
+      }
       for (const c of body.offsets ?? []) g.committed.set(`${c.topic}/${c.partition}`, c.offset)
       return reply.code(204).send()
     })

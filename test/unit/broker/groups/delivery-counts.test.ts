@@ -37,6 +37,24 @@ describe('DeliveryCounts', () => {
     expect(d.firstBelow(10, 100, 4)).toBe(10)
   })
 
+  it('starts from persisted runs and says which deliveries start a new run (the ones worth persisting)', () => {
+    const d = new DeliveryCounts([
+      { from: 4, to: 8 },
+      { from: 4, to: 5 },
+      { from: 9, to: 9 },
+    ])
+    expect([4, 5, 8].map((o) => d.count(o))).toEqual([2, 1, 0])
+    expect(d.record(5, 7)).toBe(false)
+    expect(d.record(7, 7)).toBe(false)
+    expect(d.record(4, 6)).toBe(true)
+    expect(d.ranges()).toEqual([
+      { from: 4, to: 8 },
+      { from: 4, to: 7 },
+      { from: 4, to: 6 },
+    ])
+    expect(d.count(4)).toBe(3)
+  })
+
   it('keeps at most MAX_DELIVERY_RANGES runs', () => {
     const d = new DeliveryCounts()
     for (let i = 0; i < MAX_DELIVERY_RANGES + 10; i++) d.record(0, 1)

@@ -126,6 +126,53 @@ describe('OffsetStore', () => {
     expect(reloaded.committed('g', 't', 0)).toBe(8)
   })
 
+  it('persists delivery counts per group partition: a reload (a new coordinator) sees the last, tombstones clear them', async () => {
+    const log = new FakeLog(2)
+    const store = new OffsetStore(log)
+    const tp = { topic: 't', partition: 1 }
+    await store.saveDeliveries('g', tp, [{ from: 3, to: 9 }])
+    await store.saveDeliveries('g', tp, [
+      { from: 3, to: 9 },
+      { from: 3, to: 5 },
+    ])
+    await store.saveDeliveries('g', { topic: 'gone', partition: 0 }, [{ from: 0, to: 2 }])
+    await store.saveDeliveries('h', tp, [{ from: 0, to: 1 }])
+    await store.saveDeliveries('h', tp, [])
+    const p = store.partitionOf('g')
+    expect(log.data[p]?.find((r) => (r.key as { kind?: string }).kind === 'deliveries')?.value).toEqual({
+      ranges: [3, 9],
+      timestamp: expect.any(Number),
+    })
+    const reloaded = new OffsetStore(log)
+    await reloaded.load()
+    expect(reloaded.deliveries('g', tp)).toEqual([
+      { from: 3, to: 9 },
+      { from: 3, to: 5 },
+    ])
+    expect(reloaded.deliveries('h', tp)).toBeUndefined()
+    expect(reloaded.has('h')).toBe(false)
+    // Nothing stored: clearing writes nothing.
+    const appends = log.appends
+    await reloaded.saveDeliveries('h', tp, [])
+    expect(log.appends).toBe(appends)
+
+    await reloaded.dropTopic('gone')
+    const again = new OffsetStore(log)
+    await again.load()
+    expect(again.deliveries('g', { topic: 'gone', partition: 0 })).toBeUndefined()
+    expect(again.deliveries('g', tp)).toHaveLength(2)
+    // A broker that predates the delivery records reads them as offsets without one, and skips them.
+    expect(
+      compactRecords([{ key: { group: 'g', topic: 't', partition: 0 }, value: { ranges: [1, 2] } }]),
+    ).toEqual([])
+    // Malformed runs are skipped.
+    expect(
+      compactRecords([
+        { key: { group: 'g', topic: 't', partition: 0, kind: 'deliveries' }, value: { ranges: [5, 2] } },
+      ]),
+    ).toEqual([])
+  })
+
   it('reads records written by hand (a newer format) without failing', async () => {
     const log = new FakeLog(1)
     log.data[0]?.push({
