@@ -49,6 +49,7 @@ import {
   type ReassignmentStatus,
 } from './reassignment-requests.js'
 import { assignReplicas } from './replica-assignment.js'
+import { writeNewTopic } from './topic-creation.js'
 import { WatchBackoff } from './watch-backoff.js'
 
 /** Every etcd call but the watch gives up after this, so nothing hangs on a dead or paused etcd. */
@@ -377,21 +378,33 @@ export class ClusterNode implements BrokerCluster {
       createdAt: Date.now(),
       assignment,
     }
-    const key = ClusterKeys.topic(input.name)
-    const puts = [this.#client.put(key).value(JSON.stringify(topic))]
-    assignment.forEach((replicas, p) => {
-      const record: PartitionRecord = { leader: replicas[0] as number, leaderEpoch: 0, isr: replicas }
-      puts.push(this.#client.put(ClusterKeys.partition(input.name, p)).value(JSON.stringify(record)))
-    })
-    const res = await this.#client
-      .if(key, 'Create', '==', 0)
-      .then(...puts)
-      .commit()
-    if (!res.succeeded) {
-      if (input.internal) return this.#waitForTopic(input.name)
-      throw new TopicExistsError(`topic "${input.name}" already exists`, { topic: input.name })
+    await this.#writeTopic(topic, input.internal ?? false)
+  }
+
+  /**
+   * Writes the topic (topic-creation.ts); while another broker is creating the same name, waits
+   * for that create to end (its topic key, or its claim lapsing with its lease) and tries again.
+   */
+  async #writeTopic(topic: ClusterTopic, internal: boolean): Promise<void> {
+    const deadline = Date.now() + APPLY_WAIT_MS
+    for (;;) {
+      await this.#awaitSession()
+      const write = await writeNewTopic(this.#client, this.#session.leaseId as string, topic)
+      if (write.outcome === 'created') return this.#waitApplied(write.revision)
+      if (write.outcome === 'exists') {
+        if (internal) return this.#waitForTopic(topic.name)
+        throw new TopicExistsError(`topic "${topic.name}" already exists`, { topic: topic.name })
+      }
+      if (write.outcome === 'lost' || Date.now() > deadline) {
+        throw new NotReadyError(
+          `topic "${topic.name}" was not created (the cluster was busy or etcd unreachable); retry`,
+          {
+            topic: topic.name,
+          },
+        )
+      }
+      await new Promise((resolve) => setTimeout(resolve, 100))
     }
-    await this.#waitApplied(Number(res.header.revision))
   }
 
   async deleteTopic(name: string): Promise<void> {
