@@ -34,6 +34,7 @@ import {
 import type { Acks, Durability, FetchFormat } from '../workers/worker-messages.js'
 import { BrokerSession } from './broker-session.js'
 import {
+  type BrokerRecord,
   ClusterKeys,
   type ClusterTopic,
   minInsyncReplicas,
@@ -43,6 +44,7 @@ import {
 } from './cluster-records.js'
 import { ClusterView, type KeyChange } from './cluster-view.js'
 import { Controller, type PreferredElection } from './controller.js'
+import { checkPartitionBudgets, replicasPerBroker } from './partition-budgets.js'
 import {
   type ReassignmentInput,
   ReassignmentRequests,
@@ -370,6 +372,7 @@ export class ClusterNode implements BrokerCluster {
       partitions,
       replicationFactor,
     )
+    if (!input.internal) checkPartitionBudgets(this.view, replicasPerBroker(assignment))
     const topic: ClusterTopic = {
       name: input.name,
       partitions,
@@ -489,7 +492,10 @@ export class ClusterNode implements BrokerCluster {
   /** Registers this broker; a previous incarnation's key (same id, lease not yet lapsed) is waited out. */
   async #register(): Promise<void> {
     const key = ClusterKeys.broker(this.#config.brokerId)
-    const value = JSON.stringify({ id: this.#config.brokerId, url: this.#config.advertiseUrl })
+    const record: BrokerRecord = { id: this.#config.brokerId, url: this.#config.advertiseUrl }
+    const budget = this.#broker.partitionBudget.limit
+    if (Number.isFinite(budget)) record.partitionBudget = budget
+    const value = JSON.stringify(record)
     const leaseId = this.#session.leaseId as string
     const deadline = Date.now() + this.#session.ttlMs + 2 * ETCD_CALL_TIMEOUT_MS
     for (;;) {

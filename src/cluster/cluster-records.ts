@@ -1,8 +1,8 @@
 /**
  * What a Strata cluster keeps in etcd, under one root, and the JSON of each key.
  *
- *     /strata/brokers/<id>            {id, url}                         on the broker's lease: alive
- *     /strata/members/<id>            {id, url}                         no lease: known, perhaps dead
+ *     /strata/brokers/<id>            {id, url, partitionBudget?}       on the broker's lease: alive
+ *     /strata/members/<id>            {id, url, partitionBudget?}       no lease: known, perhaps dead
  *     /strata/controller              {id}                              on the controller's lease
  *     /strata/topics/<name>           {name, partitions, replicationFactor, config, createdAt,
  *                                      assignment: [[replica ids of partition 0], …]}
@@ -49,6 +49,8 @@ export const ClusterKeys = {
 export interface BrokerRecord {
   id: number
   url: string
+  /** Most partitions the broker can hold open (absent: unbounded); cluster/partition-budgets.ts. */
+  partitionBudget?: number
 }
 
 /** A topic as etcd holds it: the local metadata plus which brokers replicate each partition. */
@@ -111,7 +113,9 @@ function parseJson(text: string): unknown {
 export function parseBrokerRecord(text: string): BrokerRecord | undefined {
   const v = parseJson(text)
   if (!isObject(v) || !isInt(v.id) || typeof v.url !== 'string') return undefined
-  return { id: v.id, url: v.url }
+  const record: BrokerRecord = { id: v.id, url: v.url }
+  if (isInt(v.partitionBudget) && v.partitionBudget >= 0) record.partitionBudget = v.partitionBudget
+  return record
 }
 
 export function parseTopicRecord(text: string): ClusterTopic | undefined {
