@@ -34,6 +34,7 @@ import {
 import type { Acks, Durability, FetchFormat } from '../workers/worker-messages.js'
 import { BrokerSession } from './broker-session.js'
 import {
+  type BrokerRecord,
   ClusterKeys,
   type ClusterTopic,
   minInsyncReplicas,
@@ -43,12 +44,14 @@ import {
 } from './cluster-records.js'
 import { ClusterView, type KeyChange } from './cluster-view.js'
 import { Controller, type PreferredElection } from './controller.js'
+import { checkPartitionBudgets, replicasPerBroker } from './partition-budgets.js'
 import {
   type ReassignmentInput,
   ReassignmentRequests,
   type ReassignmentStatus,
 } from './reassignment-requests.js'
 import { assignReplicas } from './replica-assignment.js'
+import { writeNewTopic } from './topic-creation.js'
 import { WatchBackoff } from './watch-backoff.js'
 
 /** Every etcd call but the watch gives up after this, so nothing hangs on a dead or paused etcd. */
@@ -369,6 +372,7 @@ export class ClusterNode implements BrokerCluster {
       partitions,
       replicationFactor,
     )
+    if (!input.internal) checkPartitionBudgets(this.view, replicasPerBroker(assignment))
     const topic: ClusterTopic = {
       name: input.name,
       partitions,
@@ -377,21 +381,33 @@ export class ClusterNode implements BrokerCluster {
       createdAt: Date.now(),
       assignment,
     }
-    const key = ClusterKeys.topic(input.name)
-    const puts = [this.#client.put(key).value(JSON.stringify(topic))]
-    assignment.forEach((replicas, p) => {
-      const record: PartitionRecord = { leader: replicas[0] as number, leaderEpoch: 0, isr: replicas }
-      puts.push(this.#client.put(ClusterKeys.partition(input.name, p)).value(JSON.stringify(record)))
-    })
-    const res = await this.#client
-      .if(key, 'Create', '==', 0)
-      .then(...puts)
-      .commit()
-    if (!res.succeeded) {
-      if (input.internal) return this.#waitForTopic(input.name)
-      throw new TopicExistsError(`topic "${input.name}" already exists`, { topic: input.name })
+    await this.#writeTopic(topic, input.internal ?? false)
+  }
+
+  /**
+   * Writes the topic (topic-creation.ts); while another broker is creating the same name, waits
+   * for that create to end (its topic key, or its claim lapsing with its lease) and tries again.
+   */
+  async #writeTopic(topic: ClusterTopic, internal: boolean): Promise<void> {
+    const deadline = Date.now() + APPLY_WAIT_MS
+    for (;;) {
+      await this.#awaitSession()
+      const write = await writeNewTopic(this.#client, this.#session.leaseId as string, topic)
+      if (write.outcome === 'created') return this.#waitApplied(write.revision)
+      if (write.outcome === 'exists') {
+        if (internal) return this.#waitForTopic(topic.name)
+        throw new TopicExistsError(`topic "${topic.name}" already exists`, { topic: topic.name })
+      }
+      if (write.outcome === 'lost' || Date.now() > deadline) {
+        throw new NotReadyError(
+          `topic "${topic.name}" was not created (the cluster was busy or etcd unreachable); retry`,
+          {
+            topic: topic.name,
+          },
+        )
+      }
+      await new Promise((resolve) => setTimeout(resolve, 100))
     }
-    await this.#waitApplied(Number(res.header.revision))
   }
 
   async deleteTopic(name: string): Promise<void> {
@@ -476,7 +492,10 @@ export class ClusterNode implements BrokerCluster {
   /** Registers this broker; a previous incarnation's key (same id, lease not yet lapsed) is waited out. */
   async #register(): Promise<void> {
     const key = ClusterKeys.broker(this.#config.brokerId)
-    const value = JSON.stringify({ id: this.#config.brokerId, url: this.#config.advertiseUrl })
+    const record: BrokerRecord = { id: this.#config.brokerId, url: this.#config.advertiseUrl }
+    const budget = this.#broker.partitionBudget.limit
+    if (Number.isFinite(budget)) record.partitionBudget = budget
+    const value = JSON.stringify(record)
     const leaseId = this.#session.leaseId as string
     const deadline = Date.now() + this.#session.ttlMs + 2 * ETCD_CALL_TIMEOUT_MS
     for (;;) {

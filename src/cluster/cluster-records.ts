@@ -1,8 +1,8 @@
 /**
  * What a Strata cluster keeps in etcd, under one root, and the JSON of each key.
  *
- *     /strata/brokers/<id>            {id, url}                         on the broker's lease: alive
- *     /strata/members/<id>            {id, url}                         no lease: known, perhaps dead
+ *     /strata/brokers/<id>            {id, url, partitionBudget?}       on the broker's lease: alive
+ *     /strata/members/<id>            {id, url, partitionBudget?}       no lease: known, perhaps dead
  *     /strata/controller              {id}                              on the controller's lease
  *     /strata/topics/<name>           {name, partitions, replicationFactor, config, createdAt,
  *                                      assignment: [[replica ids of partition 0], …]}
@@ -10,9 +10,11 @@
  *                                      replicas?, addingReplicas?, removingReplicas?,
  *                                      previousReplicas?, throttleBytesPerSec?}
  *     /strata/exchanges/<name>        an exchange and its bindings      (cluster/etcd-exchange-backend.ts)
+ *     /strata/creating/<name>         {name}                            on the creating broker's lease
  *
- * A topic and its partition keys are created in one transaction (create-if-absent on the topic key)
- * and deleted in one. A partition record changes only by a transaction that compares its mod
+ * A topic's partition keys are written first, in chunks (etcd takes at most 128 operations in a
+ * transaction), and its topic key last; brokers act on a topic only once its topic key exists
+ * (cluster/topic-creation.ts). A topic and its partition keys are deleted in one transaction. A partition record changes only by a transaction that compares its mod
  * revision, so two writers (the controller electing, the leader shrinking or growing the ISR) never
  * overwrite each other: the loser re-reads and decides again.
  *
@@ -37,6 +39,8 @@ export const ClusterKeys = {
   controller: `${ROOT}controller`,
   topics: `${ROOT}topics/`,
   topic: (name: string) => `${ROOT}topics/${name}`,
+  /** A create of this topic name in progress (cluster/topic-creation.ts). */
+  creating: (name: string) => `${ROOT}creating/${name}`,
   partitions: `${ROOT}partitions/`,
   partitionsOf: (topic: string) => `${ROOT}partitions/${topic}/`,
   partition: (topic: string, partition: number) => `${ROOT}partitions/${topic}/${partition}`,
@@ -45,6 +49,8 @@ export const ClusterKeys = {
 export interface BrokerRecord {
   id: number
   url: string
+  /** Most partitions the broker can hold open (absent: unbounded); cluster/partition-budgets.ts. */
+  partitionBudget?: number
 }
 
 /** A topic as etcd holds it: the local metadata plus which brokers replicate each partition. */
@@ -107,7 +113,9 @@ function parseJson(text: string): unknown {
 export function parseBrokerRecord(text: string): BrokerRecord | undefined {
   const v = parseJson(text)
   if (!isObject(v) || !isInt(v.id) || typeof v.url !== 'string') return undefined
-  return { id: v.id, url: v.url }
+  const record: BrokerRecord = { id: v.id, url: v.url }
+  if (isInt(v.partitionBudget) && v.partitionBudget >= 0) record.partitionBudget = v.partitionBudget
+  return record
 }
 
 export function parseTopicRecord(text: string): ClusterTopic | undefined {

@@ -21,6 +21,7 @@ import {
 } from '../errors.js'
 import { ClusterKeys, isReassigning, type PartitionRecord, replicasOf } from './cluster-records.js'
 import type { ClusterView } from './cluster-view.js'
+import { checkPartitionBudgets, replicasPerBroker } from './partition-budgets.js'
 import { cancelReassignment, reassignmentTarget, startReassignment } from './reassignment.js'
 
 /**
@@ -190,6 +191,7 @@ export class ReassignmentRequests {
         record: startReassignment(current.value, replicas, target, throttleBytesPerSec),
       })
     })
+    checkPartitionBudgets(this.#view, replicasPerBroker(writes.map((w) => w.record.addingReplicas ?? [])))
     return writes
   }
 

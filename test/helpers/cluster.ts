@@ -208,6 +208,8 @@ export interface ClusterOptions {
   brokers?: number
   /** Extra flags for every broker (e.g. `--replica-lag-max-ms 30000`). */
   args?: string[]
+  /** Extra flags for one broker, by id (e.g. `{ 3: ['--max-partitions', '10'] }`). */
+  brokerArgs?: Record<number, string[]>
   /** Broker ids (1-based) that advertise a pausable proxy instead of their own port. */
   proxied?: number[]
   env?: Record<string, string>
@@ -259,6 +261,7 @@ export async function startCluster(opts: ClusterOptions = {}): Promise<TestClust
     '--etcd',
     etcd.url,
     ...(opts.args ?? []),
+    ...(opts.brokerArgs?.[id] ?? []),
     // e.g. STRATA_CLUSTER_ARGS='--workers 2' runs the cluster suite on partition worker threads.
     ...(process.env.STRATA_CLUSTER_ARGS?.split(/\s+/).filter((a) => a !== '') ?? []),
     ...(TEST_AUTH ? ['--auth'] : []),

@@ -164,7 +164,13 @@ export const routeDocs: Readonly<Record<string, RouteDoc>> = {
       description: 'The reassignments started (a partition already on its list is left out)',
       schema: S.Reassignments,
     },
-    errors: ['INVALID_REQUEST', 'TOPIC_NOT_FOUND', 'PARTITION_NOT_FOUND', 'NOT_READY'],
+    errors: [
+      'INVALID_REQUEST',
+      'TOPIC_NOT_FOUND',
+      'PARTITION_NOT_FOUND',
+      'PARTITION_LIMIT_REACHED',
+      'NOT_READY',
+    ],
   },
   'DELETE /v1/cluster/reassignments/:topic/:partition': {
     tag: 'cluster',
