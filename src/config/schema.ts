@@ -18,6 +18,11 @@ interface OptionDoc {
   description: string
 }
 
+/** Partition worker threads for a machine of `cores`: cores − 1 from 3 cores up, else none. */
+export function defaultWorkers(cores: number): number {
+  return cores >= 3 ? cores - 1 : 0
+}
+
 /** Option descriptions, shown by `strata serve --help`. Order is the order of the help text. */
 export const optionDocs = {
   host: { default: '127.0.0.1', description: 'Address to listen on.' },
@@ -25,11 +30,14 @@ export const optionDocs = {
   dataDir: { default: './segments', description: 'Where topics, segments and metadata live.' },
   logLevel: { default: 'info', description: 'fatal | error | warn | info | debug | trace | silent.' },
   workers: {
-    // Measured (bench/workers/compare.mjs, bench/RESULTS.md "Workers"): on 2 cores, 1 worker beats
-    // in-process and 2 workers lose to both, since the HTTP thread needs a core of its own.
-    default: Math.max(1, availableParallelism() - 1),
+    // Measured (bench/workers/compare.mjs, bench/RESULTS.md "Workers" and "Latency (issue 13)"):
+    // the HTTP thread needs a core of its own, and a worker pays off only with a core of its own
+    // too. On 2 cores a worker thread bought no throughput (1–16 partitions, paired ratios
+    // 0.76–1.02) and cost latency (a hop each way: produce acks=all p50 0.79 vs 0.59 ms) and CPU
+    // (96 vs 76 µs per single-record request), so below 3 cores partitions stay in the main thread.
+    default: defaultWorkers(availableParallelism()),
     description:
-      'Partition worker threads (one single-thread pool each; default: cores − 1, the HTTP thread keeps one); 0 runs partitions in the main thread.',
+      'Partition worker threads (one single-thread pool each; default: cores − 1 from 3 cores up, the HTTP thread keeps one; 0 below 3 cores); 0 runs partitions in the main thread.',
   },
   flushIntervalMs: {
     default: 0,

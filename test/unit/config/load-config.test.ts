@@ -7,13 +7,17 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, describe, expect, it } from 'vitest'
 import { envName, kebabCase, loadConfig, serveHelp } from '../../../src/config/load-config.js'
-import { defaultConfig, optionDocs } from '../../../src/config/schema.js'
+import { defaultConfig, defaultWorkers, optionDocs } from '../../../src/config/schema.js'
 import { InvalidConfigError } from '../../../src/errors.js'
 
 const dir = mkdtempSync(join(tmpdir(), 'strata-config-'))
 afterAll(() => rmSync(dir, { recursive: true, force: true }))
 
 describe('loadConfig', () => {
+  it('runs partitions in the main thread below 3 cores, and in cores − 1 workers from 3 up', () => {
+    expect([1, 2, 3, 4, 16].map(defaultWorkers)).toEqual([0, 0, 2, 3, 15])
+  })
+
   it('gives the documented defaults: 127.0.0.1:8082 and ./segments', () => {
     const { config } = loadConfig([], {})
     expect(config.host).toBe('127.0.0.1')
