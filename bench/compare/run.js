@@ -253,7 +253,7 @@ function render(systems, o) {
     `${t}\n\nRatios are Strata ÷ peer: above 1 is better for Strata on throughput, below 1 is better on latency.\n` +
     `One publisher sends one ${RECORD_BYTES} B message per call (1 KiB for the MB/s row) with up to N unconfirmed; produce ` +
     `reports each system's best N of ${o.windows.join(' / ')}, and fanout and the drain's preload use that N. ` +
-    `Consumers ack every ${100} messages (Strata: manual ack of every record, the commits riding on the next fetch).\n${notes.join('\n')}`
+    `Consumers ack every ${100} messages (Strata: manual ack, commit(record) every 100 records, riding on the next fetch).\n${notes.join('\n')}`
   )
 }
 
