@@ -6,8 +6,8 @@
  *                            file stream
  *   ch.publisher()         → send(buffer) resolves on the system's confirm; flush(); close()
  *   ch.subscribe(g, onMsg) → reads everything from the start as group g and acknowledges it:
- *                            Strata group member with manual ack (commit(record), not awaited:
- *                            the commits ride on the next fetch), RabbitMQ
+ *                            Strata group member with manual ack every ACK_EVERY records
+ *                            (commit(record), not awaited: it rides on the next fetch), RabbitMQ
  *                            consumer acking with multiple=true every ACK_EVERY deliveries,
  *                            JetStream durable pull consumer with AckAll every ACK_EVERY messages
  *

@@ -92,7 +92,7 @@ export function renderResults(results) {
   const e2e = by('e2e-latency/')
   if (e2e.length) {
     out.push(
-      'End-to-end latency, produce → delivery to a consumer-group member (client Consumer): manual ack = commit(record), riding on the next fetch; auto ack = autoCommit, the broker commits (fsynced) before each answer',
+      'End-to-end latency, produce → delivery to a consumer-group member (client Consumer): manual ack = commit(record) every 100 records, riding on the next fetch (as the peers of bench/compare ack); auto ack = autoCommit, the broker commits (fsynced) before each answer',
     )
     out.push(
       table(
