@@ -161,13 +161,29 @@ export class OffsetStore {
   readonly #log: OffsetLog
   readonly #groups = new Map<string, GroupEntry>()
   #seq = 0
+  #loading: Promise<void> = Promise.resolve()
 
   constructor(log: OffsetLog) {
     this.#log = log
   }
 
   /** Reads the whole log, keeping the last value of every key. */
-  async load(): Promise<void> {
+  load(): Promise<void> {
+    return this.#oneLoadAtATime(() => this.#loadAll())
+  }
+
+  /**
+   * Loads run one after another: a partition taken over while the start-up load still reads
+   * (a coordinator moving here as the broker starts) must not have its full reload overwritten by
+   * the start-up load's older view of it, which would move committed offsets back.
+   */
+  #oneLoadAtATime(load: () => Promise<void>): Promise<void> {
+    const run = this.#loading.then(load, load)
+    this.#loading = run.catch(() => undefined)
+    return run
+  }
+
+  async #loadAll(): Promise<void> {
     this.#groups.clear()
     for (let p = 0; p < this.#log.partitions(); p++) {
       const all = await this.#readPartition(p)
@@ -197,7 +213,11 @@ export class OffsetStore {
    * Cluster mode: re-reads one partition (its leadership, and so its groups, moved here), replacing
    * what memory held for its groups.
    */
-  async loadPartition(partition: number): Promise<void> {
+  loadPartition(partition: number): Promise<void> {
+    return this.#oneLoadAtATime(() => this.#loadOne(partition))
+  }
+
+  async #loadOne(partition: number): Promise<void> {
     const all = await this.#readPartition(partition)
     for (const group of [...this.#groups.keys()]) {
       if (this.partitionOf(group) === partition) this.#groups.delete(group)

@@ -187,3 +187,39 @@ describe('OffsetStore', () => {
     expect(store.config('g')).toEqual({ maxDeliveries: 4 })
   })
 })
+
+describe('a partition taken over while the store is still loading (cluster: a coordinator moving here at start)', () => {
+  it("a full reload of the partition is never overwritten by the start-up load's older view of it", async () => {
+    // The start-up load reads the group's partition while this broker only follows it (an older
+    // view), then leadership moves here and the take-over reloads that partition in full. Whatever the
+    // interleaving, the store must end with the take-over's view.
+    const log = new FakeLog(2)
+    const store = new OffsetStore(log)
+    const full = [off('g', 't', 1, 60), off('g', 't', 0, 40)]
+    let release: () => void = () => {}
+    const held = new Promise<void>((resolve) => {
+      release = resolve
+    })
+    let startupReads = 0
+    const g = store.partitionOf('g')
+    log.readAll = async function* (partition: number) {
+      if (partition === g && startupReads++ === 0) {
+        // The start-up load's read: an older view, delivered only after the take-over read.
+        await held
+        yield off('g', 't', 1, 5)
+        return
+      }
+      for (const r of partition === g ? full : []) yield r
+    }
+    const startup = store.load()
+    // The start-up load is now inside its read of the group's partition.
+    for (let i = 0; i < 100 && startupReads === 0; i++) await new Promise((r) => setImmediate(r))
+    expect(startupReads).toBe(1)
+    const takeOver = store.loadPartition(g)
+    await new Promise((r) => setImmediate(r))
+    release()
+    await Promise.all([startup, takeOver])
+    expect(store.committed('g', 't', 1)).toBe(60)
+    expect(store.committed('g', 't', 0)).toBe(40)
+  })
+})
