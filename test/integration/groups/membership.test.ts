@@ -274,8 +274,10 @@ describe('joining again after the coordinator changed (owned)', () => {
   it('what nobody came back for is given out once every member could have come back (its session timeout)', async () => {
     const topic = await createTopic(broker.url, 4)
     const group = unique('owned-alone')
+    // A session long enough that the heartbeats below keep it on a busy machine (at 300 ms, a CI run
+    // saw the member expire between two heartbeats and the loop time out); the hold lasts as long.
     const x = await join(broker.url, group, [topic], {
-      sessionTimeoutMs: 300,
+      sessionTimeoutMs: 2_000,
       owned: [0, 1].map((partition) => ({ topic, partition })),
     })
     expect(parts(x.assignments)).toEqual([0, 1])
