@@ -43,11 +43,12 @@ interface Delivery {
   confirmedBefore: number
 }
 
-// Known bug, tracked in issue 16 and README ("Limits of this first version"): on a busy machine,
-// when the coordinator moves away and back within seconds, the group has been seen to hand out a
-// partition from its start although part of it was committed (about one full suite run in two;
-// never alone). Retried so that the rest of the suite can land while it is being fixed (vitest's
-// verbose output shows the retries). Remove the retry with the fix.
+// Retried while full suite runs confirm the fix of the bug this test found (issue 16): on a busy
+// machine a coordinator that had just restarted reset a group's position to the log start when its
+// own replica of the partition was still behind the committed offset ("past the end"), handing out
+// committed records again (fixed in group-fetch.ts, `#knowsLogEnd`; unit test
+// test/unit/broker/groups/group-position.test.ts). vitest's verbose output shows any retry.
+// Remove the retry once full runs show it gone.
 describe('a consumer group whose coordinator moves away and back (automatic preferred-leader elections)', {
   retry: 2,
 }, () => {

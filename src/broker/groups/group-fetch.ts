@@ -148,9 +148,18 @@ export class GroupReader {
       (latest ? state.highWatermark : state.logStartOffset)
     if (position < state.logStartOffset) position = state.logStartOffset
     // Past the end: the log was truncated or the topic recreated; start over per the reset policy.
-    if (position > state.logEndOffset) position = latest ? state.highWatermark : state.logStartOffset
+    // Only where this end is the log's end: a follower's replica (one still catching up after a
+    // restart, say) or a leader's bounds learned at an earlier read can lie behind a committed
+    // offset, and resetting there re-delivered everything the group had committed.
+    if (position > state.logEndOffset && this.#knowsLogEnd(state))
+      position = latest ? state.highWatermark : state.logStartOffset
     group.positions.set(key, position)
     return position
+  }
+
+  /** A single broker's partition, or a replica that leads it: its log end is the partition's. */
+  #knowsLogEnd(state: PartitionBounds): boolean {
+    return this.#remote === undefined || (state as Partial<PartitionState>).replicaRole === 'leader'
   }
 
   /** Whether any of the member's partitions has a record at or past its position (synchronous). */
