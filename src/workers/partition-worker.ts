@@ -58,7 +58,7 @@ export type PoolReply<T = unknown> = { ok: true; value: T } | { ok: false; error
 export type PortMessage = HostEvent | { type: 'reply'; id: number; reply: PoolReply }
 
 /** Why a thread refused a task: it belongs to an earlier incarnation of this pool. */
-export const STALE_GENERATION_REASON = 'stale-generation'
+const STALE_GENERATION_REASON = 'stale-generation'
 
 let host: PartitionHost | undefined
 let crashOnAppend: CrashHow | undefined

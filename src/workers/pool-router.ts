@@ -168,7 +168,7 @@ export class PoolRouter implements PartitionRouter {
   readonly #listeners: Array<(event: HostEvent) => void> = []
   readonly #testHooks: boolean
   /** Records just made readable, pushed by the threads, for group members at the tail. */
-  readonly tails = new TailCache()
+  readonly #tails = new TailCache()
   #logger: RouterLogger
   #nextId = 1
   #closed = false
@@ -229,7 +229,7 @@ export class PoolRouter implements PartitionRouter {
 
   async request<R extends PartitionRequest>(req: R): Promise<HostResponses[R['op']]> {
     if (req.op === 'fetch') {
-      const cached = this.tails.read(req)
+      const cached = this.#tails.read(req)
       if (cached !== undefined) return cached as HostResponses[R['op']]
     }
     const slot = this.#slots[this.workerFor(req.topic, req.partition)] as PoolSlot
@@ -237,7 +237,7 @@ export class PoolRouter implements PartitionRouter {
     // Track ownership before sending: if the thread dies mid-open, recovery opens it anyway.
     if (req.op === 'open') slot.owned.set(key, req)
     if (req.op === 'close') slot.owned.delete(key)
-    if (req.op === 'open' || req.op === 'close') this.tails.drop(req.topic, req.partition)
+    if (req.op === 'open' || req.op === 'close') this.#tails.drop(req.topic, req.partition)
     try {
       return (await this.#send(slot, req)) as HostResponses[R['op']]
     } catch (err) {
@@ -397,7 +397,7 @@ export class PoolRouter implements PartitionRouter {
   #receive(slot: PoolSlot, messages: PortMessage[]): void {
     for (const message of messages) {
       if (message.type === 'state') {
-        this.tails.update(message.state)
+        this.#tails.update(message.state)
         for (const listener of this.#listeners) listener(message)
         continue
       }
@@ -555,7 +555,7 @@ export class PoolRouter implements PartitionRouter {
       [...slot.owned.values()].map(async (open) => {
         const state = (await this.#enqueue(slot, open)) as HostResponses['open']
         // Offsets may have moved back (an unflushed tail cut by recovery): tell the broker.
-        this.tails.update(state)
+        this.#tails.update(state)
         for (const listener of this.#listeners) listener({ type: 'state', state })
       }),
     )

@@ -42,8 +42,6 @@ export class TailCache {
   readonly #entries = new Map<string, TailEntry>()
   readonly #maxBytes: number
   #bytes = 0
-  /** Fetches answered here, for tests and diagnostics. */
-  hits = 0
 
   constructor(maxBytes = MAX_CACHE_BYTES) {
     this.#maxBytes = maxBytes
@@ -130,7 +128,6 @@ export class TailCache {
     let last = first
     const limit = Math.min(entry.ends.length, first + Math.max(1, req.maxRecords))
     while (last + 1 < limit && (entry.storedEnds[last + 1] as number) - storedStart <= req.maxBytes) last++
-    this.hits++
     return {
       body: entry.body.subarray(before(entry.ends), entry.ends[last] as number),
       recordCount: last - first + 1,
@@ -139,10 +136,5 @@ export class TailCache {
       logStartOffset: entry.logStartOffset,
       bytes: (entry.storedEnds[last] as number) - storedStart,
     }
-  }
-
-  clear(): void {
-    this.#entries.clear()
-    this.#bytes = 0
   }
 }
