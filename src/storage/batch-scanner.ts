@@ -114,6 +114,18 @@ export function readFully(fd: number, buf: Buffer, length: number, position: num
   return done
 }
 
+/** Writes `chunks` back to back from `position` in one writev, finishing a short write with writeSync. */
+export function writevFully(fd: number, chunks: readonly Buffer[], position: number): void {
+  if (chunks.length === 1) {
+    writeFully(fd, chunks[0] as Buffer, position)
+    return
+  }
+  let total = 0
+  for (const c of chunks) total += c.length
+  const n = fs.writevSync(fd, chunks as Buffer[], position)
+  if (n < total) writeFully(fd, Buffer.concat(chunks as Buffer[]).subarray(n), position + n)
+}
+
 /** writeSync until every byte is written (a regular file may take a short write). */
 export function writeFully(fd: number, buf: Buffer, position: number): void {
   let done = 0

@@ -201,7 +201,8 @@ export class PartitionHost {
   async append(req: AppendRequest): Promise<AppendResult> {
     const hosted = this.#get(req)
     const leaderEpoch = hosted.replica ? leaderEpochForAppend(hosted.replica, req) : undefined
-    const info = hosted.log.append(req.batch, leaderEpoch === undefined ? {} : { leaderEpoch })
+    // acks=all waits for the flush below, which writes the batch first: a round's batches share one writev.
+    const info = hosted.log.append(req.batch, { leaderEpoch, deferWrite: req.acks === 'all' })
     // A leader's followers long-poll for new data: the state event wakes them in the main thread.
     if (hosted.replica && !info.duplicate) this.#emit({ type: 'state', state: this.#state(hosted) })
     const records = info.lastOffset - info.baseOffset + 1

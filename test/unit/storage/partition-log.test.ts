@@ -1,10 +1,13 @@
 /**
  * PartitionLog contract: dense offsets across segment rolls; read returns whole batches from the
  * one containing the offset, within maxBytes (first batch always whole) and below maxOffset;
- * out-of-range offsets throw with the log's bounds; group commit merges concurrent flushes; an
+ * out-of-range offsets throw with the log's bounds; group commit merges concurrent flushes (at most
+ * MAX_FLUSH_ROUNDS rounds at the disk, landing in start order); an
  * idempotent producer's retry is stored once and answered with the original offsets, also after a
  * clean or unclean restart; retention deletes whole old segments, never the active one;
- * truncateTo drops a suffix at a batch boundary; a failed fdatasync takes the log offline.
+ * truncateTo drops a suffix at a batch boundary; a failed fdatasync takes the log offline; deferred
+ * (acks=all) appends reach the file in one writev at the flush, or earlier at a read, a written append
+ * or a roll, and a failed deferred write takes the log offline.
  */
 import fs from 'node:fs'
 import { describe, expect, vi } from 'vitest'
@@ -15,9 +18,9 @@ import {
   PayloadTooLargeError,
   StorageError,
 } from '../../../src/errors.js'
-import { type LogConfig, PartitionLog } from '../../../src/storage/partition-log.js'
+import { type LogConfig, MAX_FLUSH_ROUNDS, PartitionLog } from '../../../src/storage/partition-log.js'
 import { batchCrc, readBatchHeader, recordSlices } from '../../../src/storage/record-batch.js'
-import { batchOf, defaultConfig, listLogs, smallConfig, test } from './storage-fixtures.js'
+import { batchOf, defaultConfig, listLogs, logFile, smallConfig, test } from './storage-fixtures.js'
 
 async function filledLog(
   dir: string,
@@ -298,20 +301,95 @@ describe('group commit', () => {
     await log.close()
   })
 
-  test('calls during a running flush wait for exactly one more round', async ({ dir }) => {
+  test('calls while MAX_FLUSH_ROUNDS rounds run share exactly one more round', async ({ dir }) => {
+    expect(MAX_FLUSH_ROUNDS).toBe(2)
     const log = await PartitionLog.open(dir, defaultConfig)
     log.append(batchOf('a'))
     const first = log.flush()
+    log.append(batchOf('b'))
+    const second = log.flush() // a second round starts at once
     const waves: Promise<number>[] = []
     for (let i = 0; i < 20; i++) {
       log.append(batchOf(`w${i}`))
       waves.push(log.flush())
     }
     expect(await first).toBeGreaterThanOrEqual(1)
-    for (const w of waves) expect(await w).toBe(21)
-    expect(log.flushStats.fsyncs).toBe(2)
-    expect(await log.flush()).toBe(21)
-    expect(log.flushStats.fsyncs).toBe(2)
+    expect(await second).toBeGreaterThanOrEqual(2)
+    for (const w of waves) expect(await w).toBe(22)
+    expect(log.flushStats.fsyncs).toBe(3)
+    expect(await log.flush()).toBe(22)
+    expect(log.flushStats.fsyncs).toBe(3)
+    await log.close()
+  })
+
+  /** fs.fdatasync held until the test releases each call: [release, fail] per call, in call order. */
+  function holdFdatasyncs() {
+    const calls: Array<{ release: () => void; fail: (err: Error) => void }> = []
+    const spy = vi.spyOn(fs, 'fdatasync').mockImplementation(((
+      _fd: number,
+      cb: (err: Error | null) => void,
+    ) => {
+      calls.push({ release: () => cb(null), fail: (err) => cb(err) })
+    }) as typeof fs.fdatasync)
+    return { calls, restore: () => spy.mockRestore() }
+  }
+
+  const ticks = async (n = 5) => {
+    for (let i = 0; i < n; i++) await new Promise((r) => setImmediate(r))
+  }
+
+  test('overlapping rounds land in start order: a later fdatasync done first waits', async ({ dir }) => {
+    const log = await PartitionLog.open(dir, defaultConfig)
+    const held = holdFdatasyncs()
+    try {
+      log.append(batchOf('a'))
+      let firstDone = false
+      let secondDone = false
+      const first = log.flush().then((d) => {
+        firstDone = true
+        return d
+      })
+      log.append(batchOf('b'))
+      const second = log.flush().then((d) => {
+        secondDone = true
+        return d
+      })
+      expect(held.calls).toHaveLength(2) // both rounds are at the disk at once
+      held.calls[1]?.release()
+      await ticks()
+      expect(secondDone).toBe(false)
+      expect(log.durableOffset).toBe(0)
+      held.calls[0]?.release()
+      expect(await first).toBe(1)
+      expect(await second).toBe(2)
+      expect(firstDone && secondDone).toBe(true)
+      expect(log.durableOffset).toBe(2)
+    } finally {
+      held.restore()
+    }
+    await log.close()
+  })
+
+  test('an earlier round that fails fails the later one too, even if its fdatasync succeeded', async ({
+    dir,
+  }) => {
+    const log = await PartitionLog.open(dir, defaultConfig)
+    const held = holdFdatasyncs()
+    try {
+      log.append(batchOf('a'))
+      const first = log.flush()
+      log.append(batchOf('b'))
+      const second = log.flush()
+      held.calls[1]?.release()
+      await ticks()
+      held.calls[0]?.fail(Object.assign(new Error('EIO: i/o error'), { code: 'EIO' }))
+      await expect(first).rejects.toThrow(StorageError)
+      await expect(second).rejects.toThrow(StorageError)
+      expect(log.durableOffset).toBe(0)
+      expect(log.offlineError).toBeInstanceOf(StorageError)
+    } finally {
+      held.restore()
+    }
     await log.close()
   })
 
@@ -334,6 +412,87 @@ describe('group commit', () => {
     expect(() => log.append(batchOf('b'))).toThrow(StorageError)
     await expect(log.flush()).rejects.toBe(log.offlineError)
     expect(() => log.read(0, 100, 1)).toThrow(StorageError)
+    await log.close()
+  })
+})
+
+describe('deferred writes (acks=all appends)', () => {
+  const tagsIn = (batches: Buffer[]) =>
+    batches.flatMap((b) => [...recordSlices(b)].map((r) => r.bytes.toString().replace(/\.+$/, '')))
+
+  test("a round's deferred batches reach the file at the flush, in one go and in order", async ({ dir }) => {
+    const log = await PartitionLog.open(dir, defaultConfig)
+    const file = logFile(dir, 0)
+    const sizes = [batchOf('d0'), batchOf('d1', 2), batchOf('d2', 3)].map((batch) => {
+      log.append(batch, { deferWrite: true })
+      return batch.length
+    })
+    expect(log.logEndOffset).toBe(6)
+    expect(fs.statSync(file).size).toBe(0)
+    const writev = vi.spyOn(fs, 'writevSync')
+    try {
+      expect(await log.flush()).toBe(6)
+      expect(writev).toHaveBeenCalledTimes(1)
+    } finally {
+      writev.mockRestore()
+    }
+    expect(fs.statSync(file).size).toBe(sizes.reduce((a, b) => a + b))
+    expect(tagsIn(log.read(0, 1 << 20, 6))).toEqual(['d0-0', 'd1-0', 'd1-1', 'd2-0', 'd2-1', 'd2-2'])
+    await log.close()
+    const reopened = await PartitionLog.open(dir, defaultConfig)
+    expect(reopened.logEndOffset).toBe(6)
+    expect(tagsIn(reopened.read(0, 1 << 20, 6))).toHaveLength(6)
+    await reopened.close()
+  })
+
+  test('a read, a written append and a roll each put the deferred batches in the file first', async ({
+    dir,
+  }) => {
+    const log = await PartitionLog.open(dir, smallConfig)
+    log.append(batchOf('a'), { deferWrite: true })
+    expect(tagsIn(log.read(0, 1 << 20, 1))).toEqual(['a-0'])
+    expect(fs.statSync(logFile(dir, 0)).size).toBeGreaterThan(0)
+
+    log.append(batchOf('b'), { deferWrite: true })
+    log.append(batchOf('c'))
+    const afterWrite = fs.statSync(logFile(dir, 0)).size
+    expect(tagsIn(log.read(0, 1 << 20, 3))).toEqual(['a-0', 'b-0', 'c-0'])
+    expect(fs.statSync(logFile(dir, 0)).size).toBe(afterWrite)
+
+    // smallConfig rolls every few batches: deferred batches of a sealed segment are written at the roll.
+    for (let i = 0; i < 12; i++) log.append(batchOf(`r${i}`), { deferWrite: true })
+    expect(listLogs(dir).length).toBeGreaterThan(1)
+    await log.flush()
+    expect(tagsIn(log.read(0, 1 << 20, 15)).length).toBeGreaterThanOrEqual(3)
+    const all: string[] = []
+    for (let offset = 0; offset < log.logEndOffset; ) {
+      const batches = log.read(offset, 1 << 20, log.logEndOffset)
+      all.push(...tagsIn(batches))
+      offset += tagsIn(batches).length
+    }
+    expect(all).toEqual(['a-0', 'b-0', 'c-0', ...Array.from({ length: 12 }, (_, i) => `r${i}-0`)])
+    await log.close()
+  })
+
+  test('a failed deferred write takes the log offline at the flush; nothing is confirmed', async ({
+    dir,
+  }) => {
+    const log = await PartitionLog.open(dir, defaultConfig)
+    log.append(batchOf('a'))
+    expect(await log.flush()).toBe(1)
+    log.append(batchOf('b'), { deferWrite: true })
+    log.append(batchOf('c'), { deferWrite: true })
+    const spy = vi.spyOn(fs, 'writevSync').mockImplementation(() => {
+      throw Object.assign(new Error('ENOSPC: no space left on device'), { code: 'ENOSPC' })
+    })
+    try {
+      await expect(log.flush()).rejects.toThrow(StorageError)
+    } finally {
+      spy.mockRestore()
+    }
+    expect(log.offlineError).toBeInstanceOf(StorageError)
+    expect(log.durableOffset).toBe(1)
+    expect(() => log.append(batchOf('d'))).toThrow(StorageError)
     await log.close()
   })
 })
