@@ -6,6 +6,11 @@
  * producer fell behind its schedule (no coordinated omission); "send → delivered" does not.
  * The first --warmup seconds of records are left out of the histograms.
  *
+ * Where the time goes (`breakdownMs`, same clock, same process): due → send (the pacing loop's
+ * timer), send → confirm (the producer's promise resolves: the request's round trip and any wait
+ * behind the request before it), confirm → delivered (the consumer's fetch answer, decode and
+ * iteration after the confirm; 0 when the record was delivered before its confirm was seen).
+ *
  *     node bench/e2e/latency.mjs [--rates 1000,5000] [--ack auto,manual] [--duration 10] [--warmup 2]
  *       [--cpu-prof DIR]
  *
@@ -29,6 +34,11 @@ export async function runRate(lib, broker, wire, hasGroups, rate, { seconds, war
   const skip = Math.round(rate * warmup)
   const fromDue = histogram()
   const fromSend = histogram()
+  const pacerLag = histogram()
+  const sendToConfirm = histogram()
+  const confirmToDelivered = histogram()
+  /** When each record's send() promise resolved, by record number (0 = not yet). */
+  const confirmedAt = new Float64Array(Math.round(rate * (seconds + warmup)))
   let index = 0
   const sub = await subscribe(lib, broker.url, {
     group: `bench-e2e-${rate}-${ack}`,
@@ -43,6 +53,10 @@ export async function runRate(lib, broker, wire, hasGroups, rate, { seconds, war
       if (index++ >= skip) {
         recordMs(fromDue, now - view.getFloat64(0, true))
         recordMs(fromSend, now - view.getFloat64(8, true))
+        recordMs(pacerLag, view.getFloat64(8, true) - view.getFloat64(0, true))
+        const confirmed = confirmedAt[view.getUint32(16, true)] ?? 0
+        recordMs(sendToConfirm, (confirmed || now) - view.getFloat64(8, true))
+        recordMs(confirmToDelivered, confirmed ? now - confirmed : 0)
       }
     },
   })
@@ -64,12 +78,19 @@ export async function runRate(lib, broker, wire, hasGroups, rate, { seconds, war
     const due = Math.min(total, Math.floor((now - t0) / interval) + 1)
     if (due - sent > maxBehind) maxBehind = due - sent
     while (sent < due) {
-      const value = Buffer.allocUnsafe(RECORD_BYTES).fill(0x63, 16)
+      const value = Buffer.allocUnsafe(RECORD_BYTES).fill(0x63, 20)
       value.writeDoubleLE(t0 + sent * interval, 0)
       value.writeDoubleLE(performance.now(), 8)
-      producer.send(topic, { value }).catch((err) => {
-        failed = err
-      })
+      value.writeUInt32LE(sent, 16)
+      const n = sent
+      producer.send(topic, { value }).then(
+        () => {
+          confirmedAt[n] = performance.now()
+        },
+        (err) => {
+          failed = err
+        },
+      )
       sent++
     }
     await sleep(1)
@@ -100,6 +121,11 @@ export async function runRate(lib, broker, wire, hasGroups, rate, { seconds, war
     maxScheduleLagRecords: maxBehind,
     dueToDeliveredMs: summarize(fromDue),
     sendToDeliveredMs: summarize(fromSend),
+    breakdownMs: {
+      dueToSend: summarize(pacerLag),
+      sendToConfirm: summarize(sendToConfirm),
+      confirmToDelivered: summarize(confirmToDelivered),
+    },
     groupCommit,
   }
 }
@@ -127,6 +153,10 @@ export async function run(opts = {}) {
         out.push(r)
         log(
           `e2e ${rate}/s ${ack} ack: p50 ${r.dueToDeliveredMs.p50} ms, p99 ${r.dueToDeliveredMs.p99} ms, p99.9 ${r.dueToDeliveredMs.p999} ms, max ${r.dueToDeliveredMs.max} ms`,
+        )
+        const b = r.breakdownMs
+        log(
+          `  p50/p99: due→send ${b.dueToSend.p50}/${b.dueToSend.p99}, send→confirm ${b.sendToConfirm.p50}/${b.sendToConfirm.p99}, confirm→delivered ${b.confirmToDelivered.p50}/${b.confirmToDelivered.p99}, send→delivered ${r.sendToDeliveredMs.p50}/${r.sendToDeliveredMs.p99}`,
         )
       }
     }
