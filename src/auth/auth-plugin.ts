@@ -222,9 +222,10 @@ export const authPlugin = fp(
       })
     }
 
-    app.addHook('onResponse', async (request, reply) => {
+    // Callback style: this runs for every request, and an async hook costs a promise each.
+    app.addHook('onResponse', (request, reply, done) => {
       // A denial was logged as one where it happened.
-      if (!ruleOf(request)?.audit || reply.statusCode === 401 || reply.statusCode === 403) return
+      if (!ruleOf(request)?.audit || reply.statusCode === 401 || reply.statusCode === 403) return done()
       request.log.info(
         {
           audit: true,
@@ -237,6 +238,7 @@ export const authPlugin = fp(
         },
         'admin change',
       )
+      done()
     })
   },
   { name: 'strata-auth' },

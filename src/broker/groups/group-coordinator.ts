@@ -616,13 +616,19 @@ export class GroupCoordinator {
     signal: AbortSignal | undefined,
   ): Promise<void> {
     const keys = member.assignments.map((tp) => partitionKey(tp.topic, tp.partition))
+    keys.push(group.waitKey)
+    // Every partition here: only the local wait, on the request's own signal (no controller to
+    // abort afterwards: an abort without a reason builds a DOMException, stack and all, per fetch).
+    if (this.#reader.remoteAssignments(member).length === 0)
+      return this.#broker.waiters.waitForChange(keys, remaining, signal)
     const stop = new AbortController()
-    const local = () => this.#broker.waiters.waitForChange([...keys, group.waitKey], remaining, stop.signal)
     const forward = () => stop.abort()
     signal?.addEventListener('abort', forward, { once: true })
     try {
-      if (this.#reader.remoteAssignments(member).length === 0) return await local()
-      await Promise.race([local(), this.#reader.awaitRemoteData(group, member, remaining, stop.signal)])
+      await Promise.race([
+        this.#broker.waiters.waitForChange(keys, remaining, stop.signal),
+        this.#reader.awaitRemoteData(group, member, remaining, stop.signal),
+      ])
     } finally {
       stop.abort()
       signal?.removeEventListener('abort', forward)
