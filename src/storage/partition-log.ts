@@ -190,13 +190,14 @@ export class PartitionLog {
   /**
    * Leader path: stamps baseOffset = logEndOffset, the leader epoch and the CRC into `batch` (it is
    * mutated), then writes it. A producer retry of one of its last 5 batches returns the original
-   * AppendInfo with `duplicate: true` and writes nothing.
+   * AppendInfo with `duplicate: true` and writes nothing. `checkSequenceGap`: refuse a producer's
+   * sequence that skips past its next one (producer-state.ts, "Sequence rules").
    */
-  append(batch: Buffer, opts: { leaderEpoch?: number } = {}): AppendInfo {
+  append(batch: Buffer, opts: { leaderEpoch?: number; checkSequenceGap?: boolean } = {}): AppendInfo {
     this.#throwIfUnavailable()
     this.#checkBatch(batch)
     const header = readBatchHeader(batch)
-    const original = this.#producers.findDuplicate(header)
+    const original = this.#producers.findDuplicate(header, opts.checkSequenceGap === true)
     if (original !== undefined) {
       const { baseOffset, lastOffset, firstTimestamp, maxTimestamp, sizeInBytes } = original
       return {

@@ -201,7 +201,10 @@ export class PartitionHost {
   async append(req: AppendRequest): Promise<AppendResult> {
     const hosted = this.#get(req)
     const leaderEpoch = hosted.replica ? leaderEpochForAppend(hosted.replica, req) : undefined
-    const info = hosted.log.append(req.batch, leaderEpoch === undefined ? {} : { leaderEpoch })
+    const info = hosted.log.append(req.batch, {
+      ...(leaderEpoch !== undefined && { leaderEpoch }),
+      checkSequenceGap: req.checkSequenceGap === true,
+    })
     // A leader's followers long-poll for new data: the state event wakes them in the main thread.
     if (hosted.replica && !info.duplicate) this.#emit({ type: 'state', state: this.#state(hosted) })
     const records = info.lastOffset - info.baseOffset + 1
