@@ -22,6 +22,7 @@ export const ErrorCodes = {
   STALE_GENERATION: { status: 409, retriable: false },
   GROUP_NOT_EMPTY: { status: 409, retriable: false },
   DUPLICATE_SEQUENCE: { status: 409, retriable: false },
+  OUT_OF_ORDER_SEQUENCE: { status: 409, retriable: true },
   PAYLOAD_TOO_LARGE: { status: 413, retriable: false },
   UNSUPPORTED_MEDIA_TYPE: { status: 415, retriable: false },
   OFFSET_OUT_OF_RANGE: { status: 416, retriable: false },
@@ -118,6 +119,8 @@ export const GroupNotEmptyError = defineError('GROUP_NOT_EMPTY', 'GroupNotEmptyE
 export type GroupNotEmptyError = InstanceType<typeof GroupNotEmptyError>
 export const DuplicateSequenceError = defineError('DUPLICATE_SEQUENCE', 'DuplicateSequenceError')
 export type DuplicateSequenceError = InstanceType<typeof DuplicateSequenceError>
+export const OutOfOrderSequenceError = defineError('OUT_OF_ORDER_SEQUENCE', 'OutOfOrderSequenceError')
+export type OutOfOrderSequenceError = InstanceType<typeof OutOfOrderSequenceError>
 export const PayloadTooLargeError = defineError('PAYLOAD_TOO_LARGE', 'PayloadTooLargeError')
 export type PayloadTooLargeError = InstanceType<typeof PayloadTooLargeError>
 export const UnsupportedMediaTypeError = defineError('UNSUPPORTED_MEDIA_TYPE', 'UnsupportedMediaTypeError')
@@ -176,6 +179,7 @@ export const errorClassesByCode: { [C in ErrorCode]: ReturnType<typeof defineErr
   STALE_GENERATION: StaleGenerationError,
   GROUP_NOT_EMPTY: GroupNotEmptyError,
   DUPLICATE_SEQUENCE: DuplicateSequenceError,
+  OUT_OF_ORDER_SEQUENCE: OutOfOrderSequenceError,
   PAYLOAD_TOO_LARGE: PayloadTooLargeError,
   UNSUPPORTED_MEDIA_TYPE: UnsupportedMediaTypeError,
   OFFSET_OUT_OF_RANGE: OffsetOutOfRangeError,

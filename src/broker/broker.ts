@@ -52,7 +52,12 @@ export interface ProduceOptions {
   acks: Acks
   producerId?: number | undefined
   sequence?: number | undefined
-  /** All records to this partition (the partition route). */
+  /**
+   * All records to this partition (the partition route). The request's `sequence` is then that
+   * partition's own count, so the log also refuses a sequence that skips past the producer's next
+   * one (OUT_OF_ORDER_SEQUENCE); without it (the topic route) `sequence + index` spreads over the
+   * partitions and needs only to grow.
+   */
   partition?: number | undefined
   /**
    * The broker's own writes that acknowledge consumption (committed offsets, dead letters). They
@@ -494,7 +499,14 @@ export class Broker {
     })
     const results = await Promise.all(
       batches.map((b) =>
-        this.router.request({ op: 'append', topic, partition: b.partition, batch: b.batch, acks: opts.acks }),
+        this.router.request({
+          op: 'append',
+          topic,
+          partition: b.partition,
+          batch: b.batch,
+          acks: opts.acks,
+          checkSequenceGap: opts.partition !== undefined,
+        }),
       ),
     )
     const cluster = this.#cluster

@@ -47,6 +47,7 @@ export {
   NotLeaderError,
   NotReadyError,
   OffsetOutOfRangeError,
+  OutOfOrderSequenceError,
   PartitionNotFoundError,
   PartitionOfflineError,
   PayloadTooLargeError,

@@ -6,10 +6,10 @@
  * within `lingerMs` of the first queued send, are packed into the next batch up to
  * `maxBatchRecords` / `maxBatchBytes`; so under load many sends cost one round trip even with
  * `lingerMs: 0`, and at rest a lone send goes out at once. Behind a batch in flight, a full batch
- * goes out at once, up to `maxInFlight` (default 1; up to 5, as Kafka's
- * max.in.flight.requests.per.connection), and a partial one waits for an answer: a producer that outruns one round trip keeps the client
- * and the broker busy at once (one batch is encoded or decoded while another waits for its fsync)
- * without trading big batches for many small ones.
+ * goes out at once, up to `maxInFlight` (default 5, the most, as Kafka's
+ * max.in.flight.requests.per.connection), and a partial one waits for an answer: a producer that
+ * outruns one round trip keeps the client and the broker busy at once (one batch is encoded or
+ * decoded while another waits for its fsync) without trading big batches for many small ones.
  *
  * Routing. As Kafka's producer does, the producer places every record itself (explicit partition,
  * else the broker's key hash, else one partition per batch, round robin) and sends a batch as one
@@ -21,26 +21,34 @@
  * so a send's records in one partition are too; a send spanning partitions may land in some of
  * them and fail in others (it then rejects).
  *
- * Idempotence (default). The producer draws a random 53-bit id. Each topic stream counts records:
- * each partition's request carries `sequence` = the count before its first record, and the counter
- * moves on by the batch's record count. A retry resends the same bytes with the same id and
- * sequence, so a write whose answer was lost (connection cut after the write, a leader killed after
- * replicating) is answered with its first offsets instead of landing twice; placing records here
- * means a retry lands where the first attempt did.
+ * Idempotence (default). The producer draws a random 53-bit id per topic stream and counts records
+ * per partition, as Kafka's: each partition's request carries `sequence` = that partition's count
+ * before its first record, and the count moves on by the records sent to that partition; a new id
+ * starts every count at 0. A retry resends the same bytes with the same id and sequence, so a write
+ * whose answer was lost (connection cut after the write, a leader killed after replicating) is
+ * answered with its first offsets instead of landing twice; placing records here means a retry
+ * lands where the first attempt did.
  *
  * Order with several batches in flight. A partition's requests share one pipelined connection
- * (the transport's lanes), so they reach the broker in send order, and the broker refuses a
- * sequence at or below one it already wrote (`DUPLICATE_SEQUENCE`): a partition's records are never
- * written out of send order. A pipelined request gets one attempt; when any fails, the stream sends
- * nothing new until everything in flight is answered, then resends the retriable failures one at a
- * time, oldest first, with the retry policy (a written one is answered with its first offsets; the
- * broker holds each producer's last 5 batches, hence at most 5 in flight). The price of a broker
- * without Kafka's gap check (OUT_OF_ORDER_SEQUENCE_NUMBER): when the broker refuses a request with a
- * retriable error (THROTTLED, an alarm) but writes a later one of the same partition, the earlier
- * request's resend is refused rather than written out of order, and its sends reject;
- * `maxInFlight: 1` retries such a request instead. After a request fails for good, the stream takes a new producer id: one of
- * its attempts may have written (a cut connection, `ACK_TIMEOUT`), and reusing its sequence for
- * other records would make the broker answer them with that write's offsets instead of writing them.
+ * (the transport's lanes), so they reach the broker in send order. On the partition route the
+ * broker refuses a sequence at or below one it already wrote (`DUPLICATE_SEQUENCE`) and, from a
+ * producer it knows on that partition, one past the next (`OUT_OF_ORDER_SEQUENCE`, retriable, as
+ * Kafka's OUT_OF_ORDER_SEQUENCE_NUMBER): when a request is refused (THROTTLED, an alarm), the later
+ * ones of its partition are refused too instead of written ahead of it. A partition takes any
+ * sequence from a producer it does not know, so nothing goes out behind a request that opens a
+ * partition (its first under the id) until that one is answered. A pipelined request gets one
+ * attempt; when any fails, the stream sends nothing new until everything in flight is answered,
+ * then resends the retriable failures one at a time, oldest first, with the retry policy (a written
+ * one is answered with its first offsets; the broker holds each producer's last 5 batches, hence at
+ * most 5 in flight), skipping a partition's later requests once one of it failed for good. After a
+ * request fails for good, the stream takes a new producer id: one of its attempts may have written
+ * (a cut connection, `ACK_TIMEOUT`), and reusing its sequence for other records would make the
+ * broker answer them with that write's offsets instead of writing them. What the gap check cannot
+ * catch: a broker that lost the producer's state on a partition (idle past the producer id
+ * expiration, a day by default) takes a later request ahead of a refused earlier one, whose resend
+ * is then refused (`DUPLICATE_SEQUENCE`) and its sends reject; and with `acks: 1` a confirmed write
+ * lost in a leader change leaves a gap that fails the partition's next requests until the stream
+ * takes a new id.
  */
 import { PartitionNotFoundError, TopicNotFoundError } from '../errors.js'
 import { BrokerClient, type CallOptions, type ClientOptions } from './broker-client.js'
@@ -71,13 +79,11 @@ export interface ProducerOptions {
   /** `send` waits while this many estimated bytes are queued and unsent. Default 64 MiB. */
   maxQueuedBytes?: number
   /**
-   * Batches of a topic in flight at once, 1 to 5; all but the first are full batches. Default 1:
-   * above 1, a request the broker refuses with a retriable error (THROTTLED, a memory or disk alarm)
-   * while it writes a later one of the same partition makes that request's sends reject instead of
-   * being retried (below). Raise it for throughput where the broker is not expected to push back.
-   * A partition's requests travel in order on one connection and the broker refuses a sequence
-   * below one it wrote, so records are never written out of send order. Always 1 with
-   * `idempotent: false`.
+   * Batches of a topic in flight at once, 1 to 5; all but the first are full batches. Default 5.
+   * A partition's requests travel in order on one connection, and the broker refuses a sequence
+   * below one it wrote or past the next one: a request refused with a retriable error (THROTTLED,
+   * a memory or disk alarm) is resent before the later ones, so records are written once, in send
+   * order. Always 1 with `idempotent: false`.
    */
   maxInFlight?: number
   /** Retries of each request (the client's policy when absent). */
@@ -100,6 +106,8 @@ interface PendingSend {
 /** One partition's share of a batch: one request to that partition's leader. */
 interface PartitionRequest {
   partition: number
+  /** The first request to this partition under its producer id not yet confirmed there (see `#dispatch`). */
+  opens: boolean
   /** The batch's records this request carries, by index; undefined when it carries all of them. */
   indexes: number[] | undefined
   body: ProduceRequest
@@ -114,6 +122,8 @@ interface Batch {
   requests: PartitionRequest[]
   /** Requests still waiting for an answer. */
   unanswered: number
+  /** A request of it opens its partition: nothing goes out behind it until it is answered. */
+  opening: boolean
 }
 
 interface TopicStream {
@@ -130,7 +140,18 @@ interface TopicStream {
   readonly idleWaiters: Array<() => void>
   lingerTimer: NodeJS.Timeout | undefined
   producerId: number
-  sequence: number
+  /**
+   * Records sent under `producerId`, every partition together: no partition's count can be higher,
+   * so keeping this below 2^31 keeps each partition's sequence in range.
+   */
+  recordsUnderId: number
+  /** Each partition's next sequence under `producerId`: its records sent so far. */
+  readonly sequences: Map<number, number>
+  /**
+   * Partitions where a request under `producerId` was confirmed: the broker knows the producer
+   * there, so it refuses a sequence that skips ahead instead of taking it as a first write.
+   */
+  readonly confirmedPartitions: Set<number>
   /** Round-robin position for pinning keyless records. */
   nextPartition: number
   metadata: TopicDescription | undefined
@@ -152,9 +173,9 @@ const DEFAULTS = {
   maxBatchBytes: 1024 * 1024,
   maxBatchRecords: 10_000,
   maxQueuedBytes: 64 * 1024 * 1024,
-  // 1, not 5: without a broker-side gap check a refusal under backpressure can reject sends that
-  // one request in flight would have retried (see "Order with several batches in flight").
-  maxInFlight: 1,
+  // As Kafka's max.in.flight.requests.per.connection: the broker's gap check makes a request
+  // refused under backpressure a retry, not a loss (see "Order with several batches in flight").
+  maxInFlight: 5,
 }
 
 const EMPTY_OFFSETS: readonly RecordOffset[] = Object.freeze([])
@@ -286,7 +307,9 @@ export class Producer {
         idleWaiters: [],
         lingerTimer: undefined,
         producerId: randomProducerId(),
-        sequence: 0,
+        recordsUnderId: 0,
+        sequences: new Map(),
+        confirmedPartitions: new Set(),
         nextPartition: Math.floor(Math.random() * 0x10000),
         metadata: undefined,
         metadataLoading: false,
@@ -349,6 +372,10 @@ export class Producer {
       // The broker checks order per producer id: a batch under a new id could land before a retry
       // of one in flight under the old id, so the id moves on only when nothing is in flight.
       if (stream.inFlight.length > 0 && this.#sequenceWraps(stream, stream.queuedRecords)) return
+      // A partition takes any sequence from a producer it does not know yet: behind a first request
+      // refused (THROTTLED), a later one would be written and the first one's resend then refused
+      // as a duplicate. Nothing goes out behind a request that opens its partition.
+      if (stream.inFlight.some((b) => b.opening)) return
       this.#sendBatch(stream, this.#takeBatch(stream))
     }
   }
@@ -408,22 +435,27 @@ export class Producer {
       this.#settled(stream)
       return
     }
-    const ids = this.#options.idempotent ? this.#nextSequence(stream, records.length) : undefined
-    // One request per partition, all at once: each goes to its partition's leader. Each carries its
-    // own range of the batch's sequence numbers, so every partition sees its sequences grow.
+    const producerId = this.#options.idempotent ? this.#producerIdFor(stream, records.length) : undefined
+    // One request per partition, all at once: each goes to its partition's leader and carries that
+    // partition's count as its sequence, so the broker can tell a gap (a request lost before it).
     const requests: PartitionRequest[] = []
-    let sequence = ids?.sequence ?? 0
     for (const [partition, indexes] of groupByPartition(partitions)) {
       const slice = indexes === undefined ? records : indexes.map((i) => records[i] as ProducerRecord)
+      let sequence = 0
+      if (producerId !== undefined) {
+        sequence = stream.sequences.get(partition) ?? 0
+        stream.sequences.set(partition, sequence + slice.length)
+      }
       const body: ProduceRequest = {
         records: slice.some((r) => r.partition !== undefined) ? slice.map(withoutPartition) : slice,
         acks: this.#options.acks,
-        ...(ids && { producerId: ids.producerId, sequence }),
+        ...(producerId !== undefined && { producerId, sequence }),
       }
-      sequence += slice.length
-      requests.push({ partition, indexes, body, offsets: undefined, error: undefined })
+      const opens = producerId !== undefined && !stream.confirmedPartitions.has(partition)
+      requests.push({ partition, opens, indexes, body, offsets: undefined, error: undefined })
     }
-    const batch: Batch = { sends, records, requests, unanswered: requests.length }
+    const opening = requests.some((r) => r.opens)
+    const batch: Batch = { sends, records, requests, unanswered: requests.length, opening }
     stream.inFlight.push(batch)
     // Pipelined, a request gets one attempt here: its retries wait until the stream has stopped
     // and go out in order (`#recover`), so a retry never lands behind a later write.
@@ -446,6 +478,7 @@ export class Producer {
       const res = await this.client.produce(stream.topic, request.body, request.partition, options)
       request.offsets = res.offsets
       request.error = undefined
+      if (request.body.producerId === stream.producerId) stream.confirmedPartitions.add(request.partition)
     } catch (err) {
       request.error = err
       // The partition count may be stale (the topic was deleted and created again).
@@ -470,28 +503,31 @@ export class Producer {
   /**
    * After a failure, with nothing in flight: resends the batches' retriable failures one at a time,
    * oldest first, with the full retry policy, then settles every batch. A resend that was written
-   * already is answered with its first offsets; one that a later write overtook is refused
-   * (`DUPLICATE_SEQUENCE`) rather than written out of order. The stream then continues under a
-   * fresh producer id when anything failed for good: an attempt may have written (a cut connection,
-   * `ACK_TIMEOUT`), and reusing its sequence for other records would make the broker answer them
-   * with that write's offsets instead of writing them.
+   * already is answered with its first offsets; one refused because an earlier one was not written
+   * yet (`OUT_OF_ORDER_SEQUENCE`) follows that one's resend. Behind a request of a partition that
+   * failed for good nothing of that partition is resent: it would leave a gap (refused again) or
+   * land out of send order. The stream then continues under a fresh producer id when anything
+   * failed for good: an attempt may have written (a cut connection, `ACK_TIMEOUT`), and reusing its
+   * sequence for other records would make the broker answer them with that write's offsets instead
+   * of writing them.
    */
   async #recover(stream: TopicStream): Promise<void> {
     const batches = stream.inFlight.splice(0)
     // A producer told to try once is not tried again here.
     if (this.#options.maxInFlight > 1 && this.#callOptions?.retry?.maxAttempts !== 1) {
+      const failedPartitions = new Set<number>()
       for (const batch of batches) {
-        for (const request of batch.requests)
-          if (request.error !== undefined && isRetriable(request.error))
+        for (const request of batch.requests) {
+          if (request.error === undefined) continue
+          if (isRetriable(request.error) && !failedPartitions.has(request.partition))
             await this.#attempt(stream, request, this.#callOptions)
+          if (request.error !== undefined) failedPartitions.add(request.partition)
+        }
       }
     }
     let failed = false
     for (const batch of batches) failed = this.#finish(batch) || failed
-    if (failed && this.#options.idempotent) {
-      stream.producerId = randomProducerId()
-      stream.sequence = 0
-    }
+    if (failed && this.#options.idempotent) this.#newProducerId(stream)
     stream.recovering = false
     this.#settled(stream)
   }
@@ -551,17 +587,22 @@ export class Producer {
   }
 
   #sequenceWraps(stream: TopicStream, count: number): boolean {
-    return this.#options.idempotent && stream.sequence + count > MAX_SEQUENCE
+    return this.#options.idempotent && stream.recordsUnderId + count > MAX_SEQUENCE
   }
 
-  #nextSequence(stream: TopicStream, count: number): { producerId: number; sequence: number } {
-    if (this.#sequenceWraps(stream, count)) {
-      stream.producerId = randomProducerId()
-      stream.sequence = 0
-    }
-    const out = { producerId: stream.producerId, sequence: stream.sequence }
-    stream.sequence += count
-    return out
+  /** The producer id for a batch of `count` records, a new one when a sequence would pass 2^31. */
+  #producerIdFor(stream: TopicStream, count: number): number {
+    if (this.#sequenceWraps(stream, count)) this.#newProducerId(stream)
+    stream.recordsUnderId += count
+    return stream.producerId
+  }
+
+  /** The broker knows nothing of a new id: every partition starts again at sequence 0, unconfirmed. */
+  #newProducerId(stream: TopicStream): void {
+    stream.producerId = randomProducerId()
+    stream.recordsUnderId = 0
+    stream.sequences.clear()
+    stream.confirmedPartitions.clear()
   }
 
   /**

@@ -196,18 +196,19 @@ export class PartitionLog {
   /**
    * Leader path: stamps baseOffset = logEndOffset, the leader epoch and the CRC into `batch` (it is
    * mutated), then writes it. A producer retry of one of its last 5 batches returns the original
-   * AppendInfo with `duplicate: true` and writes nothing.
+   * AppendInfo with `duplicate: true` and writes nothing. `checkSequenceGap`: refuse a producer's
+   * sequence that skips past its next one (producer-state.ts, "Sequence rules"). `deferWrite`: the
+   * caller flushes before confirming (acks=all), so the bytes may wait for the flush in memory and a
+   * round's batches go out in one writev (LogSegment, "Deferred writes"); reads see them either way.
    */
-  /**
-   * Appends a batch at the log end. `deferWrite`: the caller flushes before confirming (acks=all),
-   * so the bytes may wait for the flush in memory and a round's batches go out in one writev
-   * (LogSegment, "Deferred writes"); reads see them either way.
-   */
-  append(batch: Buffer, opts: { leaderEpoch?: number; deferWrite?: boolean } = {}): AppendInfo {
+  append(
+    batch: Buffer,
+    opts: { leaderEpoch?: number; checkSequenceGap?: boolean; deferWrite?: boolean } = {},
+  ): AppendInfo {
     this.#throwIfUnavailable()
     this.#checkBatch(batch)
     const header = readBatchHeader(batch)
-    const original = this.#producers.findDuplicate(header)
+    const original = this.#producers.findDuplicate(header, opts.checkSequenceGap === true)
     if (original !== undefined) {
       const { baseOffset, lastOffset, firstTimestamp, maxTimestamp, sizeInBytes } = original
       return {

@@ -16,6 +16,13 @@
  * writing a snapshot and after loading the state. Batches replayed at recovery count as written at
  * the replay: a producer is then kept longer than needed, never dropped early.
  *
+ * Sequence rules. A batch repeating a cached batch's baseSequence is a retry (answered with its
+ * offsets); one at or below the last sequence otherwise is refused (DUPLICATE_SEQUENCE). With the
+ * gap check (the partition route, where a request's sequence is that partition's count), a batch
+ * above lastSequence + 1 is refused too (OUT_OF_ORDER_SEQUENCE, retriable: an earlier batch of the
+ * producer has not been written yet), as Kafka's OUT_OF_ORDER_SEQUENCE_NUMBER. A producer without
+ * state here (its first batch, or its state expired) may start at any sequence, as in Kafka ≥ 2.5.
+ *
  * Invariants: a batch without a producer (producerId −1) is never tracked; a higher epoch resets
  * the producer's batches; the state after loading equals the state after replaying every batch
  * from the snapshot offset to the log end offset.
@@ -27,7 +34,7 @@
 import fs from 'node:fs'
 import { crc32c } from '@node-rs/crc32'
 import { pack, unpack } from 'msgpackr'
-import { DuplicateSequenceError, InvalidRequestError } from '../errors.js'
+import { DuplicateSequenceError, InvalidRequestError, OutOfOrderSequenceError } from '../errors.js'
 import { writeFileAtomically } from './checkpoint-file.js'
 import { type BatchHeader, batchLastOffset } from './record-batch.js'
 import { offsetFilePath, removeFileIfExists, SNAPSHOT_FILE_SUFFIX } from './segment-files.js'
@@ -62,13 +69,18 @@ export type SequenceDecision =
   | { kind: 'append' }
   | { kind: 'duplicate'; batch: ProducerBatch }
   | { kind: 'stale-sequence'; lastSequence: number }
+  | { kind: 'sequence-gap'; lastSequence: number }
   | { kind: 'fenced-epoch'; currentEpoch: number }
 
-/** Pure: what to do with a batch from this producer, given what the log already holds. */
+/**
+ * Pure: what to do with a batch from this producer, given what the log already holds. `checkGap`:
+ * the sequence must continue the producer's last one (see "Sequence rules").
+ */
 export function checkSequence(
   entry: Pick<ProducerEntry, 'producerEpoch' | 'batches'> | undefined,
   producerEpoch: number,
   baseSequence: number,
+  checkGap = false,
 ): SequenceDecision {
   if (entry === undefined || producerEpoch > entry.producerEpoch) return { kind: 'append' }
   if (producerEpoch < entry.producerEpoch) return { kind: 'fenced-epoch', currentEpoch: entry.producerEpoch }
@@ -76,6 +88,8 @@ export function checkSequence(
   if (batch !== undefined) return { kind: 'duplicate', batch }
   const lastSequence = entry.batches.at(-1)?.lastSequence ?? -1
   if (baseSequence <= lastSequence) return { kind: 'stale-sequence', lastSequence }
+  if (checkGap && entry.batches.length > 0 && baseSequence > lastSequence + 1)
+    return { kind: 'sequence-gap', lastSequence }
   return { kind: 'append' }
 }
 
@@ -96,15 +110,17 @@ export class ProducerStateManager {
 
   /**
    * For the leader path: the original batch if this one is a retry, undefined if it is new.
-   * Throws DuplicateSequenceError for an old sequence no longer cached, InvalidRequestError for
-   * a fenced (older) epoch.
+   * Throws DuplicateSequenceError for an old sequence no longer cached, OutOfOrderSequenceError
+   * (with `checkGap`) for a sequence past the next one, InvalidRequestError for a fenced (older)
+   * epoch.
    */
-  findDuplicate(header: BatchHeader): ProducerBatch | undefined {
+  findDuplicate(header: BatchHeader, checkGap = false): ProducerBatch | undefined {
     if (!isIdempotent(header)) return undefined
     const decision = checkSequence(
       this.#producers.get(header.producerId),
       header.producerEpoch,
       header.baseSequence,
+      checkGap,
     )
     const details = {
       producerId: header.producerId,
@@ -120,6 +136,11 @@ export class ProducerStateManager {
         throw new DuplicateSequenceError(
           `sequence ${header.baseSequence} of producer ${header.producerId} is at or below its last sequence ${decision.lastSequence}`,
           { ...details, lastSequence: decision.lastSequence },
+        )
+      case 'sequence-gap':
+        throw new OutOfOrderSequenceError(
+          `sequence ${header.baseSequence} of producer ${header.producerId} does not follow its last sequence ${decision.lastSequence}: an earlier batch has not been written yet`,
+          { ...details, lastSequence: decision.lastSequence, expectedSequence: decision.lastSequence + 1 },
         )
       case 'fenced-epoch':
         throw new InvalidRequestError(

@@ -202,7 +202,11 @@ export class PartitionHost {
     const hosted = this.#get(req)
     const leaderEpoch = hosted.replica ? leaderEpochForAppend(hosted.replica, req) : undefined
     // acks=all waits for the flush below, which writes the batch first: a round's batches share one writev.
-    const info = hosted.log.append(req.batch, { leaderEpoch, deferWrite: req.acks === 'all' })
+    const info = hosted.log.append(req.batch, {
+      ...(leaderEpoch !== undefined && { leaderEpoch }),
+      checkSequenceGap: req.checkSequenceGap === true,
+      deferWrite: req.acks === 'all',
+    })
     // A leader's followers long-poll for new data: the state event wakes them in the main thread.
     if (hosted.replica && !info.duplicate) this.#emit({ type: 'state', state: this.#state(hosted) })
     const records = info.lastOffset - info.baseOffset + 1

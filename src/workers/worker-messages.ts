@@ -83,6 +83,11 @@ export interface AppendRequest extends PartitionRef {
   /** One record batch built by `buildBatch`; its baseOffset and CRC are filled by the log. */
   batch: Buffer
   acks: Acks
+  /**
+   * The batch's sequence is its partition's own count (the partition route): one that skips past
+   * the producer's next sequence is refused (OUT_OF_ORDER_SEQUENCE) instead of written.
+   */
+  checkSequenceGap?: boolean
 }
 
 export interface AppendResult {

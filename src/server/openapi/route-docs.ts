@@ -238,7 +238,7 @@ export const routeDocs: Readonly<Record<string, RouteDoc>> = {
       schema: S.ProduceResult,
     },
     accepted: true,
-    errors: [...WRITE_ERRORS, 'DUPLICATE_SEQUENCE'],
+    errors: [...WRITE_ERRORS, 'DUPLICATE_SEQUENCE', 'OUT_OF_ORDER_SEQUENCE'],
   },
   'GET /v1/topics/:topic/partitions/:partition/records': {
     tag: 'records',

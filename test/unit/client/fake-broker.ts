@@ -3,7 +3,9 @@
  * over real HTTP.
  *
  * It keeps what the client's logic depends on and nothing more: topics with partitions, produce
- * with producerId + sequence dedupe (a repeat answers with the first write's offsets), partition
+ * with producerId + sequence dedupe (a repeat answers with the first write's offsets) and, on the
+ * partition route, the broker's sequence rules (409 DUPLICATE_SEQUENCE at or below the last
+ * sequence, 409 OUT_OF_ORDER_SEQUENCE past the next one of a producer the partition knows), partition
  * fetch with a short long-poll, one consumer group coordinator (round-robin assignment, member
  * positions, commits with generation checks, member seeks, offsets), offset lookups, and
  * `/v1/cluster`. Every request is logged, so tests count round trips. `faults` is a queue of
@@ -60,6 +62,8 @@ export class FakeBroker {
   readonly groups = new Map<string, Group>()
   readonly faults: Array<{ match: (req: FastifyRequest) => boolean; fault: Fault }> = []
   readonly #dedupe = new Map<string, unknown>()
+  /** Partition route: `topic/partition/producerId` → the producer's next sequence there. */
+  readonly #nextSequence = new Map<string, number>()
   #memberSeq = 0
   url = ''
 
@@ -285,7 +289,12 @@ export class FakeBroker {
 
   #produce(reply: FastifyReply, topic: string, body: ProduceBody, partition?: number) {
     if (!this.topics.has(topic)) return fail(reply, 404, 'TOPIC_NOT_FOUND', `no topic ${topic}`)
-    return answer(reply, 200, this.write(topic, body, partition))
+    try {
+      return answer(reply, 200, this.write(topic, body, partition))
+    } catch (err) {
+      if (!(err instanceof SequenceRefusal)) throw err
+      return fail(reply, 409, err.code, err.message)
+    }
   }
 
   /**
@@ -295,8 +304,21 @@ export class FakeBroker {
   write(topic: string, body: ProduceBody, partition?: number): unknown {
     const partitions = this.topics.get(topic) ?? []
     const dedupeKey =
-      body.producerId === undefined ? undefined : `${topic}/${body.producerId}/${body.sequence}`
+      body.producerId === undefined
+        ? undefined
+        : `${topic}/${partition ?? 'any'}/${body.producerId}/${body.sequence}`
     if (dedupeKey && this.#dedupe.has(dedupeKey)) return this.#dedupe.get(dedupeKey)
+    const producerKey =
+      body.producerId === undefined || partition === undefined
+        ? undefined
+        : `${topic}/${partition}/${body.producerId}`
+    const next = producerKey === undefined ? undefined : this.#nextSequence.get(producerKey)
+    const sequence = body.sequence ?? 0
+    if (next !== undefined && sequence < next)
+      throw new SequenceRefusal('DUPLICATE_SEQUENCE', `sequence ${sequence} is below ${next}`)
+    if (next !== undefined && sequence > next)
+      throw new SequenceRefusal('OUT_OF_ORDER_SEQUENCE', `sequence ${sequence} is not the next, ${next}`)
+    if (producerKey !== undefined) this.#nextSequence.set(producerKey, sequence + body.records.length)
     const now = Date.now()
     const offsets = body.records.map((r) => {
       const p = partition ?? r.partition ?? 0
@@ -400,10 +422,23 @@ export function fail(reply: FastifyReply, status: number, code: string, message:
   return answer(reply, status, { error: { code, message, ...(details !== undefined && { details }) } })
 }
 
-/** A fault for produce: do the write, then cut the socket instead of answering. */
+class SequenceRefusal extends Error {
+  constructor(
+    readonly code: 'DUPLICATE_SEQUENCE' | 'OUT_OF_ORDER_SEQUENCE',
+    message: string,
+  ) {
+    super(message)
+  }
+}
+
+/** A fault for produce: do the write (unless its sequence is refused), then cut the socket instead of answering. */
 export const cutAfterWrite: Fault = (req, reply, broker) => {
   const { topic, partition } = req.params as { topic: string; partition?: string }
-  broker.write(topic, req.body as ProduceBody, partition === undefined ? undefined : Number(partition))
+  try {
+    broker.write(topic, req.body as ProduceBody, partition === undefined ? undefined : Number(partition))
+  } catch (err) {
+    if (!(err instanceof SequenceRefusal)) throw err
+  }
   reply.hijack()
   req.raw.socket.destroy()
   return true

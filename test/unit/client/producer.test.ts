@@ -50,7 +50,7 @@ describe('batching', () => {
     expect(broker.topics.get('t')?.[0]?.map((r) => r.value)).toEqual(Array.from({ length: 100 }, (_, i) => i))
   })
 
-  test('by default (no linger, one request in flight) sends made meanwhile share the next request', async () => {
+  test('by default (no linger) sends made while a request is in flight share the next request', async () => {
     broker.createTopic('t', 1)
     const producer = new Producer(client)
     await producer.send('t', { value: -1, partition: 0 })
@@ -155,7 +155,7 @@ describe('idempotence', () => {
     )
   })
 
-  test('with retry maxAttempts 1, a pipelined request that failed is not sent again', async () => {
+  test('with retry maxAttempts 1, a pipelined request that failed is not sent again, and the later ones of its partition are not written ahead of it', async () => {
     broker.createTopic('t', 1)
     const producer = new Producer(client, { maxBatchRecords: 1, retry: { maxAttempts: 1 } })
     await producer.send('t', { value: -1, partition: 0 })
@@ -166,8 +166,37 @@ describe('idempotence', () => {
     const sends = [0, 1, 2].map((value) => producer.send('t', { value, partition: 0 }))
     const outcomes = await Promise.allSettled(sends)
     expect(outcomes[0]).toMatchObject({ status: 'rejected', reason: { code: 'NOT_READY' } })
-    expect(outcomes.slice(1).map((o) => o.status)).toEqual(['fulfilled', 'fulfilled'])
+    expect(outcomes.slice(1)).toMatchObject([
+      { status: 'rejected', reason: { code: 'OUT_OF_ORDER_SEQUENCE' } },
+      { status: 'rejected', reason: { code: 'OUT_OF_ORDER_SEQUENCE' } },
+    ])
     expect(broker.count('POST', PRODUCE)).toBe(4)
+    // The stream goes on under a new producer id, from sequence 0.
+    await expect(producer.send('t', { value: 3, partition: 0 })).resolves.toEqual([
+      { partition: 0, offset: 1 },
+    ])
+    expect(broker.topics.get('t')?.[0]?.map((r) => r.value)).toEqual([-1, 3])
+  })
+
+  test('pipelined, a request refused with THROTTLED while a later one of its partition arrives: the later one is refused as out of order, both are resent in order, every send lands once', async () => {
+    broker.createTopic('t', 1)
+    const producer = new Producer(client, { maxBatchRecords: 2 })
+    await producer.send('t', { value: -1, partition: 0 })
+    const pass = () => false
+    broker.inject('POST', PRODUCE, pass)
+    broker.inject('POST', PRODUCE, (_req, reply) => {
+      reply.header('retry-after', '0')
+      fail(reply, 429, 'THROTTLED', 'slow down')
+      return true
+    })
+    await expectNumberedSendsInOrder(producer, 8)
+    const answered = broker.requests.filter((r) => r.method === 'POST' && PRODUCE.test(r.path))
+    // The warm-up; the first send alone (written); behind it three full batches (sequence 2
+    // throttled, 4 and 6 refused as out of order); 2, 4 and 6 again, in order, with their producer
+    // id and sequence; then the last send.
+    expect(answered.map((r) => r.body.sequence)).toEqual([0, 1, 2, 4, 6, 2, 4, 6, 8])
+    expect(answered.map((r) => r.body.records.length)).toEqual([1, 1, 2, 2, 2, 2, 2, 2, 1])
+    expect(new Set(answered.map((r) => r.body.producerId)).size).toBe(1)
   })
 
   test('idempotent: false keeps one request in flight', async () => {
@@ -224,14 +253,30 @@ describe('idempotence', () => {
     expect(partitionOf(2)).toBe(partitionOf(1))
     expect(partitionOf(3)).toBe(partitionForKey(wirePackr.pack('k'), 4))
     expect(partitionOf(4)).toBe(3)
-    // One request per partition, each with its own slice of the batch's sequence numbers.
+    // One request per partition, each starting that partition's own count at 0.
     expect(new Set(produced.map((r) => r.path)).size).toBe(produced.length)
-    const ranges = produced
-      .map((r) => [r.body.sequence, r.body.sequence + r.body.records.length] as const)
-      .sort((a, b) => a[0] - b[0])
-    expect(ranges[0]?.[0]).toBe(0)
-    for (let i = 1; i < ranges.length; i++) expect(ranges[i]?.[0]).toBe(ranges[i - 1]?.[1])
-    expect(ranges.at(-1)?.[1]).toBe(4)
+    expect(produced.map((r) => r.body.sequence)).toEqual(produced.map(() => 0))
+    expect(new Set(produced.map((r) => r.body.producerId)).size).toBe(1)
+  })
+
+  test('sequences count per partition: each request carries its partition count before its first record', async () => {
+    broker.createTopic('t', 3)
+    const producer = new Producer(client)
+    await producer.send('t', [
+      { value: 'a', partition: 0 },
+      { value: 'b', partition: 1 },
+      { value: 'c', partition: 0 },
+    ])
+    await producer.send('t', [{ value: 'd', partition: 1 }])
+    await producer.send('t', [
+      { value: 'e', partition: 2 },
+      { value: 'f', partition: 0 },
+      { value: 'g', partition: 1 },
+    ])
+    const produced = broker.requests
+      .filter((r) => r.method === 'POST' && PRODUCE.test(r.path))
+      .map((r) => `${/partitions\/(\d+)\//.exec(r.path)?.[1]}:${r.body.sequence}+${r.body.records.length}`)
+    expect(produced.sort()).toEqual(['0:0+2', '0:2+1', '1:0+1', '1:1+1', '1:2+1', '2:0+1'])
   })
 
   test('a batch for one partition takes the partition route', async () => {

@@ -6,7 +6,7 @@
  */
 import fs from 'node:fs'
 import { describe, expect } from 'vitest'
-import { DuplicateSequenceError, InvalidRequestError } from '../../../src/errors.js'
+import { DuplicateSequenceError, InvalidRequestError, OutOfOrderSequenceError } from '../../../src/errors.js'
 import {
   checkSequence,
   loadLatestSnapshot,
@@ -66,6 +66,17 @@ describe('checkSequence', () => {
     expect(checkSequence(entry, 1, 3)).toEqual({ kind: 'fenced-epoch', currentEpoch: 2 })
     expect(checkSequence(entry, 3, 0)).toEqual({ kind: 'append' })
   })
+
+  test('with the gap check, a known producer must continue at lastSequence + 1; an unknown one or a newer epoch may start anywhere', () => {
+    expect(checkSequence(entry, 2, 3, true)).toEqual({ kind: 'append' })
+    expect(checkSequence(entry, 2, 4, true)).toEqual({ kind: 'sequence-gap', lastSequence: 2 })
+    expect(checkSequence(entry, 2, 9, true)).toEqual({ kind: 'sequence-gap', lastSequence: 2 })
+    expect(checkSequence(entry, 2, 2, true)).toEqual({ kind: 'duplicate', batch: entry.batches[1] })
+    expect(checkSequence(entry, 2, 1, true)).toEqual({ kind: 'stale-sequence', lastSequence: 2 })
+    expect(checkSequence(undefined, 0, 7, true)).toEqual({ kind: 'append' })
+    expect(checkSequence(entry, 3, 7, true)).toEqual({ kind: 'append' })
+    expect(checkSequence(entry, 1, 3, true)).toEqual({ kind: 'fenced-epoch', currentEpoch: 2 })
+  })
 })
 
 describe('ProducerStateManager', () => {
@@ -84,6 +95,34 @@ describe('ProducerStateManager', () => {
     expect(() => state.findDuplicate(header(9, 0, 4, 999, 2))).toThrow(DuplicateSequenceError)
     expect(() => state.findDuplicate(header(9, 0, 15, 999))).toThrow(DuplicateSequenceError)
     expect(state.findDuplicate(header(9, 0, 16, 999))).toBeUndefined()
+  })
+
+  test('with the gap check: last + 1 appends, last + 2 is refused as out of order; unknown producers and a newer epoch start anywhere', () => {
+    const state = new ProducerStateManager()
+    state.update(header(9, 0, 0, 0, 5), 90)
+    expect(state.findDuplicate(header(9, 0, 5, 999), true)).toBeUndefined()
+    let refused: unknown
+    try {
+      state.findDuplicate(header(9, 0, 6, 999), true)
+    } catch (err) {
+      refused = err
+    }
+    expect(refused).toBeInstanceOf(OutOfOrderSequenceError)
+    expect(refused).toMatchObject({
+      code: 'OUT_OF_ORDER_SEQUENCE',
+      statusCode: 409,
+      retriable: true,
+      details: { producerId: 9, baseSequence: 6, lastSequence: 4, expectedSequence: 5 },
+    })
+    // Without the gap check (the topic route) a sequence need only grow.
+    expect(state.findDuplicate(header(9, 0, 6, 999))).toBeUndefined()
+    expect(state.findDuplicate(header(9, 0, 0, 999), true)?.baseOffset).toBe(0)
+    expect(() => state.findDuplicate(header(9, 0, 3, 999), true)).toThrow(DuplicateSequenceError)
+    expect(state.findDuplicate(header(10, 0, 1234, 999), true)).toBeUndefined()
+    expect(state.findDuplicate(header(9, 1, 77, 999), true)).toBeUndefined()
+    state.update(header(9, 1, 77, 5), 70)
+    expect(state.findDuplicate(header(9, 1, 78, 999), true)).toBeUndefined()
+    expect(() => state.findDuplicate(header(9, 1, 79, 999), true)).toThrow(OutOfOrderSequenceError)
   })
 
   test('a newer epoch resets the producer; an older one is fenced', () => {
