@@ -13,9 +13,10 @@ import { mkdirSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { log, parseArgs } from '../lib/cli.mjs'
 import { commandLine, commitInfo, machineInfo } from '../lib/env.mjs'
+import { Pacer } from '../lib/pacer.mjs'
 import { DIST, ROOT, startBroker } from '../lib/proc.mjs'
 import { table } from '../lib/report.mjs'
-import { fmtInt, fmtNum, histogram, recordMs, round, sleep, summarize } from '../lib/stats.mjs'
+import { fmtInt, fmtNum, histogram, recordMs, round, summarize } from '../lib/stats.mjs'
 import { loadClient, WireClient } from '../lib/wire.mjs'
 import { DURABILITY, natsAdapter, payload, rabbitAdapter, strataAdapter } from './adapters.mjs'
 import { ensureInstalled, startNats, startRabbit } from './servers.mjs'
@@ -107,10 +108,11 @@ async function latencyWorkload(ad, rate, o) {
   const pub = ch.publisher()
   let failed
   let sent = 0
-  const t0 = performance.now()
   const interval = 1000 / rate
+  const pacer = new Pacer(interval)
+  const t0 = pacer.t0
   while (sent < total && !failed) {
-    const due = Math.min(total, Math.floor((performance.now() - t0) / interval) + 1)
+    const due = Math.min(total, await pacer.due())
     while (sent < due) {
       const buf = Buffer.allocUnsafe(RECORD_BYTES).fill(0x63, 8)
       buf.writeDoubleLE(t0 + sent * interval, 0)
@@ -119,8 +121,8 @@ async function latencyWorkload(ad, rate, o) {
       })
       sent++
     }
-    await sleep(1)
   }
+  await pacer.stop()
   if (failed) throw failed
   await waitFor(() => received >= total || failed, 60_000, 'latency delivery')
   await pub.close()

@@ -2,7 +2,7 @@
  * End-to-end latency at fixed rates: a Producer (client library, acks=all, one record per send())
  * paced at R records/s, and one consumer-group member reading the same topic in the same process.
  * Each 100 B value carries two float64 timestamps (performance.now()): when the record was due by
- * the schedule, and when send() was actually called. "due → delivered" counts any time the
+ * the schedule (lib/pacer.mjs, sub-millisecond), and when send() was actually called. "due → delivered" counts any time the
  * producer fell behind its schedule (no coordinated omission); "send → delivered" does not.
  * The first --warmup seconds of records are left out of the histograms.
  *
@@ -21,8 +21,9 @@
 import { log, scenarioMain } from '../lib/cli.mjs'
 import { subscribe, within } from '../lib/consume.mjs'
 import { FsyncMeter } from '../lib/fsync.mjs'
+import { Pacer } from '../lib/pacer.mjs'
 import { startBroker } from '../lib/proc.mjs'
-import { histogram, recordMs, round, sleep, summarize } from '../lib/stats.mjs'
+import { histogram, recordMs, round, summarize } from '../lib/stats.mjs'
 import { loadClient, WireClient } from '../lib/wire.mjs'
 
 const RECORD_BYTES = 100
@@ -67,15 +68,15 @@ export async function runRate(lib, broker, wire, hasGroups, rate, { seconds, war
   let sent = 0
   let maxBehind = 0
   let metering = false
-  const t0 = performance.now()
   const interval = 1000 / rate
+  const pacer = new Pacer(interval)
+  const t0 = pacer.t0
   while (sent < total && !failed) {
-    const now = performance.now()
+    const due = Math.min(total, await pacer.due())
     if (!metering && sent >= skip) {
       metering = true
       await meter.start()
     }
-    const due = Math.min(total, Math.floor((now - t0) / interval) + 1)
     if (due - sent > maxBehind) maxBehind = due - sent
     while (sent < due) {
       const value = Buffer.allocUnsafe(RECORD_BYTES).fill(0x63, 20)
@@ -93,8 +94,8 @@ export async function runRate(lib, broker, wire, hasGroups, rate, { seconds, war
       )
       sent++
     }
-    await sleep(1)
   }
+  await pacer.stop()
   await producer.flush()
   if (failed) throw failed
   await within(sub.done, 30_000, `delivery of ${total} records`)
