@@ -366,6 +366,11 @@ export class LogSegment {
     this.#fd = undefined
   }
 
+  /** Puts the deferred batches in the file now (page cache), as a write-through append would. */
+  writeDeferred(): void {
+    this.#writePending()
+  }
+
   /** The .log's descriptor, with every deferred write in the file first. */
   #openFd(): number {
     this.#writePending()

@@ -11,7 +11,8 @@
  * once `offlineError` is set every operation throws it and nothing on disk changes any more.
  * Thread: ONE owner thread (a partition worker, or the main thread with --workers 0). File I/O is
  * synchronous (fs.*Sync) except fdatasync, which runs on the libuv pool so appends continue while a
- * flush is in flight; group commit merges concurrent flush() calls into at most two fdatasyncs.
+ * flush is in flight; group commit merges concurrent flush() calls into at most MAX_FLUSH_ROUNDS
+ * rounds at the disk plus one queued (see flush).
  * Read fds of sealed segments are bounded by an LRU (maxOpenSegments).
  * Crash: appends after durableOffset may be torn or lost; open() validates from the recovery point
  * and cuts a torn tail, or comes up offline when the damage is followed by valid data.
@@ -118,9 +119,8 @@ export class PartitionLog {
   #closed = false
   #snapshots: number[] = []
   #dirDirty = false
-  /** The newest flush round started and not landed yet; rounds land in start order. */
-  #newestRound: Promise<number> | undefined
-  #roundsInFlight = 0
+  /** Flush rounds started and not landed yet, oldest first; they land in this order. */
+  readonly #rounds: Array<Promise<number>> = []
   /** The round that starts when the newest lands, shared by callers while MAX_FLUSH_ROUNDS run. */
   #flushQueued: Promise<number> | undefined
   /** Bumped by truncateTo so a flush that started before it does not claim the old offsets. */
@@ -210,6 +210,8 @@ export class PartitionLog {
     const header = readBatchHeader(batch)
     const original = this.#producers.findDuplicate(header, opts.checkSequenceGap === true)
     if (original !== undefined) {
+      // A retry answered "written" (acks 0/1) must be: the original may still wait for its flush.
+      if (opts.deferWrite !== true) this.#writeDeferred()
       const { baseOffset, lastOffset, firstTimestamp, maxTimestamp, sizeInBytes } = original
       return {
         baseOffset,
@@ -249,6 +251,21 @@ export class PartitionLog {
       )
     }
     return this.#write(batch, header)
+  }
+
+  #writeDeferred(): void {
+    const active = this.#active
+    try {
+      active.writeDeferred()
+    } catch (err) {
+      throw this.#goOffline(
+        new StorageError(
+          `write to ${active.logFile} failed; partition offline`,
+          { file: active.logFile },
+          { cause: err },
+        ),
+      )
+    }
   }
 
   #checkBatch(batch: Buffer): void {
@@ -343,7 +360,7 @@ export class PartitionLog {
    * Group commit: resolves with a durableOffset covering every append made before the call. The
    * appends not yet taken by a round start one at once while fewer than MAX_FLUSH_ROUNDS run (the
    * disk overlaps them: on this VM's virtio disk two rounds in flight complete every 0.15 ms where one
-   * at a time took 0.24 ms); beyond that, callers share the one round queued behind the newest, so
+   * at a time took 0.24 ms); beyond that, callers share one round queued until the oldest lands, so
    * any number of concurrent callers costs at most MAX_FLUSH_ROUNDS + 1 fdatasyncs. Rounds land in
    * the order they started: durableOffset moves to a round's target only once every earlier round
    * landed (an earlier round may hold a sealed segment or the directory this one does not). A failed
@@ -354,26 +371,25 @@ export class PartitionLog {
     if (this.#closed) return Promise.reject(closedError(this.dir))
     if (this.#unsynced.size === 0 && !this.#dirDirty) {
       // Every append so far was taken by a round already started: the newest covers them all.
-      return this.#newestRound ?? Promise.resolve(this.#durableOffset)
+      return this.#rounds.at(-1) ?? Promise.resolve(this.#durableOffset)
     }
     if (this.#flushQueued !== undefined) return this.#flushQueued
-    if (this.#roundsInFlight < MAX_FLUSH_ROUNDS) return this.#startFlush()
+    if (this.#rounds.length < MAX_FLUSH_ROUNDS) return this.#startFlush()
     const startNext = () => {
       this.#flushQueued = undefined
       return this.#startFlush()
     }
-    const newest = this.#newestRound as Promise<number>
-    this.#flushQueued = newest.then(startNext, startNext)
+    // The queued round starts as soon as a slot frees: when the oldest round lands.
+    const oldest = this.#rounds[0] as Promise<number>
+    this.#flushQueued = oldest.then(startNext, startNext)
     return this.#flushQueued
   }
 
   #startFlush(): Promise<number> {
-    this.#roundsInFlight++
-    const round: Promise<number> = this.#runFlush(this.#newestRound).finally(() => {
-      this.#roundsInFlight--
-      if (this.#newestRound === round) this.#newestRound = undefined
+    const round: Promise<number> = this.#runFlush(this.#rounds.at(-1)).finally(() => {
+      this.#rounds.splice(this.#rounds.indexOf(round), 1)
     })
-    this.#newestRound = round
+    this.#rounds.push(round)
     return round
   }
 
@@ -385,7 +401,11 @@ export class PartitionLog {
     const dirDirty = this.#dirDirty
     this.#unsynced.clear()
     this.#dirDirty = false
-    if (segments.length === 0 && !dirDirty) return this.#durableOffset
+    if (segments.length === 0 && !dirDirty) {
+      if (earlier !== undefined) await earlier.catch(() => undefined)
+      if (this.#offlineError !== undefined) throw this.#offlineError
+      return this.#durableOffset
+    }
     const started = performance.now()
     try {
       // Every sync starts now, so each segment's fd is pinned before anything else can close it.

@@ -370,6 +370,30 @@ describe('group commit', () => {
     await log.close()
   })
 
+  test('a queued round starts when the oldest round lands, not the newest', async ({ dir }) => {
+    const log = await PartitionLog.open(dir, defaultConfig)
+    const held = holdFdatasyncs()
+    try {
+      const rounds = ['a', 'b', 'c'].map((tag) => {
+        log.append(batchOf(tag))
+        return log.flush()
+      })
+      expect(held.calls).toHaveLength(2)
+      held.calls[0]?.release()
+      await ticks()
+      expect(held.calls).toHaveLength(3) // the queued round is at the disk while the second still is
+      held.calls[2]?.release()
+      await ticks()
+      expect(log.durableOffset).toBe(1) // it lands only after the second
+      held.calls[1]?.release()
+      expect(await Promise.all(rounds)).toEqual([1, 2, 3])
+      expect(log.durableOffset).toBe(3)
+    } finally {
+      held.restore()
+    }
+    await log.close()
+  })
+
   test('an earlier round that fails fails the later one too, even if its fdatasync succeeded', async ({
     dir,
   }) => {
@@ -471,6 +495,17 @@ describe('deferred writes (acks=all appends)', () => {
       offset += tagsIn(batches).length
     }
     expect(all).toEqual(['a-0', 'b-0', 'c-0', ...Array.from({ length: 12 }, (_, i) => `r${i}-0`)])
+    await log.close()
+  })
+
+  test('an acks=1 retry of a batch still deferred puts it in the file before answering', async ({ dir }) => {
+    const log = await PartitionLog.open(dir, defaultConfig)
+    const first = batchOf('p', 2, { producerId: 7, producerEpoch: 0, baseSequence: 0 })
+    log.append(Buffer.from(first), { deferWrite: true })
+    expect(fs.statSync(logFile(dir, 0)).size).toBe(0)
+    const retry = log.append(Buffer.from(first))
+    expect(retry.duplicate).toBe(true)
+    expect(fs.statSync(logFile(dir, 0)).size).toBe(first.length)
     await log.close()
   })
 
