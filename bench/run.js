@@ -28,7 +28,7 @@ const MODES = {
   quick: {
     http: ['--duration', '4', '--warmup', '1'],
     client: ['--duration', '4', '--warmup', '1'],
-    e2e: ['--duration', '5', '--warmup', '1', '--ack', 'manual,auto'],
+    e2e: ['--duration', '5', '--warmup', '5', '--ack', 'manual,auto'],
     fanout: ['--records', '100000'],
     drain: ['--records', '200000', '--raw'],
     drainRepeat: 1,
@@ -36,7 +36,7 @@ const MODES = {
   full: {
     http: ['--duration', '15', '--warmup', '3'],
     client: ['--duration', '15', '--warmup', '3'],
-    e2e: ['--duration', '30', '--warmup', '3', '--ack', 'manual,auto'],
+    e2e: ['--duration', '30', '--warmup', '5', '--ack', 'manual,auto'],
     fanout: ['--records', '500000'],
     drain: ['--records', '200000', '--raw'],
     drainRepeat: 3,
