@@ -46,9 +46,9 @@
  * broker answer them with that write's offsets instead of writing them. What the gap check cannot
  * catch: a broker that lost the producer's state on a partition (idle past the producer id
  * expiration, a day by default) takes a later request ahead of a refused earlier one, whose resend
- * is then refused (`DUPLICATE_SEQUENCE`) and its sends reject; and with `acks: 1` a confirmed write
- * lost in a leader change leaves a gap that fails the partition's next requests until the stream
- * takes a new id.
+ * is then refused (`DUPLICATE_SEQUENCE`) and its sends reject. Idempotence needs `acks: 'all'`
+ * (as Kafka's): at acks 1 a write the leader confirmed can be lost in a leader change, and the gap
+ * it leaves would fail the partition's next requests; acks 0 and 1 producers send no sequence.
  */
 import { PartitionNotFoundError, TopicNotFoundError } from '../errors.js'
 import { BrokerClient, type CallOptions, type ClientOptions } from './broker-client.js'
@@ -68,7 +68,13 @@ import type {
 export interface ProducerOptions {
   /** `'all'` (default): durable on every in-sync replica; `1`: written by the leader; `0`: fire and forget. */
   acks?: Acks
-  /** Producer id + sequence on every request so retries never duplicate. Default true. */
+  /**
+   * Producer id + sequence on every request so retries never duplicate. Default true with
+   * `acks: 'all'`, false otherwise; `true` with acks 0 or 1 throws, as Kafka's
+   * enable.idempotence does: a write the leader confirmed at acks 1 can be lost in a leader change,
+   * and the partition would then refuse the producer's next sequences as a gap
+   * (`OUT_OF_ORDER_SEQUENCE`) until the stream gave up on them.
+   */
   idempotent?: boolean
   /** Wait this long for more sends before a request goes out. Default 0 (see the module comment). */
   lingerMs?: number
@@ -195,12 +201,15 @@ export class Producer {
   constructor(client: BrokerClient | ClientOptions = {}, options: ProducerOptions = {}) {
     this.#ownsClient = !(client instanceof BrokerClient)
     this.client = client instanceof BrokerClient ? client : new BrokerClient(client)
-    const idempotent = options.idempotent ?? DEFAULTS.idempotent
+    const acks = options.acks ?? DEFAULTS.acks
+    if (options.idempotent === true && acks !== 'all')
+      throw new RangeError(`idempotent needs acks 'all' (got acks ${String(acks)})`)
+    const idempotent = options.idempotent ?? (DEFAULTS.idempotent && acks === 'all')
     const maxInFlight = options.maxInFlight ?? DEFAULTS.maxInFlight
     if (!Number.isInteger(maxInFlight) || maxInFlight < 1 || maxInFlight > MAX_IN_FLIGHT)
       throw new RangeError(`maxInFlight must be an integer from 1 to ${MAX_IN_FLIGHT}`)
     this.#options = {
-      acks: options.acks ?? DEFAULTS.acks,
+      acks,
       idempotent,
       lingerMs: options.lingerMs ?? DEFAULTS.lingerMs,
       maxBatchBytes: options.maxBatchBytes ?? DEFAULTS.maxBatchBytes,

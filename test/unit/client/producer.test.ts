@@ -300,6 +300,23 @@ describe('idempotence', () => {
     expect(broker.requests.find((r) => r.method === 'POST')?.body.producerId).toBeUndefined()
   })
 
+  test("idempotence needs acks 'all': acks 1 and 0 send no sequence, and asking for both throws", async () => {
+    broker.createTopic('t', 1)
+    for (const acks of [1, 0] as const) {
+      expect(() => new Producer(client, { acks, idempotent: true })).toThrow(RangeError)
+      const producer = new Producer(client, { acks })
+      await producer.send('t', { value: `acks-${acks}`, partition: 0 })
+      await producer.close()
+    }
+    const bodies = broker.requests
+      .filter((r) => r.method === 'POST' && PRODUCE.test(r.path))
+      .map((r) => r.body)
+    expect(bodies.map((b) => [b.acks, b.producerId, b.sequence])).toEqual([
+      [1, undefined, undefined],
+      [0, undefined, undefined],
+    ])
+  })
+
   test('after a failed request the stream moves to a fresh producer id', async () => {
     broker.createTopic('t', 1)
     broker.inject('POST', PRODUCE, (_req, reply) => {
