@@ -11,7 +11,7 @@
  * once `offlineError` is set every operation throws it and nothing on disk changes any more.
  * Thread: ONE owner thread (a partition worker, or the main thread with --workers 0). File I/O is
  * synchronous (fs.*Sync) except fdatasync, which runs on the libuv pool so appends continue while a
- * flush is in flight; group commit merges concurrent flush() calls into at most MAX_FLUSH_ROUNDS
+ * flush is in flight; group commit merges concurrent flush() calls into at most maxFlushRounds
  * rounds at the disk plus one queued (see flush).
  * Read fds of sealed segments are bounded by an LRU (maxOpenSegments).
  * Crash: appends after durableOffset may be torn or lost; open() validates from the recovery point
@@ -50,8 +50,13 @@ import {
 import { segmentsToDelete } from './retention.js'
 import { CLEAN_SHUTDOWN_FILE, fsyncDir, fsyncDirSync, RECOVERY_POINT_FILE } from './segment-files.js'
 
-/** fdatasync rounds a partition keeps in flight at once (see flush). */
-export const MAX_FLUSH_ROUNDS = 2
+/**
+ * fdatasync rounds a partition keeps at the disk at once (see flush). One by default: on this
+ * 2-core VM two overlapping rounds halved the records per fdatasync under load and cost CPU
+ * without a gain in any benchmark (bench/RESULTS.md, "Latency and the produce path", session 4);
+ * the disk alone completes overlapped rounds faster, so a machine with cores to spare may differ.
+ */
+export const DEFAULT_MAX_FLUSH_ROUNDS = 1
 
 export interface LogConfig {
   segmentBytes: number
@@ -64,6 +69,8 @@ export interface LogConfig {
   indexIntervalBytes: number
   /** Bound on sealed segments with open fds and loaded indexes (LRU); default 64. */
   maxOpenSegments?: number
+  /** fdatasync rounds at the disk at once (see flush); default DEFAULT_MAX_FLUSH_ROUNDS. */
+  maxFlushRounds?: number
   /**
    * Producers idle (since their last append, by the broker's clock) longer than this are dropped
    * when a producer snapshot is written and when the state is loaded (Kafka's
@@ -107,6 +114,7 @@ export class PartitionLog {
   readonly #config: LogConfig
   readonly #maxOpenSegments: number
   readonly #warn: (msg: string) => void
+  readonly #maxFlushRounds: number
   readonly #segmentOptions: SegmentOptions
   readonly #producers = new ProducerStateManager()
   readonly #unsynced = new Set<LogSegment>()
@@ -121,7 +129,7 @@ export class PartitionLog {
   #dirDirty = false
   /** Flush rounds started and not landed yet, oldest first; they land in this order. */
   readonly #rounds: Array<Promise<number>> = []
-  /** The round that starts when the newest lands, shared by callers while MAX_FLUSH_ROUNDS run. */
+  /** The round that starts when the oldest lands, shared by callers while maxFlushRounds run. */
   #flushQueued: Promise<number> | undefined
   /** Bumped by truncateTo so a flush that started before it does not claim the old offsets. */
   #truncations = 0
@@ -130,6 +138,7 @@ export class PartitionLog {
     this.dir = dir
     this.#config = config
     this.#maxOpenSegments = config.maxOpenSegments ?? DEFAULT_MAX_OPEN_SEGMENTS
+    this.#maxFlushRounds = config.maxFlushRounds ?? DEFAULT_MAX_FLUSH_ROUNDS
     this.#warn = warn
     this.#segmentOptions = { indexIntervalBytes: config.indexIntervalBytes, onWarning: warn }
     this.#segments = segments
@@ -358,10 +367,10 @@ export class PartitionLog {
 
   /**
    * Group commit: resolves with a durableOffset covering every append made before the call. The
-   * appends not yet taken by a round start one at once while fewer than MAX_FLUSH_ROUNDS run (the
-   * disk overlaps them: on this VM's virtio disk two rounds in flight complete every 0.15 ms where one
-   * at a time took 0.24 ms); beyond that, callers share one round queued until the oldest lands, so
-   * any number of concurrent callers costs at most MAX_FLUSH_ROUNDS + 1 fdatasyncs. Rounds land in
+   * appends not yet taken by a round start one at once while fewer than `maxFlushRounds` run (a disk
+   * overlaps them: on this VM's virtio disk two rounds in flight complete every 0.15 ms where one at
+   * a time took 0.24 ms); beyond that, callers share one round queued until the oldest lands, so any
+   * number of concurrent callers costs at most maxFlushRounds + 1 fdatasyncs. Rounds land in
    * the order they started: durableOffset moves to a round's target only once every earlier round
    * landed (an earlier round may hold a sealed segment or the directory this one does not). A failed
    * fdatasync takes the partition offline for good, and every round after it fails too.
@@ -374,7 +383,7 @@ export class PartitionLog {
       return this.#rounds.at(-1) ?? Promise.resolve(this.#durableOffset)
     }
     if (this.#flushQueued !== undefined) return this.#flushQueued
-    if (this.#rounds.length < MAX_FLUSH_ROUNDS) return this.#startFlush()
+    if (this.#rounds.length < this.#maxFlushRounds) return this.#startFlush()
     const startNext = () => {
       this.#flushQueued = undefined
       return this.#startFlush()

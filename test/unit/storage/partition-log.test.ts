@@ -2,7 +2,7 @@
  * PartitionLog contract: dense offsets across segment rolls; read returns whole batches from the
  * one containing the offset, within maxBytes (first batch always whole) and below maxOffset;
  * out-of-range offsets throw with the log's bounds; group commit merges concurrent flushes (at most
- * MAX_FLUSH_ROUNDS rounds at the disk, landing in start order); an
+ * maxFlushRounds rounds at the disk, landing in start order); an
  * idempotent producer's retry is stored once and answered with the original offsets, also after a
  * clean or unclean restart; retention deletes whole old segments, never the active one;
  * truncateTo drops a suffix at a batch boundary; a failed fdatasync takes the log offline; deferred
@@ -18,7 +18,7 @@ import {
   PayloadTooLargeError,
   StorageError,
 } from '../../../src/errors.js'
-import { type LogConfig, MAX_FLUSH_ROUNDS, PartitionLog } from '../../../src/storage/partition-log.js'
+import { DEFAULT_MAX_FLUSH_ROUNDS, type LogConfig, PartitionLog } from '../../../src/storage/partition-log.js'
 import { batchCrc, readBatchHeader, recordSlices } from '../../../src/storage/record-batch.js'
 import { batchOf, defaultConfig, listLogs, logFile, smallConfig, test } from './storage-fixtures.js'
 
@@ -282,6 +282,9 @@ describe('reopen', () => {
 })
 
 describe('group commit', () => {
+  /** Two rounds may be at the disk at once (maxFlushRounds 2). */
+  const overlapping: LogConfig = { ...defaultConfig, maxFlushRounds: 2 }
+
   test('50 concurrent append+flush calls share a few fdatasyncs and each sees its batch durable', async ({
     dir,
   }) => {
@@ -301,9 +304,24 @@ describe('group commit', () => {
     await log.close()
   })
 
-  test('calls while MAX_FLUSH_ROUNDS rounds run share exactly one more round', async ({ dir }) => {
-    expect(MAX_FLUSH_ROUNDS).toBe(2)
+  test('by default one round at a time: calls during it share exactly one more', async ({ dir }) => {
+    expect(DEFAULT_MAX_FLUSH_ROUNDS).toBe(1)
     const log = await PartitionLog.open(dir, defaultConfig)
+    log.append(batchOf('a'))
+    const first = log.flush()
+    const waves: Promise<number>[] = []
+    for (let i = 0; i < 20; i++) {
+      log.append(batchOf(`w${i}`))
+      waves.push(log.flush())
+    }
+    expect(await first).toBe(1)
+    for (const w of waves) expect(await w).toBe(21)
+    expect(log.flushStats.fsyncs).toBe(2)
+    await log.close()
+  })
+
+  test('calls while maxFlushRounds rounds run share exactly one more round', async ({ dir }) => {
+    const log = await PartitionLog.open(dir, overlapping)
     log.append(batchOf('a'))
     const first = log.flush()
     log.append(batchOf('b'))
@@ -339,7 +357,7 @@ describe('group commit', () => {
   }
 
   test('overlapping rounds land in start order: a later fdatasync done first waits', async ({ dir }) => {
-    const log = await PartitionLog.open(dir, defaultConfig)
+    const log = await PartitionLog.open(dir, overlapping)
     const held = holdFdatasyncs()
     try {
       log.append(batchOf('a'))
@@ -371,7 +389,7 @@ describe('group commit', () => {
   })
 
   test('a queued round starts when the oldest round lands, not the newest', async ({ dir }) => {
-    const log = await PartitionLog.open(dir, defaultConfig)
+    const log = await PartitionLog.open(dir, overlapping)
     const held = holdFdatasyncs()
     try {
       const rounds = ['a', 'b', 'c'].map((tag) => {
@@ -397,7 +415,7 @@ describe('group commit', () => {
   test('an earlier round that fails fails the later one too, even if its fdatasync succeeded', async ({
     dir,
   }) => {
-    const log = await PartitionLog.open(dir, defaultConfig)
+    const log = await PartitionLog.open(dir, overlapping)
     const held = holdFdatasyncs()
     try {
       log.append(batchOf('a'))
