@@ -458,6 +458,9 @@ export class PartitionLog {
     this.#checkRange(offset)
     if (offset === this.#logEndOffset || maxOffset <= offset) return []
     const segment = this.#segmentFor(offset)
+    // Deferred batches are read from the file, so they go there first; a failed write is this
+    // partition's failure (offline), not just this read's.
+    if (segment.isActive) this.#writeDeferred()
     this.#touch(segment)
     const first = segment.findBatch(offset)
     if (first.kind !== 'batch')
@@ -497,6 +500,7 @@ export class PartitionLog {
   /** The first offset whose batch has maxTimestamp ≥ `timestamp`, or logEndOffset if none does. */
   offsetForTimestamp(timestamp: number): number {
     this.#throwIfUnavailable()
+    this.#writeDeferred()
     for (const segment of this.#segments) {
       if (segment.maxTimestamp < timestamp) continue
       this.#touch(segment)

@@ -516,6 +516,26 @@ describe('deferred writes (acks=all appends)', () => {
     await log.close()
   })
 
+  test('a failed deferred write at a read takes the log offline, not just the read', async ({ dir }) => {
+    const log = await PartitionLog.open(dir, defaultConfig)
+    log.append(batchOf('a'), { deferWrite: true })
+    const spy = vi.spyOn(fs, 'writevSync').mockImplementation(() => {
+      throw Object.assign(new Error('EIO: i/o error'), { code: 'EIO' })
+    })
+    const write = vi.spyOn(fs, 'writeSync').mockImplementation(() => {
+      throw Object.assign(new Error('EIO: i/o error'), { code: 'EIO' })
+    })
+    try {
+      expect(() => log.read(0, 1 << 20, 1)).toThrow(StorageError)
+    } finally {
+      spy.mockRestore()
+      write.mockRestore()
+    }
+    expect(log.offlineError).toBeInstanceOf(StorageError)
+    await expect(log.flush()).rejects.toBe(log.offlineError)
+    await log.close()
+  })
+
   test('an acks=1 retry of a batch still deferred puts it in the file before answering', async ({ dir }) => {
     const log = await PartitionLog.open(dir, defaultConfig)
     const first = batchOf('p', 2, { producerId: 7, producerEpoch: 0, baseSequence: 0 })
