@@ -267,14 +267,19 @@ export class PartitionLog {
     try {
       active.writeDeferred()
     } catch (err) {
-      throw this.#goOffline(
-        new StorageError(
-          `write to ${active.logFile} failed; partition offline`,
-          { file: active.logFile },
-          { cause: err },
-        ),
-      )
+      throw this.#writeFailed(active, err)
     }
+  }
+
+  /** Takes the partition offline after a failed write to `segment`'s .log; returns the error. */
+  #writeFailed(segment: LogSegment, cause: unknown): Error {
+    return this.#goOffline(
+      new StorageError(
+        `write to ${segment.logFile} failed; partition offline`,
+        { file: segment.logFile },
+        { cause },
+      ),
+    )
   }
 
   #checkBatch(batch: Buffer): void {
@@ -298,13 +303,7 @@ export class PartitionLog {
       segment.append(batch, header, deferWrite)
     } catch (err) {
       // The file may now hold part of the batch; appending after it would corrupt the log.
-      throw this.#goOffline(
-        new StorageError(
-          `write to ${segment.logFile} failed; partition offline`,
-          { file: segment.logFile },
-          { cause: err },
-        ),
-      )
+      throw this.#writeFailed(segment, err)
     }
     this.#logEndOffset = segment.nextOffset
     this.#unsynced.add(segment)
