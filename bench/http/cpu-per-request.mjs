@@ -11,14 +11,12 @@
  *       [--baseline DIST]   a second broker from another build (e.g. `node bench/clean-build.mjs main~3`),
  *                           measured in the same interleaved rounds: before/after in one run
  */
-import { readFileSync } from 'node:fs'
 import { loadavg } from 'node:os'
-import autocannon from 'autocannon'
 import { log, parseArgs } from '../lib/cli.mjs'
 import { ROOT, startBroker, startProcess } from '../lib/proc.mjs'
+import { cannonRequests, processCpuMs } from '../lib/request-cpu.mjs'
 import { packr, WireClient } from '../lib/wire.mjs'
 
-const CLK_TCK = 100
 const opts = parseArgs()
 const requests = opts.requests ?? 30_000
 const rounds = opts.rounds ?? 3
@@ -30,41 +28,17 @@ const body = json
   : packr.pack({ records: [{ value }], acks: 'all' })
 const type = json ? 'application/json' : 'application/vnd.msgpack'
 
-function ticks(path) {
-  const f = readFileSync(path, 'utf8')
-  const fields = f.slice(f.lastIndexOf(')') + 2).split(' ')
-  return Number(fields[11]) + Number(fields[12]) // utime + stime
-}
-
-function cpuMs(pid) {
-  return {
-    process: (ticks(`/proc/${pid}/stat`) * 1000) / CLK_TCK,
-    main: (ticks(`/proc/${pid}/task/${pid}/stat`) * 1000) / CLK_TCK,
-  }
-}
-
 function cannon(url, amount) {
-  return new Promise((resolve, reject) => {
-    const i = autocannon({
-      url: `${url}/v1/topics/cpu/records`,
-      method: 'POST',
-      headers: { 'content-type': type },
-      body,
-      connections,
-      amount,
-    })
-    i.once('done', resolve)
-    i.once('error', reject)
-  })
+  return cannonRequests(`${url}/v1/topics/cpu/records`, { body, type, connections, amount })
 }
 
 async function measure(url, pid) {
   await cannon(url, Math.round(requests / 5)) // warm-up
-  const before = cpuMs(pid)
+  const before = processCpuMs(pid)
   const t = performance.now()
   const r = await cannon(url, requests)
   const seconds = (performance.now() - t) / 1000
-  const after = cpuMs(pid)
+  const after = processCpuMs(pid)
   if (r['2xx'] !== requests) throw new Error(`${r['2xx']} of ${requests} answered 2xx`)
   return {
     processUs: ((after.process - before.process) * 1000) / requests,
