@@ -43,15 +43,11 @@ interface Delivery {
   confirmedBefore: number
 }
 
-// Retried while full suite runs confirm the fix of the bug this test found (issue 16): on a busy
-// machine a coordinator that had just restarted reset a group's position to the log start when its
-// own replica of the partition was still behind the committed offset ("past the end"), handing out
-// committed records again (fixed in group-fetch.ts, `#knowsLogEnd`; unit test
-// test/unit/broker/groups/group-position.test.ts). vitest's verbose output shows any retry.
-// Remove the retry once full runs show it gone.
-describe('a consumer group whose coordinator moves away and back (automatic preferred-leader elections)', {
-  retry: 2,
-}, () => {
+// Found a bug of issue 16: on a busy machine a coordinator that had just restarted reset a group's
+// position to the log start when its own replica of the partition was still behind the committed
+// offset ("past the end"), handing out committed records again (fixed in group-fetch.ts,
+// `#knowsLogEnd`; unit test test/unit/broker/groups/group-position.test.ts).
+describe('a consumer group whose coordinator moves away and back (automatic preferred-leader elections)', () => {
   let cluster: TestCluster
 
   beforeAll(async () => {
