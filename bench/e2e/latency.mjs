@@ -41,7 +41,7 @@ export async function runRate(lib, broker, wire, hasGroups, rate, { seconds, war
   const sendToConfirm = histogram()
   const confirmToDelivered = histogram()
   /** When each record's send() promise resolved, by record number (0 = not yet). */
-  const confirmedAt = new Float64Array(Math.round(rate * (seconds + warmup)))
+  const confirmedAt = new Float64Array(total)
   let index = 0
   const sub = await subscribe(lib, broker.url, {
     group: `bench-e2e-${rate}-${ack}`,

@@ -112,8 +112,6 @@ interface PendingSend {
 /** One partition's share of a batch: one request to that partition's leader. */
 interface PartitionRequest {
   partition: number
-  /** The first request to this partition under its producer id not yet confirmed there (see `#dispatch`). */
-  opens: boolean
   /** The batch's records this request carries, by index; undefined when it carries all of them. */
   indexes: number[] | undefined
   body: ProduceRequest
@@ -128,7 +126,10 @@ interface Batch {
   requests: PartitionRequest[]
   /** Requests still waiting for an answer. */
   unanswered: number
-  /** A request of it opens its partition: nothing goes out behind it until it is answered. */
+  /**
+   * A request of it is the first to its partition under the producer id not yet confirmed there:
+   * nothing goes out behind it until it is answered (see `#dispatch`).
+   */
   opening: boolean
 }
 
@@ -448,6 +449,7 @@ export class Producer {
     // One request per partition, all at once: each goes to its partition's leader and carries that
     // partition's count as its sequence, so the broker can tell a gap (a request lost before it).
     const requests: PartitionRequest[] = []
+    let opening = false
     for (const [partition, indexes] of groupByPartition(partitions)) {
       const slice = indexes === undefined ? records : indexes.map((i) => records[i] as ProducerRecord)
       let sequence = 0
@@ -460,10 +462,9 @@ export class Producer {
         acks: this.#options.acks,
         ...(producerId !== undefined && { producerId, sequence }),
       }
-      const opens = producerId !== undefined && !stream.confirmedPartitions.has(partition)
-      requests.push({ partition, opens, indexes, body, offsets: undefined, error: undefined })
+      if (producerId !== undefined && !stream.confirmedPartitions.has(partition)) opening = true
+      requests.push({ partition, indexes, body, offsets: undefined, error: undefined })
     }
-    const opening = requests.some((r) => r.opens)
     const batch: Batch = { sends, records, requests, unanswered: requests.length, opening }
     stream.inFlight.push(batch)
     // Pipelined, a request gets one attempt here: its retries wait until the stream has stopped

@@ -203,7 +203,7 @@ export class PartitionHost {
     const leaderEpoch = hosted.replica ? leaderEpochForAppend(hosted.replica, req) : undefined
     // acks=all waits for the flush below, which writes the batch first: a round's batches share one writev.
     const info = hosted.log.append(req.batch, {
-      ...(leaderEpoch !== undefined && { leaderEpoch }),
+      leaderEpoch,
       checkSequenceGap: req.checkSequenceGap === true,
       deferWrite: req.acks === 'all',
     })
