@@ -25,6 +25,7 @@ import { subscribe, within } from '../lib/consume.mjs'
 import { FsyncMeter } from '../lib/fsync.mjs'
 import { Pacer } from '../lib/pacer.mjs'
 import { startBroker } from '../lib/proc.mjs'
+import { processCpuMs } from '../lib/request-cpu.mjs'
 import { histogram, recordMs, round, summarize } from '../lib/stats.mjs'
 import { loadClient, WireClient } from '../lib/wire.mjs'
 
@@ -70,6 +71,7 @@ export async function runRate(lib, broker, wire, hasGroups, rate, { seconds, war
   let sent = 0
   let maxBehind = 0
   let metering = false
+  let cpuAtStart
   const interval = 1000 / rate
   const pacer = new Pacer(interval)
   const t0 = pacer.t0
@@ -78,6 +80,7 @@ export async function runRate(lib, broker, wire, hasGroups, rate, { seconds, war
     if (!metering && sent >= skip) {
       metering = true
       await meter.start()
+      cpuAtStart = processCpuMs(broker.pid)
     }
     if (due - sent > maxBehind) maxBehind = due - sent
     while (sent < due) {
@@ -101,6 +104,7 @@ export async function runRate(lib, broker, wire, hasGroups, rate, { seconds, war
   await producer.flush()
   if (failed) throw failed
   await within(sub.done, 30_000, `delivery of ${total} records`)
+  const cpu = processCpuMs(broker.pid)
   const groupCommit = await meter.stop(total - skip)
   await producer.close()
   await client.close()
@@ -130,6 +134,9 @@ export async function runRate(lib, broker, wire, hasGroups, rate, { seconds, war
       confirmToDelivered: summarize(confirmToDelivered),
     },
     groupCommit,
+    // The broker's CPU (all threads) over the measured records: what a record costs it end to end.
+    brokerCpuMsPer1kRecords: round(((cpu.process - cpuAtStart.process) * 1000) / (total - skip), 1),
+    brokerMainThreadCpuMsPer1kRecords: round(((cpu.main - cpuAtStart.main) * 1000) / (total - skip), 1),
   }
 }
 
@@ -155,7 +162,7 @@ export async function run(opts = {}) {
         const r = await runRate(lib, broker, wire, hasGroups, rate, { seconds, warmup, ack })
         out.push(r)
         log(
-          `e2e ${rate}/s ${ack} ack: p50 ${r.dueToDeliveredMs.p50} ms, p99 ${r.dueToDeliveredMs.p99} ms, p99.9 ${r.dueToDeliveredMs.p999} ms, max ${r.dueToDeliveredMs.max} ms`,
+          `e2e ${rate}/s ${ack} ack: p50 ${r.dueToDeliveredMs.p50} ms, p99 ${r.dueToDeliveredMs.p99} ms, p99.9 ${r.dueToDeliveredMs.p999} ms, max ${r.dueToDeliveredMs.max} ms; broker CPU ${r.brokerCpuMsPer1kRecords} ms per 1,000 records (main thread ${r.brokerMainThreadCpuMsPer1kRecords}); broker GC ${r.groupCommit.brokerGcPausesPerSec ?? r.groupCommit.metrics?.brokerGcPausesPerSec} pauses/s, ${r.groupCommit.brokerGcMsPerSec ?? r.groupCommit.metrics?.brokerGcMsPerSec} ms/s`,
         )
         const b = r.breakdownMs
         log(

@@ -16,6 +16,8 @@ const NAMES = {
   fsyncs: /^strata_fsyncs_total$/,
   records: /^strata_fsync_records_total$/,
   seconds: /^strata_fsync_duration_seconds_sum$/,
+  gcPauses: /^nodejs_gc_duration_seconds_count$/,
+  gcSeconds: /^nodejs_gc_duration_seconds_sum$/,
 }
 
 /** CPU seconds (user + system, all threads) a process has used, from /proc (Linux). */
@@ -53,6 +55,16 @@ export function cpuShare(brokerPid) {
   }
 }
 
+/** The broker's GC pauses over the window (prom-client's nodejs_gc_duration_seconds): a p99 follows them. */
+function gcFigures(m0, m1, seconds) {
+  if (m0.gcPauses === undefined || m1.gcPauses === undefined) return {}
+  const pauses = m1.gcPauses - m0.gcPauses
+  return {
+    brokerGcPausesPerSec: round(pauses / seconds, 1),
+    brokerGcMsPerSec: round(((m1.gcSeconds - m0.gcSeconds) * 1000) / seconds, 2),
+  }
+}
+
 export class FsyncMeter {
   constructor(wire, broker) {
     this.wire = wire
@@ -65,7 +77,13 @@ export class FsyncMeter {
     const samples = parsePrometheus(text)
     const fsyncs = sumMetric(samples, NAMES.fsyncs)
     if (fsyncs === undefined) return undefined
-    return { fsyncs, records: sumMetric(samples, NAMES.records), seconds: sumMetric(samples, NAMES.seconds) }
+    return {
+      fsyncs,
+      records: sumMetric(samples, NAMES.records),
+      seconds: sumMetric(samples, NAMES.seconds),
+      gcPauses: sumMetric(samples, NAMES.gcPauses),
+      gcSeconds: sumMetric(samples, NAMES.gcSeconds),
+    }
   }
 
   async start() {
@@ -102,6 +120,7 @@ export class FsyncMeter {
         fsyncsPerSec: round(fsyncs / seconds, 0),
         recordsPerFsync: fsyncs > 0 ? round(flushed / fsyncs, 1) : undefined,
         meanFsyncMs: fsyncs > 0 && busy !== undefined ? round((busy * 1000) / fsyncs, 2) : undefined,
+        ...gcFigures(this.m0, m1, seconds),
       }
     }
     if (!this.broker.traceFile) return fromMetrics ?? { source: 'none' }

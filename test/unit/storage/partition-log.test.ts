@@ -18,7 +18,12 @@ import {
   PayloadTooLargeError,
   StorageError,
 } from '../../../src/errors.js'
-import { DEFAULT_MAX_FLUSH_ROUNDS, type LogConfig, PartitionLog } from '../../../src/storage/partition-log.js'
+import {
+  DEFAULT_MAX_FLUSH_ROUNDS,
+  type LogConfig,
+  PartitionLog,
+  RECENT_BATCH_BYTES,
+} from '../../../src/storage/partition-log.js'
 import { batchCrc, readBatchHeader, recordSlices } from '../../../src/storage/record-batch.js'
 import { batchOf, defaultConfig, listLogs, logFile, smallConfig, test } from './storage-fixtures.js'
 
@@ -487,10 +492,11 @@ describe('deferred writes (acks=all appends)', () => {
     await reopened.close()
   })
 
-  test('a read, a written append and a roll each put the deferred batches in the file first', async ({
+  test('a read from the file, a written append and a roll each put the deferred batches in the file first', async ({
     dir,
   }) => {
-    const log = await PartitionLog.open(dir, smallConfig)
+    // No recent batches in memory: every read goes to the file.
+    const log = await PartitionLog.open(dir, { ...smallConfig, recentBatchBytes: 0 })
     log.append(batchOf('a'), { deferWrite: true })
     expect(tagsIn(log.read(0, 1 << 20, 1))).toEqual(['a-0'])
     expect(fs.statSync(logFile(dir, 0)).size).toBeGreaterThan(0)
@@ -517,7 +523,7 @@ describe('deferred writes (acks=all appends)', () => {
   })
 
   test('a failed deferred write at a read takes the log offline, not just the read', async ({ dir }) => {
-    const log = await PartitionLog.open(dir, defaultConfig)
+    const log = await PartitionLog.open(dir, { ...defaultConfig, recentBatchBytes: 0 })
     log.append(batchOf('a'), { deferWrite: true })
     const spy = vi.spyOn(fs, 'writevSync').mockImplementation(() => {
       throw Object.assign(new Error('EIO: i/o error'), { code: 'EIO' })
@@ -567,6 +573,122 @@ describe('deferred writes (acks=all appends)', () => {
     expect(log.durableOffset).toBe(1)
     expect(() => log.append(batchOf('d'))).toThrow(StorageError)
     await log.close()
+  })
+})
+
+describe('recent batches (reads at the tail from memory)', () => {
+  /** The same batches appended to a log that keeps `recentBatchBytes` of them and to one that keeps none. */
+  async function twinLogs(dir: string, config: LogConfig, recentBatchBytes: number, batches: number) {
+    const cached = await PartitionLog.open(`${dir}/cached`, { ...config, recentBatchBytes })
+    const file = await PartitionLog.open(`${dir}/file`, { ...config, recentBatchBytes: 0 })
+    for (let i = 0; i < batches; i++) {
+      const batch = batchOf(`t${i}`, (i % 4) + 1)
+      cached.append(Buffer.from(batch), { deferWrite: i % 2 === 0 })
+      file.append(Buffer.from(batch))
+    }
+    return { cached, file }
+  }
+
+  const bytesOf = (batches: Buffer[]) => Buffer.concat(batches)
+
+  for (const [name, config, recentBatchBytes] of [
+    ['one segment, every batch in memory', defaultConfig, RECENT_BATCH_BYTES],
+    ['one segment, only the newest ~600 bytes in memory', defaultConfig, 600],
+    ['segments rolling every few batches', smallConfig, RECENT_BATCH_BYTES],
+  ] as const) {
+    test(`every read answers as the file does: ${name}`, async ({ dir }) => {
+      const { cached, file } = await twinLogs(dir, config, recentBatchBytes, 60)
+      const end = cached.logEndOffset
+      expect(end).toBe(file.logEndOffset)
+      for (let offset = 0; offset < end; offset++) {
+        for (const maxOffset of [offset + 1, Math.min(end, offset + 7), end]) {
+          for (const maxBytes of [1, 150, 400, 1 << 20]) {
+            // Without maxRecords both stop at maxOffset and maxBytes: the same bytes.
+            expect(bytesOf(cached.read(offset, maxBytes, maxOffset))).toEqual(
+              bytesOf(file.read(offset, maxBytes, maxOffset)),
+            )
+            // With it, the file read runs on to the next index entry: memory answers a prefix of it
+            // that still reaches offset + maxRecords − 1 unless maxBytes or maxOffset stops it first.
+            for (const maxRecords of [1, 3]) {
+              const fromMemory = offsetsOf(cached.read(offset, maxBytes, maxOffset, maxRecords))
+              const fromFile = offsetsOf(file.read(offset, maxBytes, maxOffset, maxRecords))
+              expect(fromFile.slice(0, fromMemory.length)).toEqual(fromMemory)
+              const wanted = Math.min(offset + maxRecords, maxOffset) - 1
+              const reached = fromMemory.length === 0 || (fromMemory.at(-1) as number) >= wanted
+              expect(reached || fromMemory.length === fromFile.length).toBe(true)
+            }
+          }
+        }
+      }
+      await Promise.all([cached.close(), file.close()])
+    })
+  }
+
+  test('an answer from memory is a copy: changing it changes nothing kept', async ({ dir }) => {
+    const log = await PartitionLog.open(dir, defaultConfig)
+    for (let i = 0; i < 5; i++) log.append(batchOf(`c${i}`, 2))
+    const first = log.read(4, 1 << 20, 10)
+    const before = Buffer.from(bytesOf(first))
+    expect(offsetsOf(first)).toEqual([4, 5, 6, 7, 8, 9])
+    // One buffer of its own, as a read from the file: a worker thread may be handed its ArrayBuffer.
+    expect((first[0] as Buffer).buffer.byteLength).toBe(before.length)
+    for (const b of first) b.fill(0)
+    expect(bytesOf(log.read(4, 1 << 20, 10))).toEqual(before)
+    await log.close()
+  })
+
+  test('deferred batches are read from memory and still reach the file in one writev at the flush', async ({
+    dir,
+  }) => {
+    const log = await PartitionLog.open(dir, defaultConfig)
+    const tags = (batches: Buffer[]) =>
+      batches.flatMap((b) => [...recordSlices(b)].map((r) => r.bytes.toString().replace(/\.+$/, '')))
+    log.append(batchOf('a'), { deferWrite: true })
+    log.append(batchOf('b', 2), { deferWrite: true })
+    expect(tags(log.read(0, 1 << 20, 3))).toEqual(['a-0', 'b-0', 'b-1'])
+    expect(fs.statSync(logFile(dir, 0)).size).toBe(0)
+    const writev = vi.spyOn(fs, 'writevSync')
+    try {
+      expect(await log.flush()).toBe(3)
+      expect(writev).toHaveBeenCalledTimes(1)
+    } finally {
+      writev.mockRestore()
+    }
+    await log.close()
+  })
+
+  test('after a truncation and new appends, memory answers with the new batches only', async ({ dir }) => {
+    const log = await PartitionLog.open(dir, defaultConfig)
+    for (let i = 0; i < 6; i++) log.append(batchOf(`old${i}`))
+    await log.flush()
+    log.truncateTo(3)
+    log.append(batchOf('new3'))
+    log.append(batchOf('new4'))
+    const tags = log
+      .read(0, 1 << 20, log.logEndOffset)
+      .flatMap((b) => [...recordSlices(b)].map((r) => r.bytes.toString().replace(/\.+$/, '')))
+    expect(tags).toEqual(['old0-0', 'old1-0', 'old2-0', 'new3-0', 'new4-0'])
+    expect(offsetsOf(log.read(3, 1 << 20, log.logEndOffset))).toEqual([3, 4])
+    await log.close()
+  })
+
+  test("a follower's appends are read from the file, and its batches are not kept", async ({ dir }) => {
+    const leader = await PartitionLog.open(`${dir}/leader`, defaultConfig)
+    const follower = await PartitionLog.open(`${dir}/follower`, defaultConfig)
+    for (let i = 0; i < 4; i++) leader.append(batchOf(`l${i}`))
+    // The follower led offsets 0–1 itself (kept in memory), then follows: the leader's 2–3 arrive verbatim.
+    for (let i = 0; i < 2; i++) follower.append(batchOf(`l${i}`))
+    const fetched = leader.read(2, 1 << 20, 4)
+    for (const batch of fetched) follower.appendVerbatim(Buffer.from(batch))
+    const read = vi.spyOn(fs, 'readSync')
+    try {
+      expect(offsetsOf(follower.read(0, 1 << 20, 4))).toEqual([0, 1, 2, 3])
+      expect(read).toHaveBeenCalled()
+    } finally {
+      read.mockRestore()
+    }
+    expect(bytesOf(follower.read(2, 1 << 20, 4))).toEqual(bytesOf(fetched))
+    await Promise.all([leader.close(), follower.close()])
   })
 })
 
