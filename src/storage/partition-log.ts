@@ -269,8 +269,13 @@ export class PartitionLog {
   /** Keeps `batch` (just appended to the active segment) among the recent batches. */
   #remember(batch: Buffer): void {
     if (this.#recentLimit === 0) return
-    // A view into a larger buffer is copied, so what the cache pins stays within twice its bound.
-    const kept = batch.length * 2 >= batch.buffer.byteLength ? batch : Buffer.from(batch)
+    // A view into a larger buffer is copied, so what the cache pins stays within twice its bound;
+    // into a buffer of its own: Buffer.from would put a small batch in (and pin) an 8 KiB pool slab.
+    let kept = batch
+    if (batch.length * 2 < batch.buffer.byteLength) {
+      kept = Buffer.allocUnsafeSlow(batch.length)
+      kept.set(batch)
+    }
     this.#recent.push(kept)
     this.#recentBytes += kept.length
     while (this.#recentBytes > this.#recentLimit) this.#recentBytes -= (this.#recent.shift() as Buffer).length

@@ -10,6 +10,8 @@
  * or a roll, and a failed deferred write takes the log offline.
  */
 import fs from 'node:fs'
+import v8 from 'node:v8'
+import vm from 'node:vm'
 import { describe, expect, vi } from 'vitest'
 import {
   DuplicateSequenceError,
@@ -689,6 +691,38 @@ describe('recent batches (reads at the tail from memory)', () => {
     }
     expect(bytesOf(follower.read(2, 1 << 20, 4))).toEqual(bytesOf(fetched))
     await Promise.all([leader.close(), follower.close()])
+  })
+
+  test('small batches that are views into larger buffers pin about their own bytes, not 8 KiB each', async ({
+    dir,
+  }) => {
+    v8.setFlagsFromString('--expose-gc')
+    // Freed ArrayBuffers are otherwise counted until a background sweep gets to them.
+    v8.setFlagsFromString('--no-concurrent-array-buffer-sweeping')
+    const gc = vm.runInNewContext('gc') as () => void
+    const log = await PartitionLog.open(dir, defaultConfig)
+    const pinned = () => {
+      gc()
+      return process.memoryUsage().arrayBuffers
+    }
+    const before = pinned()
+    let kept = 0
+    for (let i = 0; i < 600; i++) {
+      // A batch at the start of a 4 KiB buffer: a view, as a caller may hand one (a decoded body, a clone).
+      const batch = batchOf(`v${i}`)
+      const body = Buffer.allocUnsafeSlow(4096)
+      batch.copy(body)
+      log.append(body.subarray(0, batch.length))
+      kept += batch.length
+      // A broker allocates from Node's shared 8 KiB pool all the time: here each batch's copy lands in a slab of its own.
+      Buffer.allocUnsafe(4095)
+      Buffer.allocUnsafe(4095)
+    }
+    expect(kept).toBeLessThan(RECENT_BATCH_BYTES)
+    // Every batch is kept (the newest 64 KiB); within twice that, far from 600 pool slabs (4.9 MB).
+    expect(pinned() - before).toBeLessThan(2 * RECENT_BATCH_BYTES)
+    expect(offsetsOf(log.read(0, 1 << 20, log.logEndOffset))).toHaveLength(600)
+    await log.close()
   })
 })
 
