@@ -15,7 +15,8 @@
  * rounds at the disk plus one queued (see flush).
  * Read fds of sealed segments are bounded by an LRU (maxOpenSegments).
  * Reads at the tail: the newest batches appended to the active segment stay in memory (up to
- * RECENT_BATCH_BYTES), so a consumer that keeps up is answered without touching the file.
+ * RECENT_BATCH_BYTES, within a budget shared by the thread's partitions: recent-batches.ts), so a
+ * consumer that keeps up is answered without touching the file.
  * Crash: appends after durableOffset may be torn or lost; open() validates from the recovery point
  * and cuts a torn tail, or comes up offline when the damage is followed by valid data.
  */
@@ -39,19 +40,17 @@ import {
   writeSnapshot,
 } from './producer-state.js'
 import {
-  BASE_OFFSET_OFFSET,
   BATCH_HEADER_SIZE,
   type BatchHeader,
   batchLastOffset,
   batchSize,
   CRC_OFFSET,
   checkBatchStructure,
-  LAST_OFFSET_DELTA_OFFSET,
   readBatchHeader,
-  readInt64,
   stampBatch,
   validateBatch,
 } from './record-batch.js'
+import { RECENT_BATCH_BYTES, type RecentBatchBudget, RecentBatches } from './recent-batches.js'
 import { segmentsToDelete } from './retention.js'
 import { CLEAN_SHUTDOWN_FILE, fsyncDir, fsyncDirSync, RECOVERY_POINT_FILE } from './segment-files.js'
 
@@ -62,15 +61,6 @@ import { CLEAN_SHUTDOWN_FILE, fsyncDir, fsyncDirSync, RECOVERY_POINT_FILE } from
  * the disk alone completes overlapped rounds faster, so a machine with cores to spare may differ.
  */
 export const DEFAULT_MAX_FLUSH_ROUNDS = 1
-
-/**
- * Bytes of the newest appended batches a partition keeps in memory for readers at the tail. A
- * group member that keeps up asks for the records that just passed the high watermark; from the
- * file each such fetch cost an index lookup, a 16 KiB header scan window, two preads and a header
- * object per batch scanned (the largest allocation site of the broker at 1,000 e2e records/s).
- * 64 KiB covers ~60 ms of a 1 MB/s partition; a reader further behind reads the file as before.
- */
-export const RECENT_BATCH_BYTES = 64 * 1024
 
 export interface LogConfig {
   segmentBytes: number
@@ -87,6 +77,8 @@ export interface LogConfig {
   maxFlushRounds?: number
   /** Bytes of newest batches kept in memory for reads at the tail; default RECENT_BATCH_BYTES, 0 = none. */
   recentBatchBytes?: number
+  /** The bound those share with other partitions; default one per thread (recent-batches.ts). */
+  recentBatchBudget?: RecentBatchBudget
   /**
    * Producers idle (since their last append, by the broker's clock) longer than this are dropped
    * when a producer snapshot is written and when the state is loaded (Kafka's
@@ -131,7 +123,6 @@ export class PartitionLog {
   readonly #maxOpenSegments: number
   readonly #warn: (msg: string) => void
   readonly #maxFlushRounds: number
-  readonly #recentLimit: number
   readonly #segmentOptions: SegmentOptions
   readonly #producers = new ProducerStateManager()
   readonly #unsynced = new Set<LogSegment>()
@@ -154,15 +145,14 @@ export class PartitionLog {
    * The newest batches this process appended as leader, in offset order: a suffix of the active
    * segment ending at logEndOffset. Cleared on roll, truncation, a follower append and offline.
    */
-  #recent: Buffer[] = []
-  #recentBytes = 0
+  readonly #recent: RecentBatches
 
   private constructor(dir: string, config: LogConfig, warn: (msg: string) => void, segments: LogSegment[]) {
     this.dir = dir
     this.#config = config
     this.#maxOpenSegments = config.maxOpenSegments ?? DEFAULT_MAX_OPEN_SEGMENTS
     this.#maxFlushRounds = config.maxFlushRounds ?? DEFAULT_MAX_FLUSH_ROUNDS
-    this.#recentLimit = config.recentBatchBytes ?? RECENT_BATCH_BYTES
+    this.#recent = new RecentBatches(config.recentBatchBytes ?? RECENT_BATCH_BYTES, config.recentBatchBudget)
     this.#warn = warn
     this.#segmentOptions = { indexIntervalBytes: config.indexIntervalBytes, onWarning: warn }
     this.#segments = segments
@@ -233,6 +223,7 @@ export class PartitionLog {
    * sequence that skips past its next one (producer-state.ts, "Sequence rules"). `deferWrite`: the
    * caller flushes before confirming (acks=all), so the bytes may wait for the flush in memory and a
    * round's batches go out in one writev (LogSegment, "Deferred writes"); reads see them either way.
+   * The log keeps `batch` (for reads at the tail): the caller must not change it afterwards.
    */
   append(
     batch: Buffer,
@@ -262,62 +253,8 @@ export class PartitionLog {
     header.leaderEpoch = leaderEpoch
     header.crc = batch.readUInt32BE(CRC_OFFSET)
     const info = this.#write(batch, header, opts.deferWrite === true)
-    this.#remember(batch)
+    this.#recent.add(batch)
     return info
-  }
-
-  /** Keeps `batch` (just appended to the active segment) among the recent batches. */
-  #remember(batch: Buffer): void {
-    if (this.#recentLimit === 0) return
-    // A view into a larger buffer is copied, so what the cache pins stays within twice its bound;
-    // into a buffer of its own: Buffer.from would put a small batch in (and pin) an 8 KiB pool slab.
-    let kept = batch
-    if (batch.length * 2 < batch.buffer.byteLength) {
-      kept = Buffer.allocUnsafeSlow(batch.length)
-      kept.set(batch)
-    }
-    this.#recent.push(kept)
-    this.#recentBytes += kept.length
-    while (this.#recentBytes > this.#recentLimit) this.#recentBytes -= (this.#recent.shift() as Buffer).length
-  }
-
-  #forgetRecent(): void {
-    this.#recent = []
-    this.#recentBytes = 0
-  }
-
-  /**
-   * read() from the recent batches, when they hold `offset`: copied into one buffer allocated with
-   * allocUnsafeSlow, as a read from the file returns them (callers may move it to another thread).
-   */
-  #readRecent(offset: number, maxBytes: number, maxOffset: number, stopAt: number): Buffer[] | undefined {
-    const recent = this.#recent
-    if (recent.length === 0 || offset < readInt64(recent[0] as Buffer, BASE_OFFSET_OFFSET)) return undefined
-    // Readers at the tail ask for the newest batches: look from the end.
-    let i = recent.length - 1
-    while (i > 0 && readInt64(recent[i] as Buffer, BASE_OFFSET_OFFSET) > offset) i--
-    let end = i
-    let bytes = 0
-    for (; end < recent.length; end++) {
-      const batch = recent[end] as Buffer
-      const lastOffset = readInt64(batch, BASE_OFFSET_OFFSET) + batch.readInt32BE(LAST_OFFSET_DELTA_OFFSET)
-      if (lastOffset >= maxOffset || (end > i && bytes + batch.length > maxBytes)) break
-      bytes += batch.length
-      if (lastOffset >= stopAt - 1) {
-        end++
-        break
-      }
-    }
-    const copy = Buffer.allocUnsafeSlow(bytes)
-    const out: Buffer[] = []
-    let pos = 0
-    for (let k = i; k < end; k++) {
-      const batch = recent[k] as Buffer
-      copy.set(batch, pos)
-      out.push(copy.subarray(pos, pos + batch.length))
-      pos += batch.length
-    }
-    return out
   }
 
   /** Follower path: the batch keeps the leader's offset, epoch and CRC; it must continue the log. */
@@ -340,7 +277,7 @@ export class PartitionLog {
       )
     }
     // A follower's batches are views of a fetched response: not kept (they would pin all of it).
-    this.#forgetRecent()
+    this.#recent.clear()
     return this.#write(batch, header)
   }
 
@@ -438,7 +375,7 @@ export class PartitionLog {
       )
     }
     this.#segments.push(next)
-    this.#forgetRecent()
+    this.#recent.clear()
     this.#dirDirty = true
     // The next flush syncs the sealed segment's index files too (its final time index entry).
     this.#unsynced.add(sealed)
@@ -541,7 +478,7 @@ export class PartitionLog {
     if (offset === this.#logEndOffset || maxOffset <= offset) return []
     const stopAt =
       maxRecords === undefined ? maxOffset : Math.min(maxOffset, offset + Math.max(1, maxRecords))
-    const recent = this.#readRecent(offset, maxBytes, maxOffset, stopAt)
+    const recent = this.#recent.read(offset, maxBytes, maxOffset, stopAt)
     if (recent !== undefined) return recent
     const segment = this.#segmentFor(offset)
     // Deferred batches are read from the file, so they go there first; a failed write is this
@@ -667,7 +604,7 @@ export class PartitionLog {
         new StorageError(`truncation of ${this.dir} to ${offset} failed`, { offset }, { cause: err }),
       )
     }
-    this.#forgetRecent()
+    this.#recent.clear()
     this.#logEndOffset = offset
     this.#durableOffset = durableOffset
     this.#truncations++
@@ -718,7 +655,7 @@ export class PartitionLog {
       if (this.#offlineError === undefined) await this.#writeCleanShutdown()
     } finally {
       this.#closed = true
-      this.#forgetRecent()
+      this.#recent.clear()
       for (const segment of this.#segments) segment.closeHandles()
       this.#openSegments.clear()
     }
@@ -837,7 +774,7 @@ export class PartitionLog {
 
   #goOffline(err: Error): Error {
     this.#offlineError ??= err
-    this.#forgetRecent()
+    this.#recent.clear()
     this.#warn(err.message)
     return this.#offlineError
   }

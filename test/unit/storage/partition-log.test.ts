@@ -20,12 +20,8 @@ import {
   PayloadTooLargeError,
   StorageError,
 } from '../../../src/errors.js'
-import {
-  DEFAULT_MAX_FLUSH_ROUNDS,
-  type LogConfig,
-  PartitionLog,
-  RECENT_BATCH_BYTES,
-} from '../../../src/storage/partition-log.js'
+import { DEFAULT_MAX_FLUSH_ROUNDS, type LogConfig, PartitionLog } from '../../../src/storage/partition-log.js'
+import { RECENT_BATCH_BYTES, RecentBatchBudget } from '../../../src/storage/recent-batches.js'
 import { batchCrc, readBatchHeader, recordSlices } from '../../../src/storage/record-batch.js'
 import { batchOf, defaultConfig, listLogs, logFile, smallConfig, test } from './storage-fixtures.js'
 
@@ -691,6 +687,47 @@ describe('recent batches (reads at the tail from memory)', () => {
     }
     expect(bytesOf(follower.read(2, 1 << 20, 4))).toEqual(bytesOf(fetched))
     await Promise.all([leader.close(), follower.close()])
+  })
+
+  test('partitions share a budget: past it, the one that appended least recently gives its batches up', async ({
+    dir,
+  }) => {
+    const budget = new RecentBatchBudget(700)
+    const config = { ...defaultConfig, recentBatchBudget: budget }
+    const a = await PartitionLog.open(`${dir}/a`, config)
+    const b = await PartitionLog.open(`${dir}/b`, config)
+    const c = await PartitionLog.open(`${dir}/c`, config)
+    const append = (log: PartitionLog, tag: string, n: number) => {
+      for (let i = 0; i < n; i++) log.append(batchOf(`${tag}${i}`))
+    }
+    const size = batchOf('a0').length // 85: every batch of this test has one 20-byte record
+    append(a, 'a', 3)
+    append(b, 'b', 3)
+    expect(budget.usedBytes).toBe(6 * size)
+    const fileReads = (read: () => void): number => {
+      const spy = vi.spyOn(fs, 'readSync')
+      try {
+        read()
+        return spy.mock.calls.length
+      } finally {
+        spy.mockRestore()
+      }
+    }
+    expect(fileReads(() => a.read(0, 1 << 20, 3))).toBe(0)
+    // c's batches push the total past 700 bytes: a (least recent) gives all of its batches up, b keeps its.
+    append(c, 'c', 3)
+    expect(budget.usedBytes).toBeLessThanOrEqual(700)
+    expect(fileReads(() => expect(offsetsOf(a.read(0, 1 << 20, 3))).toEqual([0, 1, 2]))).toBeGreaterThan(0)
+    expect(fileReads(() => expect(offsetsOf(b.read(0, 1 << 20, 3))).toEqual([0, 1, 2]))).toBe(0)
+    expect(fileReads(() => expect(offsetsOf(c.read(0, 1 << 20, 3))).toEqual([0, 1, 2]))).toBe(0)
+    // a appends 3 more (b, c, a: 9 × 85 bytes): now b is the least recent and gives way.
+    append(a, 'a', 3)
+    expect(budget.usedBytes).toBeLessThanOrEqual(700)
+    expect(fileReads(() => expect(offsetsOf(b.read(0, 1 << 20, 3))).toEqual([0, 1, 2]))).toBeGreaterThan(0)
+    expect(fileReads(() => expect(offsetsOf(a.read(3, 1 << 20, 6))).toEqual([3, 4, 5]))).toBe(0)
+    // Closing gives the rest back.
+    await Promise.all([a.close(), b.close(), c.close()])
+    expect(budget.usedBytes).toBe(0)
   })
 
   test('small batches that are views into larger buffers pin about their own bytes, not 8 KiB each', async ({
