@@ -39,6 +39,7 @@ import {
   pruneSnapshots,
   writeSnapshot,
 } from './producer-state.js'
+import { RECENT_BATCH_BYTES, type RecentBatchBudget, RecentBatches } from './recent-batches.js'
 import {
   BATCH_HEADER_SIZE,
   type BatchHeader,
@@ -50,7 +51,6 @@ import {
   stampBatch,
   validateBatch,
 } from './record-batch.js'
-import { RECENT_BATCH_BYTES, type RecentBatchBudget, RecentBatches } from './recent-batches.js'
 import { segmentsToDelete } from './retention.js'
 import { CLEAN_SHUTDOWN_FILE, fsyncDir, fsyncDirSync, RECOVERY_POINT_FILE } from './segment-files.js'
 
