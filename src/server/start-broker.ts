@@ -129,8 +129,10 @@ async function startLocked(
       warn: (details, message) => app.log.warn(details, message),
       debug: (details, message) => app.log.debug(details, message),
     },
-    // Cluster mode: partitions without a replica here are read from their leaders.
+    // Cluster mode: partitions without a replica here are read from their leaders, and dead-letter
+    // copies are written on the dead-letter topic's leaders (a publish's path).
     leaders: cluster && new ClusterPartitionLeaders(cluster),
+    deadLetterWriter: leaderWriter && ((topic, records) => leaderWriter.prepare(topic, records, 'all')()),
   })
   // Cluster mode: a group's coordinator is the leader of its offsets partition (coordinator-handoff.ts).
   const handoff = cluster ? new CoordinatorHandoff(cluster, broker, groups, cluster.logger) : undefined

@@ -39,7 +39,7 @@ import type { PartitionState } from '../../workers/worker-messages.js'
 import type { Broker } from '../broker.js'
 import type { FetchBudgetHold } from '../fetch-budget.js'
 import { assignPartitions, type TopicPartitionRef, tpKey } from './assignors.js'
-import { encodeGroupFetch, type GroupLogger, GroupReader } from './group-fetch.js'
+import { type DeadLetterWriter, encodeGroupFetch, type GroupLogger, GroupReader } from './group-fetch.js'
 import { Group, type GroupState, type Member } from './group-state.js'
 import { BrokerOffsetLog } from './offset-log.js'
 import { type GroupConfig, OFFSETS_TOPIC, type OffsetLog, OffsetStore } from './offset-store.js'
@@ -122,6 +122,8 @@ export interface GroupCoordinatorOptions {
   logger?: GroupLogger
   /** Cluster mode: the partitions this broker holds no replica of are read from their leaders. */
   leaders?: PartitionLeaders | undefined
+  /** Cluster mode: dead-letter copies are written on the leaders of the dead-letter topic. */
+  deadLetterWriter?: DeadLetterWriter | undefined
 }
 
 export class GroupCoordinator {
@@ -139,7 +141,7 @@ export class GroupCoordinator {
     this.#offsetLog = opts.offsetLog ?? new BrokerOffsetLog(opts.broker)
     this.#store = new OffsetStore(this.#offsetLog)
     this.#remote = opts.leaders && new RemotePartitions(opts.leaders)
-    this.#reader = new GroupReader(opts.broker, this.#store, opts.logger, this.#remote)
+    this.#reader = new GroupReader(opts.broker, this.#store, opts.logger, this.#remote, opts.deadLetterWriter)
   }
 
   get ready(): boolean {

@@ -24,7 +24,7 @@ import {
 } from '../../errors.js'
 import { arrayHeader, uintSize, wireUnpackr, writeUint } from '../../wire/record-codec.js'
 import type { PartitionState } from '../../workers/worker-messages.js'
-import type { Broker } from '../broker.js'
+import type { Broker, ProduceRecord } from '../broker.js'
 import { type TopicPartitionRef, tpKey } from './assignors.js'
 import { DeliveryCounts } from './delivery-counts.js'
 import type { Group, Member } from './group-state.js'
@@ -90,18 +90,34 @@ interface DecodedRecord {
   headers: Record<string, string | Uint8Array> | undefined
 }
 
+/**
+ * Writes dead-letter copies, acks=all. On one broker a produce here; in a cluster the copies go to
+ * the leaders of the dead-letter topic's partitions, which need not be this broker.
+ */
+export type DeadLetterWriter = (topic: string, records: ProduceRecord[]) => Promise<unknown>
+
 export class GroupReader {
   readonly #broker: Broker
   readonly #store: OffsetStore
   readonly #logger: GroupLogger | undefined
   /** Cluster mode: partitions without a replica here are read from their leaders. */
   readonly #remote: RemotePartitions | undefined
+  readonly #writeDeadLetters: DeadLetterWriter
 
-  constructor(broker: Broker, store: OffsetStore, logger?: GroupLogger, remote?: RemotePartitions) {
+  constructor(
+    broker: Broker,
+    store: OffsetStore,
+    logger?: GroupLogger,
+    remote?: RemotePartitions,
+    writeDeadLetters?: DeadLetterWriter,
+  ) {
     this.#broker = broker
     this.#store = store
     this.#logger = logger
     this.#remote = remote
+    this.#writeDeadLetters =
+      writeDeadLetters ??
+      ((topic, records) => broker.produce(topic, records, { acks: 'all', internal: true }))
   }
 
   /** The member's partitions this broker holds no replica of (read from their leaders). */
@@ -404,7 +420,7 @@ export class GroupReader {
           [DeadLetterHeaders.group]: group.name,
         },
       }))
-      await this.#broker.produce(config.deadLetterTopic, copies, { acks: 'all', internal: true })
+      await this.#writeDeadLetters(config.deadLetterTopic, copies)
       return last.offset + 1
     } catch (err) {
       // The dead-letter topic is gone or refuses writes: keep delivering rather than lose records.
