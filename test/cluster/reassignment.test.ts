@@ -12,7 +12,6 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, test } from 'vitest'
 import { BrokerClient } from '../../src/client/broker-client.js'
-import type { ReassignmentStatus } from '../../src/cluster/reassignment-requests.js'
 import {
   bytesBelow,
   createTopic,
@@ -27,48 +26,8 @@ import {
 } from '../helpers/cluster.js'
 import { expectExactlyOnceInOrder, produceContinuously } from '../helpers/continuous-producer.js'
 import { jsonRequest, testCredentials } from '../helpers/http.js'
+import { partitionDir, REASSIGNMENTS, reassign, running, waitForReplicas } from '../helpers/reassignments.js'
 import { cli } from '../integration/cli/cli-io.js'
-
-const REASSIGNMENTS = '/v1/cluster/reassignments'
-
-type Status = ReassignmentStatus
-
-async function reassign(url: string, body: unknown): Promise<Status[]> {
-  const res = await jsonRequest(`${url}${REASSIGNMENTS}`, 'POST', body)
-  if (res.status !== 200) throw new Error(`reassign: ${res.status} ${JSON.stringify(res.body)}`)
-  return res.body.reassignments
-}
-
-async function running(url: string): Promise<Status[]> {
-  const res = await jsonRequest(`${url}${REASSIGNMENTS}`, 'GET')
-  if (res.status !== 200) throw new Error(`list reassignments: ${res.status} ${JSON.stringify(res.body)}`)
-  return res.body.reassignments
-}
-
-/** Every live broker reports `replicas` for the partition and no reassignment runs any more. */
-async function waitForReplicas(
-  cluster: TestCluster,
-  topic: string,
-  partition: number,
-  replicas: number[],
-  brokers: number[],
-): Promise<void> {
-  await waitUntil(
-    async () => {
-      for (const id of brokers) {
-        const url = cluster.advertised(id)
-        const p = await describePartition(url, topic, partition)
-        if (JSON.stringify(p.replicas) !== JSON.stringify(replicas)) return false
-        if ([...p.isr].sort().join() !== [...replicas].sort().join()) return false
-        if ((await running(url)).length > 0) return false
-      }
-      return true
-    },
-    90_000,
-    `${topic}/${partition} on replicas ${replicas} everywhere`,
-    250,
-  )
-}
 
 /** Each replica's log holds the leader's bytes up to the high watermark (a batch boundary). */
 async function expectReplicasIdentical(
@@ -117,9 +76,6 @@ async function topicWith640Kb(
   }
   return { a, b, c }
 }
-
-const partitionDir = (cluster: TestCluster, id: number, topic: string, partition: number) =>
-  join(cluster.broker(id).dataDir, topic, String(partition))
 
 describe('partition reassignment', () => {
   let cluster: TestCluster
