@@ -276,7 +276,8 @@ export class PartitionLog {
         },
       )
     }
-    // A follower's batches are views of a fetched response: not kept (they would pin all of it).
+    // The recent batches must end at the log end, and this one is not kept (a follower is read
+    // by consumers only once it leads, and its batches are views of a fetched response).
     this.#recent.clear()
     return this.#write(batch, header)
   }
